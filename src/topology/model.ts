@@ -1,0 +1,90 @@
+// The resolved model: what every later phase (plan, resources, runtime, guest config) consumes.
+// Immutable by convention (deeply readonly); produced only by resolve.ts.
+
+export type NodeKind = 'microvm' | 'uefi';
+export type RestartPolicy = 'never' | 'on-failure';
+
+export interface PortForward {
+  readonly guest: number;
+  /** A fixed host port, or 'auto' for a free one picked at launch. */
+  readonly host: number | 'auto';
+  readonly protocol: 'tcp' | 'udp';
+}
+
+export interface Impairment {
+  readonly delayMs: number;
+  readonly jitterMs: number;
+  readonly lossPct: number;
+  /** Bits per second; 0 = unlimited. */
+  readonly rateBps: number;
+  readonly duplicatePct: number;
+  readonly reorderPct: number;
+  readonly corruptPct: number;
+}
+
+export interface ResolvedInterface {
+  /** eth0..eth63 */
+  readonly name: string;
+  readonly index: number;
+  /** Locally administered unicast MAC, derived from lab, node and interface. */
+  readonly mac: string;
+  /** 'host' = user-mode (SLIRP) eth0; 'link' = one end of a link. */
+  readonly kind: 'host' | 'link';
+  /** Link id (see ResolvedLink.id) for kind 'link'. */
+  readonly link?: string;
+  readonly mtu: number;
+  /** CIDR addresses applied by the default guest. */
+  readonly addresses: readonly string[];
+}
+
+export interface ResolvedNode {
+  readonly name: string;
+  readonly kind: NodeKind;
+  readonly cpus: number;
+  readonly memoryMiB: number;
+  /** Absolute paths; undefined = the default guest (microvm) */
+  readonly kernel?: string;
+  readonly initrd?: string;
+  readonly cmdline?: string;
+  readonly disk?: string;
+  readonly tpm: boolean;
+  readonly fwCfg: readonly { readonly name: string; readonly file: string }[];
+  readonly hostNetwork: boolean;
+  readonly ports: readonly PortForward[];
+  readonly ready: { readonly console?: string; readonly timeoutMs?: number };
+  readonly run: readonly string[];
+  readonly dependsOn: readonly string[];
+  readonly restart: RestartPolicy;
+  readonly persist: boolean;
+  /** Sorted by index: eth0 (host) first when hostNetwork, then link interfaces. */
+  readonly interfaces: readonly ResolvedInterface[];
+}
+
+export interface LinkEndpoint {
+  readonly node: string;
+  readonly iface: string;
+  readonly mac: string;
+  readonly address?: string;
+}
+
+export interface ResolvedLink {
+  /** Stable id: "l1", "l2", ... in file order. */
+  readonly id: string;
+  readonly index: number;
+  /** 2 endpoints: point-to-point; 3 or more: a switched segment. */
+  readonly kind: 'p2p' | 'segment';
+  readonly endpoints: readonly LinkEndpoint[];
+  readonly mtu: number;
+  readonly capture: boolean;
+  readonly impair?: Impairment;
+}
+
+export interface ResolvedTopology {
+  readonly name: string;
+  /** Absolute path of the topology file, and its directory. */
+  readonly file: string;
+  readonly dir: string;
+  /** In file order. */
+  readonly nodes: readonly ResolvedNode[];
+  readonly links: readonly ResolvedLink[];
+}
