@@ -2,11 +2,26 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    globalSetup: ['test/global-setup.ts'],
-    testTimeout: 180_000,
-    hookTimeout: 300_000,
-    // QEMU under TCG is CPU-bound on a 2-core machine: e2e files must not compete.
-    fileParallelism: false,
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['test/**/*.test.ts'],
+          exclude: ['test/**/*.e2e.test.ts'],
+        },
+      },
+      {
+        test: {
+          name: 'e2e',
+          include: ['test/**/*.e2e.test.ts'],
+          // Builds the default guest once; only e2e files boot QEMU.
+          globalSetup: ['test/e2e-setup.ts'],
+          testTimeout: 240_000,
+          hookTimeout: 600_000,
+          // QEMU under TCG is CPU-bound on a 2-core machine: e2e files must not compete.
+          fileParallelism: false,
+        },
+      },
+    ],
   },
 });

@@ -1,0 +1,102 @@
+// Thin CLI (vite style): commander parses, each command lives in its own lazily imported module.
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { isTopoError } from '../errors.js';
+
+type Runner = () => Promise<number>;
+
+export async function main(argv: string[]): Promise<number> {
+  let pending: Runner | undefined;
+  const later = (fn: Runner) => {
+    pending = fn;
+  };
+
+  const program = new Command('topo')
+    .description('Declarative multi-VM topology runner')
+    .version(await version(), '-V, --version')
+    .exitOverride()
+    .configureOutput({ outputError: (str, write) => write(str) })
+    .showHelpAfterError('(run with --help for usage)');
+
+  program
+    .command('validate')
+    .description('check topology files; print FILE:LINE:COL: error: MESSAGE per problem')
+    .argument('<files...>', 'topology files')
+    .option('--json', 'print a JSON report instead of lines')
+    .action((files: string[], opts: { json?: boolean }) =>
+      later(async () => (await import('./validate.js')).validateCommand(files, opts)),
+    );
+
+  program
+    .command('graph')
+    .description('draw the topology graph')
+    .argument('<file>', 'topology file')
+    .addOption(new Option('--format <format>', 'output format').choices(['dot', 'mermaid', 'json']).default('dot'))
+    .action((file: string, opts: { format: 'dot' | 'mermaid' | 'json' }) =>
+      later(async () => (await import('./graph.js')).graphCommand(file, opts)),
+    );
+
+  program
+    .command('up')
+    .description('boot every node of a topology, wire the links, supervise until Ctrl-C')
+    .argument('<file>', 'topology file')
+    .addOption(new Option('--accel <accel>', 'accelerator').choices(['auto', 'kvm', 'tcg']).env('TOPO_ACCEL'))
+    .option('--no-ui', 'plain line-per-event output even on a terminal')
+    .option('--json', 'print events as JSON lines')
+    .option('--follow', 'prefix every node console line to stdout ("r1 | ...")')
+    .option('--keep', 'keep the run directory (logs) after teardown')
+    .option('--jobs <n>', 'nodes booting at once (default: derived from cores)', (v) => parsePositive(v, '--jobs'))
+    .option('--run-dir <dir>', 'parent directory for run directories')
+    .action((file: string, opts: Record<string, unknown>) =>
+      later(async () => (await import('./up.js')).upCommand(file, opts)),
+    );
+
+  const guest = program.command('guest').description('the embedded default guest (kernel + initramfs)');
+  guest
+    .command('build')
+    .description('build (or verify) the default guest in the cache')
+    .option('--force', 'rebuild even when the cache is valid')
+    .action((opts: { force?: boolean }) => later(async () => (await import('./guest.js')).guestBuildCommand(opts)));
+  guest
+    .command('info')
+    .description('print where the default guest lives and what it is built from')
+    .option('--json', 'print JSON')
+    .action((opts: { json?: boolean }) => later(async () => (await import('./guest.js')).guestInfoCommand(opts)));
+
+  program
+    .command('doctor')
+    .description('check everything `topo up` needs and print the fix for each gap')
+    .option('--json', 'print JSON')
+    .action((opts: { json?: boolean }) => later(async () => (await import('./doctor.js')).doctorCommand(opts)));
+
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    throw err;
+  }
+  if (!pending) return 0;
+  try {
+    return await pending();
+  } catch (err) {
+    // Last line of defence: never a stack trace for a user-facing failure.
+    if (isTopoError(err)) {
+      process.stderr.write(`topo: ${err.oneLine()}\n`);
+      return 1;
+    }
+    process.stderr.write(`topo: internal error: ${err instanceof Error ? err.message : String(err)}\n`);
+    if (process.env.TOPO_DEBUG) process.stderr.write(`${err instanceof Error ? err.stack : ''}\n`);
+    return 70;
+  }
+}
+
+function parsePositive(v: string, flag: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${flag} must be a positive integer`);
+  return n;
+}
+
+async function version(): Promise<string> {
+  const { readFile } = await import('node:fs/promises');
+  const pkg = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
