@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Idempotent setup for a fresh Debian machine: the Debian packages topo needs, npm dependencies, the build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+pkgs=(qemu-system-x86 busybox-static swtpm swtpm-tools ovmf mtools cpio util-linux iproute2)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+# The default guest is built from Debian packages fetched with apt-get download: package lists must exist.
+has_lists() { apt-cache policy linux-image-cloud-amd64 2>/dev/null | grep -q 'Candidate: [0-9]'; }
+
+if [ ${#missing[@]} -gt 0 ] || ! has_lists; then
+  sudo=()
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "setup: need root (or sudo) to install: ${missing[*]:-package lists}" >&2; exit 1; }
+    sudo=(sudo)
+  fi
+  echo "setup: apt-get update${missing[*]:+ && apt-get install ${missing[*]}}"
+  "${sudo[@]}" apt-get update -qq
+  if [ ${#missing[@]} -gt 0 ]; then
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+fi
+
+# npm ci only when the lockfile changed since the last install (it also runs the build through `prepare`).
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund --loglevel=error
+else
+  npm run --silent build
+fi

@@ -1,0 +1,171 @@
+// The engine behind `topo up` and the library API: prepare resources in stages, run the supervisor, tear down.
+import { EventEmitter } from 'node:events';
+import { writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import { TopoError } from '../errors.js';
+import { ensureGuest, READY_LINE, renderGuestConfig } from '../guest/index.js';
+import { chooseAccel, hostTscKhz, probeAccel, type AccelRequest } from '../qemu/accel.js';
+import { planNode, type Accel, type HostForward, type NodePlan } from '../qemu/plan.js';
+import type { ResolvedNode, ResolvedTopology } from '../topology/model.js';
+import type { SupervisorEvent } from './events.js';
+import { LinkFabric } from './links.js';
+import { allocateHostPorts } from './ports.js';
+import { preflight, qemuBinary } from './preflight.js';
+import { acquireRunDir, runBase, type RunDir } from './rundir.js';
+import { Supervisor } from './supervisor.js';
+
+export interface UpOptions {
+  accel?: AccelRequest;
+  /** Nodes booting at once; default scales with cores. */
+  jobs?: number;
+  runDirBase?: string;
+  /** Keep the run directory (console logs, captures) after teardown. */
+  keep?: boolean;
+  onEvent?: (event: SupervisorEvent) => void;
+  /** Aborting stops a lab that is still booting; up() then rejects with E_ABORTED. */
+  signal?: AbortSignal;
+}
+
+export interface ExecResult {
+  exitCode: number;
+  stdout: Buffer;
+  stderr: Buffer;
+  timedOut: boolean;
+}
+
+export function defaultJobs(): number {
+  return Math.max(4, os.availableParallelism() * 4);
+}
+
+export function defaultReadyTimeoutMs(accel: Accel): number {
+  return accel === 'tcg' ? 120_000 : 60_000;
+}
+
+export class Lab extends EventEmitter<{ event: [SupervisorEvent] }> {
+  private downing?: Promise<void>;
+
+  constructor(
+    readonly topology: ResolvedTopology,
+    readonly accel: Accel,
+    readonly runDir: RunDir,
+    readonly forwards: ReadonlyMap<string, readonly HostForward[]>,
+    readonly supervisor: Supervisor,
+    private readonly fabric: LinkFabric,
+    private readonly keep: boolean,
+  ) {
+    super();
+  }
+
+  /** Resolves with the first unrecoverable node failure after the lab was ready. */
+  get failure(): Promise<TopoError> {
+    return this.supervisor.failure;
+  }
+
+  async exec(node: string, command: string, opts: { timeoutMs?: number } = {}): Promise<ExecResult> {
+    const agent = this.supervisor.procs.get(node)?.agent;
+    if (!agent) throw new TopoError(`node "${node}" has no agent (not running, or not the default guest)`, { code: 'E_NO_AGENT', node });
+    return agent.exec(command, opts);
+  }
+
+  /** Tear down once; calling again (e.g. a second Ctrl-C with force) escalates to SIGKILL. */
+  down(opts: { force?: boolean } = {}): Promise<void> {
+    if (this.downing) {
+      if (opts.force) void this.supervisor.stopAll(true);
+      return this.downing;
+    }
+    this.downing = (async () => {
+      this.emit('event', { type: 'lab', state: 'stopping', at: 0 });
+      await this.supervisor.stopAll(opts.force);
+      await this.fabric.close();
+      if (!this.keep) await this.runDir.remove();
+      this.emit('event', { type: 'lab', state: 'stopped', at: 0, detail: this.keep ? `kept ${this.runDir.path}` : undefined });
+    })();
+    return this.downing;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.down();
+  }
+}
+
+/** Bring a topology up: resolves once every node is ready; on failure nothing is left behind. */
+export async function up(topology: ResolvedTopology, opts: UpOptions = {}): Promise<Lab> {
+  const emit = (e: SupervisorEvent) => opts.onEvent?.(e);
+  emit({ type: 'lab', state: 'preparing', at: 0 });
+  await preflight(topology);
+  const choice = chooseAccel(opts.accel ?? 'auto', await probeAccel());
+  if (choice.notice) emit({ type: 'notice', message: choice.notice });
+  const needsGuest = topology.nodes.some((n) => n.kind === 'microvm' && !n.kernel);
+  const guest = needsGuest ? await ensureGuest({ onProgress: (message: string) => emit({ type: 'notice', message: `guest: ${message}` }) }) : undefined;
+  const tscKhz = choice.accel === 'tcg' ? await hostTscKhz() : undefined;
+
+  const cleanups: (() => Promise<void>)[] = [];
+  try {
+    const runDir = await acquireRunDir(topology.name, runBase(opts.runDirBase));
+    if (!opts.keep) cleanups.push(() => runDir.remove());
+    const forwards = await allocateHostPorts(topology.nodes);
+    const fabric = new LinkFabric(topology, { captureFile: (link) => runDir.file(`${link.id}.pcap`) });
+    cleanups.push(() => fabric.close());
+
+    const plans = new Map<string, NodePlan>();
+    const readyPatterns = new Map<string, RegExp[]>();
+    for (const node of topology.nodes) {
+      const defaultGuest = !node.kernel;
+      const configFile = defaultGuest ? runDir.file(`${node.name}.config`) : undefined;
+      if (configFile) await writeFile(configFile, renderGuestConfig(node));
+      plans.set(
+        node.name,
+        planNode(topology, node, {
+          accel: choice.accel,
+          binary: qemuBinary(),
+          kernel: node.kernel ?? guest?.kernel,
+          initrd: node.kernel ? node.initrd : guest?.initrd,
+          defaultGuest,
+          tscKhz,
+          guestConfigFile: configFile,
+          hostForwards: forwards.get(node.name) ?? [],
+        }),
+      );
+      readyPatterns.set(node.name, readyFor(node, defaultGuest));
+    }
+    const supervisor = new Supervisor({
+      topology,
+      plans,
+      readyPatterns,
+      readyTimeoutMs: (node: ResolvedNode) => node.ready.timeoutMs ?? defaultReadyTimeoutMs(choice.accel),
+      fabric,
+      runDir,
+      jobs: opts.jobs ?? defaultJobs(),
+    });
+    const lab = new Lab(topology, choice.accel, runDir, forwards, supervisor, fabric, opts.keep ?? false);
+    supervisor.on('event', (e) => {
+      emit(e);
+      lab.emit('event', e);
+    });
+    cleanups.unshift(() => supervisor.stopAll(true));
+    const onAbort = () => void supervisor.stopAll();
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      abortCheck(opts.signal);
+      await supervisor.start();
+    } finally {
+      opts.signal?.removeEventListener('abort', onAbort);
+    }
+    return lab;
+  } catch (err) {
+    for (const cleanup of cleanups) await cleanup().catch(() => undefined);
+    if (opts.signal?.aborted) throw new TopoError('stopped before the lab was ready', { code: 'E_ABORTED', cause: err });
+    throw err;
+  }
+}
+
+function abortCheck(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new TopoError('stopped before the lab was ready', { code: 'E_ABORTED' });
+}
+
+function readyFor(node: ResolvedNode, defaultGuest: boolean): RegExp[] {
+  const patterns: RegExp[] = [];
+  if (defaultGuest) patterns.push(new RegExp(READY_LINE.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
+  if (node.ready.console) patterns.push(new RegExp(node.ready.console));
+  return patterns;
+}

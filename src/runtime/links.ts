@@ -1,0 +1,96 @@
+// The link fabric: direct socketpairs for plain point-to-point links, runner-forwarded links for the rest.
+import { createForwardedLink, type ForwardedLink } from '../net/index.js';
+import { TopoError } from '../errors.js';
+import type { ResolvedLink, ResolvedTopology } from '../topology/model.js';
+import { closeFd, socketPair } from './fds.js';
+
+interface DirectLink {
+  kind: 'direct';
+  link: ResolvedLink;
+  /** Parent copies, one per endpoint, until handed to the QEMU that owns that endpoint. */
+  fds: (number | undefined)[];
+}
+
+interface Forwarded {
+  kind: 'forwarded';
+  link: ResolvedLink;
+  forwarder: ForwardedLink;
+  handedOut: Set<number>;
+}
+
+type Entry = DirectLink | Forwarded;
+
+export interface FabricOptions {
+  /** Where to write pcaps of links with capture: true. */
+  captureFile: (link: ResolvedLink) => string;
+}
+
+/** A link is forwarded when a plain socketpair can't do what the file asks: a LAN, impairments, capture, or restarts. */
+export function needsForwarding(topology: ResolvedTopology, link: ResolvedLink): boolean {
+  if (link.kind === 'segment' || link.capture || link.impair) return true;
+  return link.endpoints.some((ep) => topology.nodes.find((n) => n.name === ep.node)?.restart === 'on-failure');
+}
+
+export class LinkFabric {
+  private readonly entries = new Map<string, Entry>();
+
+  constructor(private readonly topology: ResolvedTopology, opts: FabricOptions) {
+    try {
+      for (const link of topology.links) {
+        if (needsForwarding(topology, link)) {
+          const forwarder = createForwardedLink({
+            link,
+            lab: topology.name,
+            captureFile: link.capture ? opts.captureFile(link) : undefined,
+          });
+          forwarder.start();
+          this.entries.set(link.id, { kind: 'forwarded', link, forwarder, handedOut: new Set() });
+        } else {
+          const [a, b] = socketPair();
+          this.entries.set(link.id, { kind: 'direct', link, fds: [a, b] });
+        }
+      }
+    } catch (err) {
+      void this.close();
+      throw err;
+    }
+  }
+
+  /** The fd a QEMU for `node` gets for its end of `linkId`; the caller closes it after spawn. */
+  fdFor(node: string, iface: string, linkId: string): number {
+    const entry = this.entries.get(linkId);
+    const index = entry?.link.endpoints.findIndex((ep) => ep.node === node && ep.iface === iface) ?? -1;
+    if (!entry || index < 0) throw new Error(`fabric: ${node}:${iface} is not on link ${linkId}`);
+    if (entry.kind === 'direct') {
+      const fd = entry.fds[index];
+      if (fd === undefined) {
+        throw new TopoError(`link ${linkId} (${node}:${iface}) cannot be reconnected after a restart`, {
+          code: 'E_LINK_GONE',
+          node,
+          link: linkId,
+        });
+      }
+      entry.fds[index] = undefined;
+      return fd;
+    }
+    if (!entry.handedOut.has(index)) {
+      entry.handedOut.add(index);
+      const fd = entry.forwarder.guestFds.get(index);
+      if (fd !== undefined) return fd;
+    }
+    // A relaunch: the forwarder swaps in a fresh socketpair end and keeps the switch state.
+    return entry.forwarder.replaceEndpoint(index);
+  }
+
+  forwarded(): { link: ResolvedLink; forwarder: ForwardedLink }[] {
+    return [...this.entries.values()].filter((e): e is Forwarded => e.kind === 'forwarded');
+  }
+
+  async close(): Promise<void> {
+    for (const entry of this.entries.values()) {
+      if (entry.kind === 'direct') entry.fds.forEach((fd) => closeFd(fd));
+      else await entry.forwarder.close();
+    }
+    this.entries.clear();
+  }
+}
