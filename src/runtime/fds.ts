@@ -1,13 +1,8 @@
 // Raw socketpair fds for QEMU (Node has no socketpair(2)); both ends are CLOEXEC so only explicit stdio slots reach a child.
 import { closeSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import net from 'node:net';
 
-const socketpairNative = createRequire(import.meta.url)('unix-socketpair') as (type?: number) => [number, number];
-
-export function socketPair(): [number, number] {
-  return socketpairNative();
-}
+export { socketPair } from '../net/socketpair.js';
 
 /** Close a raw fd we own, ignoring EBADF (already closed by a wrapper). */
 export function closeFd(fd: number | undefined): void {

@@ -73,13 +73,10 @@ export class LinkFabric {
       entry.fds[index] = undefined;
       return fd;
     }
-    if (!entry.handedOut.has(index)) {
-      entry.handedOut.add(index);
-      const fd = entry.forwarder.guestFds.get(index);
-      if (fd !== undefined) return fd;
-    }
     // A relaunch: the forwarder swaps in a fresh socketpair end and keeps the switch state.
-    return entry.forwarder.replaceEndpoint(index);
+    if (entry.handedOut.has(index)) entry.forwarder.replaceEndpoint(index);
+    entry.handedOut.add(index);
+    return entry.forwarder.takeGuestFd(index);
   }
 
   forwarded(): { link: ResolvedLink; forwarder: ForwardedLink }[] {

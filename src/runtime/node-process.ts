@@ -70,7 +70,8 @@ export class NodeProcess {
     const [file, args] = deathLinkedArgv(plan);
     try {
       this.child = execa(file, args, {
-        stdio: ['ignore', 'pipe', 'pipe', ...childFds],
+        // execa passes integer fds through to child_process (dup2 into the slot) but its types don't list them.
+        stdio: ['ignore', 'pipe', 'pipe', ...childFds] as unknown as ['ignore', 'pipe', 'pipe'],
         reject: false,
         buffer: false,
         cleanup: true,

@@ -1,0 +1,304 @@
+// A runner-forwarded link: one socketpair per endpoint; frames go decoder -> capture -> switch -> impair -> egress.
+
+import { closeSync } from 'node:fs';
+import net from 'node:net';
+import { TopoError } from '../errors.js';
+import type { ResolvedLink } from '../topology/model.js';
+import { realClock, type Clock } from './clock.js';
+import { hasImpairment, Impairer, type ImpairStats } from './impair.js';
+import { PcapWriter, type PcapStats } from './pcap.js';
+import { addCounters, FramePort, zeroCounters, type PortCounters } from './port.js';
+import { impairSeed } from './rng.js';
+import { socketPair } from './socketpair.js';
+import { LearningSwitch, type SwitchCounters } from './switch.js';
+
+export interface ForwardedLinkOptions {
+  link: ResolvedLink;
+  lab: string;
+  /** When set, every frame entering the link is written here once (classic pcap). */
+  captureFile?: string;
+  clock?: Clock;
+  /** Per-endpoint egress queue bound in bytes (see FramePort). */
+  maxQueueBytes?: number;
+  macAgingMs?: number;
+  /** Asynchronous trouble: a guest broke the framing, or the capture file failed. Never fatal. */
+  onError?: (err: TopoError) => void;
+}
+
+export interface EndpointStats extends PortCounters {
+  index: number;
+  node: string;
+  iface: string;
+  up: boolean;
+  /** The runner-side socket is open (false once the peer closed or broke the framing). */
+  connected: boolean;
+  /** Frames dropped because this endpoint was administratively down. */
+  downDrops: number;
+  /** Wire mode: reading from this endpoint is paused until the other side drains. */
+  ingressPaused: boolean;
+  /** Impairment of frames travelling towards this endpoint. */
+  impair?: ImpairStats;
+}
+
+export interface LinkStats {
+  id: string;
+  mode: 'wire' | 'switch';
+  endpoints: EndpointStats[];
+  switch?: SwitchCounters & { macs: number };
+  capture?: PcapStats;
+}
+
+export interface ForwardedLink {
+  readonly id: string;
+  /** Endpoint index -> fd for QEMU's `-netdev socket,fd=N`. Entries vanish once closed. */
+  readonly guestFds: ReadonlyMap<number, number>;
+  /** Close our copy of a guest fd after QEMU inherited it. Idempotent; use it rather than fs.close. */
+  closeGuestFd(i: number): void;
+  /** Hand ownership of a guest fd to the caller (who must close it); the link forgets it. */
+  takeGuestFd(i: number): number;
+  start(): void;
+  stats(): LinkStats;
+  setEndpointUp(i: number, up: boolean): void;
+  /** Fresh socketpair for endpoint i (node restart); MAC table and impairment state are kept. */
+  replaceEndpoint(i: number): number;
+  close(): Promise<void>;
+}
+
+interface Endpoint {
+  readonly index: number;
+  readonly node: string;
+  readonly iface: string;
+  hostFd: number | null;
+  guestFd: number | null;
+  port: FramePort | null;
+  up: boolean;
+  downDrops: number;
+  impairer: Impairer | null;
+  /** Wire mode only: reading stopped because the other side's queue is congested. */
+  ingressPaused: boolean;
+  /** Counters of ports retired by replaceEndpoint, so stats survive restarts. */
+  retired: PortCounters;
+}
+
+class Link implements ForwardedLink {
+  readonly id: string;
+  readonly guestFds = new Map<number, number>();
+  private readonly eps: Endpoint[] = [];
+  /** null = two endpoints: behave like a cable, exactly as a direct socketpair would. */
+  private readonly sw: LearningSwitch | null;
+  private readonly pcap: PcapWriter | null;
+  private readonly closing: Promise<void>[] = [];
+  private started = false;
+  private closed = false;
+
+  constructor(private readonly opts: ForwardedLinkOptions) {
+    const { link } = opts;
+    this.id = link.id;
+    if (link.endpoints.length < 2) {
+      throw new TopoError(`link ${link.id} has fewer than 2 endpoints`, { code: 'NET_LINK', link: link.id });
+    }
+    const clock = opts.clock ?? realClock;
+    this.sw = link.endpoints.length > 2
+      ? new LearningSwitch({ ports: link.endpoints.length, agingMs: opts.macAgingMs, now: () => clock.now() })
+      : null;
+    try {
+      link.endpoints.forEach((e, index) => {
+        const [hostFd, guestFd] = socketPair();
+        const ep: Endpoint = {
+          index, node: e.node, iface: e.iface, hostFd, guestFd, port: null, up: true, downDrops: 0,
+          impairer: null, ingressPaused: false, retired: zeroCounters(),
+        };
+        this.eps.push(ep);
+        this.guestFds.set(index, guestFd);
+        if (hasImpairment(link.impair)) {
+          ep.impairer = new Impairer({
+            impairment: link.impair,
+            seed: impairSeed(opts.lab, link.id, `to ${e.node}:${e.iface}`),
+            clock,
+            deliver: (f) => this.transmit(ep, f),
+          });
+        }
+      });
+      this.pcap = opts.captureFile === undefined ? null : new PcapWriter(opts.captureFile, {
+        onError: (err) => opts.onError?.(new TopoError(`capture of link ${link.id} failed: ${err.message}`, {
+          code: 'NET_CAPTURE', link: link.id, file: opts.captureFile, cause: err,
+        })),
+      });
+    } catch (err) {
+      this.releaseRawFds();
+      throw err;
+    }
+  }
+
+  closeGuestFd(i: number): void {
+    const ep = this.eps[i];
+    if (ep?.guestFd == null) return;
+    closeSync(ep.guestFd);
+    ep.guestFd = null;
+    this.guestFds.delete(i);
+  }
+
+  takeGuestFd(i: number): number {
+    const ep = this.endpoint(i);
+    if (ep.guestFd === null) {
+      throw new TopoError(`link ${this.id}: guest fd ${i} already closed or taken`, { code: 'NET_LINK', link: this.id });
+    }
+    const fd = ep.guestFd;
+    ep.guestFd = null;
+    this.guestFds.delete(i);
+    return fd;
+  }
+
+  start(): void {
+    if (this.started || this.closed) return;
+    this.started = true;
+    for (const ep of this.eps) this.attach(ep);
+  }
+
+  setEndpointUp(i: number, up: boolean): void {
+    const ep = this.endpoint(i);
+    ep.up = up;
+    if (up) return;
+    // A switch forgets stations behind a port whose link went down.
+    this.sw?.flushPort(i);
+    // An unplugged cable loses the sender's frames rather than holding them back.
+    if (this.sw === null) this.resumePeer(ep);
+  }
+
+  replaceEndpoint(i: number): number {
+    if (this.closed) throw new TopoError(`link ${this.id} is closed`, { code: 'NET_LINK', link: this.id });
+    const ep = this.endpoint(i);
+    const [hostFd, guestFd] = socketPair();
+    this.retire(ep);
+    this.closeGuestFd(i);
+    ep.hostFd = hostFd;
+    ep.guestFd = guestFd;
+    this.guestFds.set(i, guestFd);
+    if (this.started) this.attach(ep);
+    return guestFd;
+  }
+
+  stats(): LinkStats {
+    return {
+      id: this.id,
+      mode: this.sw === null ? 'wire' : 'switch',
+      endpoints: this.eps.map((ep) => ({
+        index: ep.index, node: ep.node, iface: ep.iface, up: ep.up,
+        connected: ep.port !== null && !ep.port.closed,
+        downDrops: ep.downDrops,
+        ingressPaused: ep.ingressPaused,
+        ...(ep.port === null ? ep.retired : addCounters(ep.retired, ep.port.counters)),
+        ...(ep.impairer === null ? {} : { impair: ep.impairer.stats() }),
+      })),
+      ...(this.sw === null ? {} : { switch: { ...this.sw.counters, macs: this.sw.macCount } }),
+      ...(this.pcap === null ? {} : { capture: this.pcap.stats() }),
+    };
+  }
+
+  async close(): Promise<void> {
+    if (!this.closed) {
+      this.closed = true;
+      for (const ep of this.eps) {
+        ep.impairer?.close();
+        this.retire(ep);
+        this.closeGuestFd(ep.index);
+      }
+      if (this.pcap !== null) this.closing.push(this.pcap.close());
+    }
+    await Promise.all(this.closing);
+  }
+
+  private endpoint(i: number): Endpoint {
+    const ep = this.eps[i];
+    if (ep === undefined) {
+      throw new TopoError(`link ${this.id} has no endpoint ${i}`, { code: 'NET_LINK', link: this.id });
+    }
+    return ep;
+  }
+
+  private attach(ep: Endpoint): void {
+    if (ep.hostFd === null) return;
+    const sock = new net.Socket({ fd: ep.hostFd, readable: true, writable: true });
+    ep.hostFd = null;
+    ep.ingressPaused = false;
+    const port = new FramePort(sock, { maxQueueBytes: this.opts.maxQueueBytes });
+    port.on('frame', (f) => this.ingress(ep, f));
+    if (this.sw === null) {
+      port.on('drain', () => this.resumePeer(ep));
+      port.on('close', () => this.resumePeer(ep));
+      // A fresh port must not stay behind a pause its predecessor caused.
+      this.resumePeer(ep);
+    }
+    port.on('protocolError', (err) => this.opts.onError?.(new TopoError(
+      `link ${this.id}: ${ep.node}:${ep.iface} broke the frame protocol (${err.message}); port closed`,
+      { code: 'NET_PROTOCOL', link: this.id, node: ep.node, cause: err },
+    )));
+    ep.port = port;
+  }
+
+  /** Close the runner side of an endpoint, keeping its counters. */
+  private retire(ep: Endpoint): void {
+    if (ep.port !== null) {
+      ep.retired = addCounters(ep.retired, ep.port.counters);
+      this.closing.push(ep.port.closeAndWait());
+      ep.port = null;
+    }
+    if (ep.hostFd !== null) {
+      closeSync(ep.hostFd);
+      ep.hostFd = null;
+    }
+  }
+
+  private releaseRawFds(): void {
+    for (const ep of this.eps) {
+      if (ep.hostFd !== null) closeSync(ep.hostFd);
+      if (ep.guestFd !== null) closeSync(ep.guestFd);
+      ep.hostFd = ep.guestFd = null;
+    }
+  }
+
+  private ingress(ep: Endpoint, frame: Buffer): void {
+    if (!ep.up) {
+      ep.downDrops++;
+      return;
+    }
+    this.pcap?.write(frame);
+    if (this.sw === null) {
+      const peer = this.eps[1 - ep.index]!;
+      this.egress(peer, frame);
+      // A cable has no queue to overflow: push back on the sender like a direct socketpair would.
+      if (peer.port?.congested === true && !ep.ingressPaused) {
+        ep.ingressPaused = true;
+        ep.port?.pause();
+      }
+      return;
+    }
+    for (const e of this.sw.forward(ep.index, frame)) this.egress(this.eps[e]!, frame);
+  }
+
+  private resumePeer(ep: Endpoint): void {
+    const peer = this.eps[1 - ep.index];
+    if (peer?.ingressPaused !== true) return;
+    peer.ingressPaused = false;
+    peer.port?.resume();
+  }
+
+  private egress(ep: Endpoint, frame: Buffer): void {
+    if (ep.impairer !== null) ep.impairer.push(frame);
+    else this.transmit(ep, frame);
+  }
+
+  /** Last hop; link state is checked here so frames already in a delay line also die on link down. */
+  private transmit(ep: Endpoint, frame: Buffer): void {
+    if (!ep.up) {
+      ep.downDrops++;
+      return;
+    }
+    if (ep.port !== null) ep.port.send(frame);
+    else ep.retired.txDrops++;
+  }
+}
+
+export function createForwardedLink(opts: ForwardedLinkOptions): ForwardedLink {
+  return new Link(opts);
+}

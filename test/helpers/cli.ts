@@ -1,0 +1,34 @@
+// Run the real CLI as a child process (through tsx, so tests need no build), reading its output as it comes.
+import { execa, type ResultPromise } from 'execa';
+import { fileURLToPath } from 'node:url';
+
+const entry = fileURLToPath(new URL('./topo-entry.ts', import.meta.url));
+export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+
+export type TopoChild = ResultPromise<{ reject: false; all: true; buffer: true }>;
+
+export function topo(args: string[], env: Record<string, string> = {}): TopoChild {
+  return execa(process.execPath, ['--import', 'tsx', entry, ...args], {
+    cwd: repoRoot,
+    reject: false,
+    all: true,
+    buffer: true,
+    env: { ...env, CI: '1', NO_COLOR: '1' },
+  });
+}
+
+/** Resolve with the output so far once a line matching `pattern` appeared; reject if the process exits first. */
+export function waitForOutput(child: TopoChild, pattern: RegExp): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let seen = '';
+    const onData = (chunk: Buffer) => {
+      seen += chunk.toString();
+      if (pattern.test(seen)) {
+        child.all?.off('data', onData);
+        resolve(seen);
+      }
+    };
+    child.all?.on('data', onData);
+    void child.then((r) => reject(new Error(`topo exited (${r.exitCode}) before ${pattern}:\n${seen}`)));
+  });
+}
