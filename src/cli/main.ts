@@ -46,6 +46,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--keep', 'keep the run directory (logs) after teardown')
     .option('--jobs <n>', 'nodes booting at once (default: derived from cores)', (v) => parsePositive(v, '--jobs'))
     .option('--run-dir <dir>', 'parent directory for run directories')
+    .option('--capture-dir <dir>', 'where pcaps of links with capture: true go (default ./captures/<lab>)')
     .action((file: string, opts: Record<string, unknown>) =>
       later(async () => (await import('./up.js')).upCommand(file, opts)),
     );

@@ -17,6 +17,7 @@ export interface UpFlags {
   keep?: boolean;
   jobs?: number;
   runDir?: string;
+  captureDir?: string;
 }
 
 export async function upCommand(file: string, flags: UpFlags): Promise<number> {
@@ -56,6 +57,7 @@ export async function upCommand(file: string, flags: UpFlags): Promise<number> {
       jobs: flags.jobs,
       keep: flags.keep,
       runDirBase: flags.runDir,
+      captureDir: flags.captureDir,
       signal: abort.signal,
       onEvent: (e: SupervisorEvent) => reporter.handle(e),
     });

@@ -1,6 +1,7 @@
 // The engine behind `topo up` and the library API: prepare resources in stages, run the supervisor, tear down.
 import { EventEmitter } from 'node:events';
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import os from 'node:os';
 import { TopoError } from '../errors.js';
 import { ensureGuest, READY_LINE, renderGuestConfig } from '../guest/index.js';
@@ -22,6 +23,8 @@ export interface UpOptions {
   /** Keep the run directory (console logs, captures) after teardown. */
   keep?: boolean;
   onEvent?: (event: SupervisorEvent) => void;
+  /** Where pcaps of links with capture: true go (kept after teardown); default ./captures/<lab>. */
+  captureDir?: string;
   /** Aborting stops a lab that is still booting; up() then rejects with E_ABORTED. */
   signal?: AbortSignal;
 }
@@ -49,6 +52,7 @@ export class Lab extends EventEmitter<{ event: [SupervisorEvent] }> {
     readonly accel: Accel,
     readonly runDir: RunDir,
     readonly forwards: ReadonlyMap<string, readonly HostForward[]>,
+    readonly captureDir: string,
     readonly supervisor: Supervisor,
     private readonly fabric: LinkFabric,
     private readonly keep: boolean,
@@ -104,7 +108,9 @@ export async function up(topology: ResolvedTopology, opts: UpOptions = {}): Prom
     const runDir = await acquireRunDir(topology.name, runBase(opts.runDirBase));
     if (!opts.keep) cleanups.push(() => runDir.remove());
     const forwards = await allocateHostPorts(topology.nodes);
-    const fabric = new LinkFabric(topology, { captureFile: (link) => runDir.file(`${link.id}.pcap`) });
+    const captureDir = path.resolve(opts.captureDir ?? path.join('captures', topology.name));
+    if (topology.links.some((l) => l.capture)) await mkdir(captureDir, { recursive: true });
+    const fabric = new LinkFabric(topology, { captureFile: (link) => path.join(captureDir, `${link.id}.pcap`) });
     cleanups.push(() => fabric.close());
 
     const plans = new Map<string, NodePlan>();
@@ -137,7 +143,7 @@ export async function up(topology: ResolvedTopology, opts: UpOptions = {}): Prom
       runDir,
       jobs: opts.jobs ?? defaultJobs(),
     });
-    const lab = new Lab(topology, choice.accel, runDir, forwards, supervisor, fabric, opts.keep ?? false);
+    const lab = new Lab(topology, choice.accel, runDir, forwards, captureDir, supervisor, fabric, opts.keep ?? false);
     supervisor.on('event', (e) => {
       emit(e);
       lab.emit('event', e);

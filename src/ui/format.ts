@@ -32,6 +32,8 @@ export function summaryLines(lab: Lab): string[] {
     lines.push(`  ${node.name}${parts.length ? `  ${parts.join('; ')}` : ''}`);
   }
   lines.push(`logs: ${lab.runDir.path}/<node>.log`);
+  const captured = lab.topology.links.filter((l) => l.capture).map((l) => l.id);
+  if (captured.length) lines.push(`captures: ${lab.captureDir}/{${captured.join(',')}}.pcap`);
   lines.push('press Ctrl-C to stop (twice to force)');
   return lines;
 }

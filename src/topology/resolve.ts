@@ -1,0 +1,116 @@
+// Validated document -> the immutable ResolvedTopology every later phase consumes. Pure: no I/O.
+import path from 'node:path';
+import { assignInterfaces, mergeNode, type RawLink, type RawNode, type RawTopology } from './doc.js';
+import { macFor } from './mac.js';
+import type { Impairment, LinkEndpoint, PortForward, ResolvedInterface, ResolvedLink, ResolvedNode, ResolvedTopology } from './model.js';
+import { parseDuration, parsePercent, parseRate, parseSize } from './units.js';
+import { parsePort } from './values.js';
+
+export const DEFAULT_MTU = 1500;
+export const DEFAULT_MEMORY_MIB = { microvm: 256, uefi: 512 } as const;
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+/**
+ * Call only on a document that passed the schema and the rules; the result is deep-frozen.
+ * `file` is the topology file: relative paths resolve against its directory.
+ */
+export function resolveTopology(doc: RawTopology, file: string): ResolvedTopology {
+  const abs = path.resolve(file);
+  const dir = path.dirname(abs);
+  const lab = doc.name;
+  const rawLinks: RawLink[] = doc.links ?? [];
+  const names = Object.keys(doc.nodes);
+  const merged = new Map(names.map((n) => [n, mergeNode(doc.defaults, doc.nodes[n]) as RawNode]));
+  const hostNetwork = new Map(names.map((n) => [n, merged.get(n)?.host_network !== false]));
+  const { ends } = assignInterfaces(hostNetwork, rawLinks);
+
+  const ifaces = new Map<string, ResolvedInterface[]>(names.map((n) => [n, []]));
+  const links: ResolvedLink[] = rawLinks.map((raw, li) => {
+    const id = `l${li + 1}`;
+    const mtu = raw.mtu ?? DEFAULT_MTU;
+    const endpoints: LinkEndpoint[] = (ends[li] ?? []).map((a, ei) => {
+      if (!a) throw new Error(`resolve: link ${li + 1} endpoint ${ei + 1} is unusable; validate first`);
+      const mac = macFor(lab, a.node, a.iface);
+      const address = raw.addresses?.[ei];
+      ifaces.get(a.node)?.push({ name: a.iface, index: a.index, mac, kind: 'link', link: id, mtu, addresses: address ? [address] : [] });
+      return address === undefined ? { node: a.node, iface: a.iface, mac } : { node: a.node, iface: a.iface, mac, address };
+    });
+    const link: Mutable<ResolvedLink> = {
+      id,
+      index: li,
+      kind: endpoints.length > 2 ? 'segment' : 'p2p',
+      endpoints,
+      mtu,
+      capture: raw.capture ?? false,
+    };
+    if (raw.impair) link.impair = impairment(raw.impair);
+    return link;
+  });
+
+  const nodes = names.map((name) => resolveNode(name, merged.get(name) ?? {}, dir, lab, ifaces.get(name) ?? []));
+  return deepFreeze({ name: lab, file: abs, dir, nodes, links });
+}
+
+function resolveNode(name: string, n: RawNode, dir: string, lab: string, linkIfaces: ResolvedInterface[]): ResolvedNode {
+  const kind = n.kind ?? 'microvm';
+  const hostNetwork = n.host_network !== false;
+  const abs = (p: string | undefined) => (p === undefined ? undefined : path.resolve(dir, p));
+  const interfaces = hostNetwork
+    ? [{ name: 'eth0', index: 0, mac: macFor(lab, name, 'eth0'), kind: 'host' as const, mtu: DEFAULT_MTU, addresses: [] }, ...linkIfaces]
+    : [...linkIfaces];
+  interfaces.sort((a, b) => a.index - b.index);
+  const ready: { console?: string; timeoutMs?: number } = {};
+  if (n.ready?.console !== undefined) ready.console = n.ready.console;
+  if (n.ready?.timeout !== undefined) ready.timeoutMs = parseDuration(n.ready.timeout);
+  const node: Mutable<ResolvedNode> = {
+    name,
+    kind,
+    cpus: n.cpus ?? 1,
+    memoryMiB: n.memory === undefined ? DEFAULT_MEMORY_MIB[kind] : (parseSize(n.memory) ?? DEFAULT_MEMORY_MIB[kind]),
+    tpm: n.tpm ?? false,
+    fwCfg: Object.entries(n.fw_cfg ?? {}).map(([fwName, file]) => ({ name: fwName, file: path.resolve(dir, file) })),
+    hostNetwork,
+    ports: (n.ports ?? []).flatMap((p): PortForward[] => {
+      const spec = parsePort(p);
+      return 'problem' in spec ? [] : [spec];
+    }),
+    ready,
+    run: [...(n.run ?? [])],
+    dependsOn: [...(n.depends_on ?? [])],
+    restart: n.restart ?? 'never',
+    persist: n.persist ?? false,
+    interfaces,
+  };
+  // Optional fields stay absent rather than undefined so deep equality and JSON output stay clean.
+  const kernel = abs(n.kernel);
+  const initrd = abs(n.initrd);
+  const disk = abs(n.disk);
+  if (kernel !== undefined) node.kernel = kernel;
+  if (initrd !== undefined) node.initrd = initrd;
+  if (n.cmdline !== undefined) node.cmdline = n.cmdline;
+  if (disk !== undefined) node.disk = disk;
+  return node;
+}
+
+function impairment(raw: NonNullable<RawLink['impair']>): Impairment {
+  const pct = (v: number | string | undefined) => (v === undefined ? 0 : (parsePercent(v) ?? 0));
+  const dur = (v: number | string | undefined) => (v === undefined ? 0 : (parseDuration(v) ?? 0));
+  return {
+    delayMs: dur(raw.delay),
+    jitterMs: dur(raw.jitter),
+    lossPct: pct(raw.loss),
+    rateBps: raw.rate === undefined ? 0 : (parseRate(raw.rate) ?? 0),
+    duplicatePct: pct(raw.duplicate),
+    reorderPct: pct(raw.reorder),
+    corruptPct: pct(raw.corrupt),
+  };
+}
+
+export function deepFreeze<T>(v: T): T {
+  if (typeof v === 'object' && v !== null && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const child of Object.values(v)) deepFreeze(child);
+  }
+  return v;
+}
