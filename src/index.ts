@@ -1,0 +1,29 @@
+// Library entry: the same engine as the CLI. `await using lab = await up('lab.yaml')` tears down on scope exit.
+import { TopoError } from './errors.js';
+import { up as upTopology, type Lab, type UpOptions } from './runtime/lab.js';
+import { formatDiagnostic, loadTopology } from './topology/index.js';
+import type { ResolvedTopology } from './topology/model.js';
+
+export { TopoError, isTopoError } from './errors.js';
+export * from './topology/index.js';
+export type * from './topology/model.js';
+export { Lab, type UpOptions, type ExecResult } from './runtime/lab.js';
+export type * from './runtime/events.js';
+export { planNode, type NodePlan, type NodeLaunchInputs } from './qemu/plan.js';
+export { ensureGuest, guestInfo, READY_LINE } from './guest/index.js';
+
+/** Boot a topology (a file path or a resolved model); resolves once every node is ready. */
+export async function up(topology: string | ResolvedTopology, opts?: UpOptions): Promise<Lab> {
+  if (typeof topology !== 'string') return upTopology(topology, opts);
+  const loaded = await loadTopology(topology);
+  if (!loaded.ok) {
+    const first = loaded.diagnostics[0]!;
+    throw new TopoError(`invalid topology:\n${loaded.diagnostics.map(formatDiagnostic).join('\n')}`, {
+      code: 'E_INVALID',
+      file: first.file,
+      line: first.line,
+      column: first.column,
+    });
+  }
+  return upTopology(loaded.topology, opts);
+}
