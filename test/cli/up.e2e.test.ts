@@ -38,7 +38,8 @@ async function pairFile(extra = ''): Promise<string> {
 describe('topo up (CLI)', () => {
   it('prints a line per state change and "all N nodes ready"; Ctrl-C leaves no process or run directory', async () => {
     const child = topo(['up', await pairFile(), '--run-dir', base, '--accel', 'tcg']);
-    const out = await waitForOutput(child, /all 2 nodes ready/);
+    const out = await waitForOutput(child, /press Ctrl-C to stop/);
+    expect(out).toMatch(/^all 2 nodes ready$/m);
     expect(out).toMatch(/^a: starting$/m);
     expect(out).toMatch(/^b: ready in \d+\.\d s$/m);
     expect(out).toMatch(/logs: /);
