@@ -144,10 +144,9 @@ export async function up(topology: ResolvedTopology, opts: UpOptions = {}): Prom
       jobs: opts.jobs ?? defaultJobs(),
     });
     const lab = new Lab(topology, choice.accel, runDir, forwards, captureDir, supervisor, fabric, opts.keep ?? false);
-    supervisor.on('event', (e) => {
-      emit(e);
-      lab.emit('event', e);
-    });
+    // Everything (supervisor and teardown events) reaches onEvent through the lab.
+    supervisor.on('event', (e) => lab.emit('event', e));
+    lab.on('event', emit);
     cleanups.unshift(() => supervisor.stopAll(true));
     const onAbort = () => void supervisor.stopAll();
     opts.signal?.addEventListener('abort', onAbort, { once: true });
