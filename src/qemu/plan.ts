@@ -54,6 +54,8 @@ export function planNode(topology: ResolvedTopology, node: ResolvedNode, inputs:
     '-smp', String(node.cpus),
     '-m', `${node.memoryMiB}M`,
     '-nodefaults', '-no-user-config', '-display', 'none',
+    // A guest reboot (panic=-1) ends QEMU, so the supervisor sees it instead of a silent boot loop.
+    '-no-reboot',
     '-kernel', must(inputs.kernel, 'kernel'),
   ];
   if (inputs.initrd) argv.push('-initrd', inputs.initrd);

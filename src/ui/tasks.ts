@@ -15,23 +15,25 @@ interface NodeTask {
 
 export class TaskListReporter implements Reporter {
   private readonly tasks = new Map<string, NodeTask>();
-  private prepare?: { wrapper?: Wrapper; done?: () => void; closed: boolean };
+  private prepare?: { wrapper?: Wrapper; done?: () => void; closed: boolean; notices: string[] };
   private run?: Promise<unknown>;
   private finished = false;
   private closing = false;
 
   constructor(nodes: readonly string[]) {
-    this.prepare = { closed: false };
+    this.prepare = { closed: false, notices: [] };
     const prepare = this.prepare;
     for (const n of nodes) this.tasks.set(n, { settled: false });
     const list = new Listr(
       [
         {
           title: 'prepare',
+          rendererOptions: { persistentOutput: true },
           task: (_ctx, wrapper) =>
             new Promise<void>((resolve) => {
               prepare.wrapper = wrapper as unknown as Wrapper;
               prepare.done = resolve;
+              if (prepare.notices.length) prepare.wrapper.output = prepare.notices.join('\n');
               if (prepare.closed) resolve();
             }),
         },
@@ -47,15 +49,24 @@ export class TaskListReporter implements Reporter {
             ),
         },
       ],
-      { concurrent: false, exitOnError: false, registerSignalListeners: false, rendererOptions: { collapseErrors: false } },
+      {
+        concurrent: false,
+        exitOnError: false,
+        // Signals belong to runtime/signals.ts alone.
+        registerSignalListeners: false,
+        rendererOptions: { collapseErrors: false, collapseSubtasks: false },
+      },
     );
     this.run = list.run().catch(() => undefined);
   }
 
   handle(e: SupervisorEvent): void {
     if (e.type === 'notice') {
-      if (this.prepare?.wrapper) this.prepare.wrapper.output = e.message;
-      else if (this.finished) process.stdout.write(`topo: ${e.message}\n`);
+      if (this.prepare && !this.prepare.closed) {
+        // Notices arriving before listr started the task are kept and shown when it does.
+        this.prepare.notices.push(e.message);
+        if (this.prepare.wrapper) this.prepare.wrapper.output = this.prepare.notices.join('\n');
+      } else if (this.finished) process.stdout.write(`topo: ${e.message}\n`);
       return;
     }
     if (e.type === 'lab' && e.state === 'starting') return this.closePrepare();
