@@ -1,5 +1,6 @@
 // Pure plan: a resolved node + the resources allocated for it -> QEMU argv. No I/O here.
 import type { ResolvedNode, ResolvedTopology } from '../topology/model.js';
+import { GUEST_KERNEL_ARGS } from '../guest/config.js';
 import { qemuOpts } from './escape.js';
 
 export type Accel = 'kvm' | 'tcg';
@@ -45,11 +46,13 @@ export function planNode(topology: ResolvedTopology, node: ResolvedNode, inputs:
   if (node.kind !== 'microvm') throw new Error(`planNode: kind ${node.kind} is not supported yet`);
   const slots: FdSlot[] = [];
   const fd = (slot: FdSlot) => slots.push(slot) + 2;
+  // microvm has 24 virtio-mmio transports (rng and the agent port take one each): more NICs go on its PCIe bus.
+  const pcie = node.interfaces.length > MMIO_TRANSPORTS - 1 - (inputs.defaultGuest ? 1 : 0);
 
   const argv: string[] = [
     '-name', qemuOpts(undefined, { guest: `${topology.name}-${node.name}` }),
     '-accel', inputs.accel,
-    '-M', qemuOpts('microvm', { 'x-option-roms': 'off', 'isa-serial': 'on' }),
+    '-M', qemuOpts('microvm', { 'x-option-roms': 'off', 'isa-serial': 'on', pcie: pcie ? 'on' : undefined }),
     '-cpu', inputs.accel === 'kvm' ? 'host' : 'max',
     '-smp', String(node.cpus),
     '-m', `${node.memoryMiB}M`,
@@ -75,6 +78,7 @@ export function planNode(topology: ResolvedTopology, node: ResolvedNode, inputs:
   if (inputs.guestConfigFile) argv.push('-fw_cfg', qemuOpts(undefined, { name: GUEST_CONFIG_FW_CFG, file: inputs.guestConfigFile }));
   for (const entry of node.fwCfg) argv.push('-fw_cfg', qemuOpts(undefined, { name: entry.name, file: entry.file }));
 
+  let nic = 0;
   for (const iface of node.interfaces) {
     const id = `net${iface.index}`;
     if (iface.kind === 'host') {
@@ -83,9 +87,18 @@ export function planNode(topology: ResolvedTopology, node: ResolvedNode, inputs:
     } else {
       argv.push('-netdev', qemuOpts('socket', { id, fd: fd({ kind: 'link', iface: iface.name, link: must(iface.link, 'link') }) }));
     }
-    argv.push('-device', qemuOpts('virtio-net-device', { netdev: id, mac: iface.mac }));
+    argv.push('-device', pcie ? pciNic(id, iface.mac, nic++) : qemuOpts('virtio-net-device', { netdev: id, mac: iface.mac }));
   }
   return { node: node.name, binary: inputs.binary ?? QEMU_BINARY, argv, fdSlots: slots };
+}
+
+const MMIO_TRANSPORTS = 24;
+
+/** Slot 1.. with 8 functions each, so 64 NICs fit in 8 slots. */
+function pciNic(netdev: string, mac: string, i: number): string {
+  const slot = 1 + Math.floor(i / 8);
+  const fn = i % 8;
+  return qemuOpts('virtio-net-pci', { netdev, mac, addr: `${slot.toString(16)}.${fn}`, multifunction: fn === 0 ? true : undefined });
 }
 
 function userNetdev(id: string, hostfwd: string[]): string {
@@ -94,8 +107,7 @@ function userNetdev(id: string, hostfwd: string[]): string {
 }
 
 export function kernelCmdline(node: ResolvedNode, inputs: Pick<NodeLaunchInputs, 'accel' | 'tscKhz' | 'defaultGuest'>): string {
-  const parts = ['console=ttyS0', 'panic=-1', 'reboot=t'];
-  if (inputs.defaultGuest) parts.push('quiet');
+  const parts: string[] = inputs.defaultGuest ? [...GUEST_KERNEL_ARGS] : ['console=ttyS0', 'panic=-1', 'reboot=t'];
   if (inputs.accel === 'tcg' && inputs.tscKhz) parts.push(`tsc_early_khz=${inputs.tscKhz}`);
   if (node.cmdline) parts.push(node.cmdline);
   return parts.join(' ');

@@ -85,6 +85,18 @@ describe('planNode', () => {
     expect(line.split(' ')).toEqual(expect.arrayContaining(['console=ttyS0', 'tsc_early_khz=2596122', 'quiet', 'foo=1']));
   });
 
+  it('moves NICs to microvm PCIe past its 24 virtio-mmio transports (64 interfaces fit)', () => {
+    const many = node('big', { interfaces: Array.from({ length: 64 }, (_, i) => iface(`eth${i}`, { link: `l${i}` })) });
+    const plan = planNode(topology([many]), many, inputs);
+    expect(optionValues(plan.argv, '-M')).toEqual(['microvm,x-option-roms=off,isa-serial=on,pcie=on']);
+    const nics = optionValues(plan.argv, '-device').filter((d) => d.startsWith('virtio-net-pci'));
+    expect(nics).toHaveLength(64);
+    expect(nics[0]).toBe('virtio-net-pci,netdev=net0,mac=02:00:00:00:00:00,addr=1.0,multifunction=on');
+    expect(nics[63]).toMatch(/,addr=8\.7$/);
+    const few = node('small', { interfaces: Array.from({ length: 22 }, (_, i) => iface(`eth${i}`, { link: `l${i}` })) });
+    expect(planNode(topology([few]), few, inputs).argv.some((a) => a.startsWith('virtio-net-pci'))).toBe(false);
+  });
+
   it('every argument is its own argv element (no shell string)', () => {
     const plan = planNode(topo, r1, { ...inputs, kernel: '/path with space/vmlinuz' });
     expect(plan.argv).toContain('/path with space/vmlinuz');

@@ -1,0 +1,138 @@
+#!/bin/sh
+# topo default guest: /init (PID 1) of the initramfs, run by busybox ash.
+# Mounts the pseudo file systems, loads the virtio modules, applies the node's configuration from
+# fw_cfg "opt/topo/config" (format documented in src/guest/config.ts), runs the `run:` commands,
+# starts the agent and prints exactly one "topo-guest: ready" line on the console. Never exits.
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root TERM=linux
+T=/run/topo
+
+log() { echo "topo-guest: $*"; }
+b64() { printf '%s' "$1" | base64 -d; }
+# `topo.trace` on the kernel command line prints the uptime at each step (boot-time tuning).
+trace() {
+  case " $CMDLINE " in *" topo.trace "*) read -r up _ < /proc/uptime; log "[$up] $*" ;; esac
+}
+
+/bin/busybox mount -t proc proc /proc
+read -r CMDLINE < /proc/cmdline
+trace init
+/bin/busybox --install -s
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t tmpfs -o mode=1777 tmpfs /tmp
+mount -t tmpfs -o mode=755 tmpfs /run
+mkdir -p /dev/pts /root "$T"
+mount -t devpts devpts /dev/pts
+
+# Modules in dependency order, computed at build time from the kernel's own dependency data.
+# The virtio-pci transport only matters when there is a PCI bus with devices (microvm,pcie=on).
+pci=
+for d in /sys/bus/pci/devices/*; do [ -e "$d" ] && pci=1; break; done
+while read -r m; do
+  case $m in virtio_pci*) [ -n "$pci" ] || continue ;; esac
+  insmod "/lib/modules/$m" || log "insmod $m failed"
+done < /lib/modules/topo.order
+trace modules loaded
+
+# The agent waits for its virtio-serial port by itself: start it now, in parallel with the setup.
+setsid /usr/lib/topo/agent </dev/null >/dev/null 2>"$T/agent.log" &
+
+CFG=/sys/firmware/qemu_fw_cfg/by_name/opt/topo/config/raw
+if [ -r "$CFG" ]; then
+  cat "$CFG" > "$T/config"
+else
+  log "no configuration (fw_cfg opt/topo/config absent)"
+  : > "$T/config"
+fi
+
+hostname_b64=
+ifaces=0
+runs=0
+while read -r kw a b c; do
+  case $kw in
+    hostname) hostname_b64=$a ;;
+    iface) ifaces=$((ifaces + 1)) ;;
+    run) runs=$((runs + 1)) ;;
+  esac
+done < "$T/config"
+
+# Interfaces by MAC: rename every NIC to a temporary name first, so that a final name never clashes
+# with a kernel name still in use (eth1 -> eth0 while eth0 exists).
+if [ "$ifaces" -gt 0 ]; then
+  n=0
+  for d in /sys/class/net/*; do
+    i=${d##*/}
+    [ "$i" = lo ] && continue
+    read -r m < "$d/address"
+    ip link set dev "$i" name "topotmp$n"
+    eval "mac_${m//:/}=topotmp$n"
+    n=$((n + 1))
+  done
+  while read -r kw a b c; do
+    [ "$kw" = iface ] || continue
+    case $a in *[!0-9a-f:]*) log "bad MAC in config: $a"; continue ;; esac
+    eval "cur=\${mac_${a//:/}:-}"
+    if [ -z "$cur" ]; then
+      log "no interface with MAC $a (for $b)"
+      continue
+    fi
+    ip link set dev "$cur" name "$b" || continue
+    ip link set dev "$b" mtu "$c" || log "cannot set MTU $c on $b"
+    # No duplicate address detection: addresses are static and usable at once.
+    echo 0 > "/proc/sys/net/ipv6/conf/$b/accept_dad" 2>/dev/null
+    ip link set dev "$b" up
+  done < "$T/config"
+fi
+ip link set dev lo up
+
+: > /etc/resolv.conf
+while read -r kw a b c; do
+  case $kw in
+    addr) ip addr add "$b" dev "$a" || log "cannot add address $b to $a" ;;
+    gateway) ip route add default via "$b" dev "$a" || log "cannot add default route via $b" ;;
+    dns) echo "nameserver $a" >> /etc/resolv.conf ;;
+  esac
+done < "$T/config"
+
+name=topo
+[ -n "$hostname_b64" ] && name=$(b64 "$hostname_b64")
+hostname "$name"
+printf '%s\n' "$name" > /etc/hostname
+printf '127.0.0.1 localhost\n127.0.1.1 %s\n::1 localhost\n' "$name" > /etc/hosts
+log "configured $name: $ifaces interfaces, $runs run commands"
+trace configured
+
+# run: commands in order; each one's output goes to the console afterwards, line by line, prefixed.
+# Output is collected in a file (not a pipe) so a command that leaves a daemon behind cannot block us.
+i=0
+while read -r kw a rest; do
+  [ "$kw" = run ] || continue
+  f="$T/run.$i"
+  b64 "$a" > "$f.sh"
+  (cd /root && exec sh "$f.sh") </dev/null > "$f.log" 2>&1
+  rc=$?
+  sed "s/^/topo-run[$i]: /" "$f.log"
+  if [ "$rc" -ne 0 ]; then
+    log "run[$i] failed with exit code $rc: $(head -n 1 "$f.sh")"
+  fi
+  i=$((i + 1))
+done < "$T/config"
+
+# "ready" means the agent is listening too (or has found no port): wait for it, bounded.
+t=0
+while [ ! -s "$T/agent.state" ] && [ "$t" -lt 500 ]; do
+  usleep 20000
+  t=$((t + 1))
+done
+[ -s "$T/agent.state" ] || log "agent did not start (see $T/agent.log)"
+trace agent
+
+log ready
+
+# PID 1 must never exit. Waiting also reaps orphans re-parented to us; poweroff/reboot signals work.
+trap 'poweroff -f' USR2
+trap 'reboot -f' TERM INT
+while :; do
+  sleep 2147483647 &
+  wait $!
+done

@@ -1,0 +1,45 @@
+// `topo guest build` and `topo guest info`: the embedded default guest in the cache.
+import { isTopoError } from '../errors.js';
+import { ensureGuest, guestInfo } from '../guest/index.js';
+
+function fail(err: unknown): number {
+  if (!isTopoError(err)) throw err;
+  process.stderr.write(`topo: ${err.oneLine()}\n`);
+  return 1;
+}
+
+const mib = (n: number) => `${(n / 1048576).toFixed(1)} MiB`;
+
+export async function guestBuildCommand(opts: { force?: boolean }): Promise<number> {
+  try {
+    const g = await ensureGuest({ force: opts.force, onProgress: (m) => process.stderr.write(`topo: ${m}\n`) });
+    process.stdout.write(
+      `${g.cached ? 'default guest is up to date' : 'built default guest'}: kernel ${g.kernelVersion}, busybox ${g.busyboxVersion}, initramfs ${mib(g.initrdBytes)}\n` +
+        `  ${g.dir}\n`,
+    );
+    return 0;
+  } catch (err) {
+    return fail(err);
+  }
+}
+
+export async function guestInfoCommand(opts: { json?: boolean }): Promise<number> {
+  try {
+    const info = await guestInfo();
+    if (opts.json) {
+      process.stdout.write(`${JSON.stringify(info, null, 2)}\n`);
+      return 0;
+    }
+    const lines = [
+      `kernel:  ${info.kernel} (${info.kernelVersion}, package ${info.kernelPackage} ${info.kernelPackageVersion})`,
+      `initrd:  ${info.initrd}${info.initrdBytes === null ? '' : ` (${mib(info.initrdBytes)})`}`,
+      `busybox: ${info.busyboxVersion}`,
+      `recipe:  ${info.recipe}`,
+      info.cached ? 'status:  built' : 'status:  not built yet (run: topo guest build)',
+    ];
+    process.stdout.write(`${lines.join('\n')}\n`);
+    return 0;
+  } catch (err) {
+    return fail(err);
+  }
+}

@@ -1,0 +1,63 @@
+// Renders a node's guest configuration: the file QEMU exposes as fw_cfg "opt/topo/config".
+//
+// Format (read by guest/init.sh with `while read -r kw a b c`): one record per line, fields separated
+// by one space, and every free-text value base64-encoded (busybox `base64 -d`), so commands with quotes,
+// `$`, backslashes, newlines or unicode arrive byte-exact and the shell never parses them:
+//   topo-guest-config 1          first line: format version
+//   hostname <b64 name>
+//   iface <mac> <name> <mtu>     rename the NIC with this MAC to <name> and set its MTU
+//   addr <name> <cidr>           IPv4 or IPv6 address
+//   gateway <name> <ipv4>        default route (the host interface: SLIRP's 10.0.2.2)
+//   dns <ip>                     nameserver for /etc/resolv.conf
+//   run <b64 command>            a `run:` command, executed in file order by `sh`
+import type { ResolvedNode } from '../topology/model.js';
+import { TopoError } from '../errors.js';
+
+export const GUEST_CONFIG_FW_CFG_NAME = 'opt/topo/config';
+export const GUEST_CONFIG_VERSION = 1;
+
+/** User-mode networking (SLIRP) defaults: static, so the guest needs no DHCP round trip. */
+export const SLIRP = { address: '10.0.2.15/24', gateway: '10.0.2.2', dns: '10.0.2.3' } as const;
+
+const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
+const IFNAME = /^[A-Za-z0-9_.-]{1,15}$/;
+const CIDR = /^[0-9A-Fa-f:.]+\/\d{1,3}$/;
+
+const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
+
+function check(ok: boolean, node: string, what: string): void {
+  if (!ok) throw new TopoError(`cannot render guest config: invalid ${what}`, { code: 'E_GUEST_CONFIG', node });
+}
+
+/** Pure: the same node always gives the same bytes. */
+export function renderGuestConfig(node: ResolvedNode): Buffer {
+  const lines = [`topo-guest-config ${GUEST_CONFIG_VERSION}`, `hostname ${b64(node.name)}`];
+  const addrs: string[] = [];
+  for (const i of node.interfaces) {
+    const mac = i.mac.toLowerCase();
+    check(MAC.test(mac), node.name, `MAC ${JSON.stringify(i.mac)}`);
+    check(IFNAME.test(i.name), node.name, `interface name ${JSON.stringify(i.name)}`);
+    check(Number.isInteger(i.mtu) && i.mtu >= 68 && i.mtu <= 65535, node.name, `MTU ${i.mtu} on ${i.name}`);
+    lines.push(`iface ${mac} ${i.name} ${i.mtu}`);
+    const list = i.kind === 'host' && i.addresses.length === 0 ? [SLIRP.address] : i.addresses;
+    for (const a of list) {
+      check(CIDR.test(a), node.name, `address ${JSON.stringify(a)} on ${i.name}`);
+      addrs.push(`addr ${i.name} ${a}`);
+    }
+    if (i.kind === 'host') addrs.push(`gateway ${i.name} ${SLIRP.gateway}`, `dns ${SLIRP.dns}`);
+  }
+  lines.push(...addrs);
+  for (const cmd of node.run) lines.push(`run ${b64(cmd)}`);
+  return Buffer.from(`${lines.join('\n')}\n`, 'utf8');
+}
+
+/**
+ * Kernel command line for the default guest on microvm. Measured under TCG (2 cores, 5 sequential boots):
+ * the tuning flags take the median to ready from ~1.75 s to ~1.4 s. mitigations=off only affects the
+ * guest kernel's own hardening (disposable lab guest); tsc=reliable/no_timer_check skip checks that are
+ * meaningless in a VM; cryptomgr.notests skips crypto self-tests; 8250.nr_uarts=1 probes one UART.
+ */
+export const GUEST_KERNEL_ARGS = [
+  'console=ttyS0', 'quiet', 'panic=-1', 'reboot=t', '8250.nr_uarts=1', 'mitigations=off', 'cryptomgr.notests',
+  'audit=0', 'apparmor=0', 'tsc=reliable', 'no_timer_check', 'random.trust_cpu=on',
+] as const;

@@ -1,0 +1,160 @@
+// Boots the real default guest under QEMU/TCG (at most two VMs at a time) and checks /init and the agent.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
+import { ensureGuest, READY_LINE, renderGuestConfig, type GuestArtifacts } from '../../src/guest/index.js';
+import { bootGuest, socketpair, type BootedGuest } from '../helpers/boot-guest.js';
+import { iface, node } from '../helpers/model.js';
+
+const READY_TIMEOUT = 180_000;
+const booted: BootedGuest[] = [];
+let guest: GuestArtifacts;
+
+async function boot(...args: Parameters<typeof bootGuest> extends [unknown, ...infer R] ? R : never): Promise<BootedGuest> {
+  const vm = await bootGuest(guest, ...args);
+  booted.push(vm);
+  return vm;
+}
+
+async function stopAll(): Promise<void> {
+  await Promise.all(booted.splice(0).map((vm) => vm.stop()));
+}
+
+const sh = async (vm: BootedGuest, cmd: string, timeoutMs?: number) => {
+  const r = await vm.agent.exec(cmd, { timeoutMs });
+  return { ...r, out: r.stdout.toString('utf8'), err: r.stderr.toString('utf8') };
+};
+
+beforeAll(async () => {
+  guest = await ensureGuest();
+});
+afterAll(stopAll);
+
+describe('two guests on a link', () => {
+  let a: BootedGuest;
+  let b: BootedGuest;
+  const macA1 = '02:00:00:0a:00:01';
+  const macB0 = '02:00:00:0b:00:00';
+  const macB1 = '02:00:00:0b:00:01';
+
+  beforeAll(async () => {
+    const alpha = node('alpha', {
+      hostNetwork: true,
+      interfaces: [
+        iface('eth0', { kind: 'host', mac: '02:00:00:0a:00:00' }),
+        iface('eth1', { mac: macA1, mtu: 1400, addresses: ['10.0.12.1/24', 'fd00:12::1/64'] }),
+      ],
+      run: ['echo one > /tmp/run0 && echo first-ran', 'echo to-stderr >&2; exit 3', 'hostname > /tmp/run2'],
+    });
+    const bravo = node('bravo', {
+      interfaces: [
+        iface('eth0', { mac: macB0, mtu: 1400, addresses: ['10.0.12.2/24', 'fd00:12::2/64'] }),
+        iface('eth1', { mac: macB1, mtu: 1280 }),
+      ],
+    });
+    const [l1a, l1b] = socketpair();
+    const [spare, spareVm] = socketpair();
+    a = await boot({ config: renderGuestConfig(alpha), hostMac: '02:00:00:0a:00:00', links: [{ fd: l1a, mac: macA1 }] });
+    // bravo's NICs appear in the opposite order of their final names: /init must swap eth0 and eth1.
+    b = await boot({ config: renderGuestConfig(bravo), links: [{ fd: spareVm, mac: macB1 }, { fd: l1b, mac: macB0 }] });
+    await Promise.all([a.waitForConsole(READY_LINE, READY_TIMEOUT), b.waitForConsole(READY_LINE, READY_TIMEOUT)]);
+    const { closeSync } = await import('node:fs');
+    closeSync(spare);
+  });
+
+  it('sets the hostname to the node name', async () => {
+    expect((await sh(a, 'hostname')).out).toBe('alpha\n');
+    expect((await sh(b, 'cat /proc/sys/kernel/hostname')).out).toBe('bravo\n');
+  });
+
+  it('names interfaces by MAC and applies MTUs and addresses', async () => {
+    const r = await sh(b, 'for i in eth0 eth1; do echo "$i $(cat /sys/class/net/$i/address) $(cat /sys/class/net/$i/mtu)"; done; ip -o addr show dev eth0');
+    expect(r.out).toContain(`eth0 ${macB0} 1400\neth1 ${macB1} 1280\n`);
+    expect(r.out).toContain('inet 10.0.12.2/24');
+    expect(r.out).toContain('inet6 fd00:12::2/64');
+    const host = await sh(a, 'ip -o addr show dev eth0; ip route');
+    expect(host.out).toContain('inet 10.0.2.15/24');
+    expect(host.out).toContain('default via 10.0.2.2 dev eth0');
+  });
+
+  it('pings the peer over the link (IPv4 and IPv6)', async () => {
+    expect((await sh(a, 'ping -c 1 -W 2 10.0.12.2', 30_000)).exitCode).toBe(0);
+    expect((await sh(b, 'ping6 -c 1 -W 2 fd00:12::1', 30_000)).exitCode).toBe(0);
+  });
+
+  it('ran the run: commands in order, reported the failure and still became ready once', async () => {
+    expect((await sh(a, 'cat /tmp/run0 /tmp/run2')).out).toBe('one\nalpha\n');
+    const con = a.console();
+    expect(con).toContain('topo-run[0]: first-ran');
+    expect(con).toContain('topo-run[1]: to-stderr');
+    expect(con).toContain('topo-guest: run[1] failed with exit code 3: echo to-stderr >&2; exit 3');
+    expect(con.split('\n').filter((l) => l.includes(READY_LINE))).toHaveLength(1);
+  });
+
+  it('returns exit codes and keeps stderr apart from stdout', async () => {
+    expect((await sh(a, 'false')).exitCode).toBe(1);
+    const r = await sh(a, 'echo out; echo err >&2; exit 7');
+    expect(r).toMatchObject({ exitCode: 7, out: 'out\n', err: 'err\n', timedOut: false });
+  });
+
+  it('carries 1 MiB of binary output byte-exact', async () => {
+    const sum = await sh(a, 'head -c 1048576 /dev/urandom | tee /tmp/x | md5sum');
+    const data = await a.agent.exec('cat /tmp/x');
+    expect(data.stdout.length).toBe(1048576);
+    expect(sum.out.split(' ')[0]).toBe(createHash('md5').update(data.stdout).digest('hex'));
+  });
+
+  it('kills a command at its timeout and keeps serving', async () => {
+    const r = await sh(a, 'echo started; sleep 100', 1000);
+    expect(r).toMatchObject({ timedOut: true, exitCode: 137, out: 'started\n' });
+    expect((await sh(a, 'pgrep -f "sleep 100" || echo none')).out).toBe('none\n');
+    expect((await sh(a, 'echo still-alive')).out).toBe('still-alive\n');
+  });
+
+  afterAll(stopAll);
+});
+
+describe('64 interfaces and hostile commands', () => {
+  const text = `it's "quoted" $HOME \`x\` \\ back\\slash \\n\nsecond line ✓ é\ttab %s %%`;
+  const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+  const macs = Array.from({ length: 64 }, (_, i) => `02:00:00:64:00:${i.toString(16).padStart(2, '0')}`);
+  let vm: BootedGuest;
+
+  beforeAll(async () => {
+    const n = node('many-✓', {
+      interfaces: macs.map((mac, i) => iface(`eth${i}`, { mac, mtu: 1300 + i, addresses: [`10.64.${i}.1/24`] })),
+      run: [`printf '%s' ${quote(text)} > /tmp/weird`, 'echo "$HOME" > /tmp/home', 'cat <<"EOF" > /tmp/heredoc\n$HOME \\ "x"\nEOF'],
+    });
+    // Reversed: the kernel's names and the configured names disagree for every NIC.
+    vm = await boot({ config: renderGuestConfig(n), extraNics: [...macs].reverse(), memoryMiB: 256 });
+    await vm.waitForConsole(READY_LINE, READY_TIMEOUT);
+  });
+
+  it('names, sizes and addresses all 64 interfaces', async () => {
+    const r = await sh(vm, 'for d in /sys/class/net/eth*; do echo "${d##*/} $(cat $d/address) $(cat $d/mtu)"; done; ip -o -4 addr | grep -c "10.64."');
+    const lines = r.out.trim().split('\n');
+    expect(lines.pop()).toBe('64');
+    const got = new Map(lines.map((l) => [l.split(' ')[0], l]));
+    macs.forEach((mac, i) => expect(got.get(`eth${i}`)).toBe(`eth${i} ${mac} ${1300 + i}`));
+  });
+
+  it('delivers commands with quotes, $, backslashes, newlines and unicode intact', async () => {
+    expect((await vm.agent.exec('cat /tmp/weird')).stdout.equals(Buffer.from(text, 'utf8'))).toBe(true);
+    expect((await sh(vm, 'cat /tmp/home /tmp/heredoc')).out).toBe('/root\n$HOME \\ "x"\n');
+    expect((await sh(vm, 'hostname')).out).toBe('many-✓\n');
+    const echo = await vm.agent.exec(`printf '%s' ${quote(text)}`);
+    expect(echo.stdout.toString('utf8')).toBe(text);
+  });
+
+  afterAll(stopAll);
+});
+
+describe('no configuration', () => {
+  it('still reaches the ready line and serves the agent', async () => {
+    const vm = await boot({});
+    await vm.waitForConsole(READY_LINE, READY_TIMEOUT);
+    expect(vm.console()).toContain('topo-guest: no configuration');
+    expect((await sh(vm, 'hostname; ip -o link show lo | grep -c UP')).out).toBe('topo\n1\n');
+    await vm.agent.ping(10_000);
+  });
+  afterAll(stopAll);
+});

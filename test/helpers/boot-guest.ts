@@ -1,0 +1,114 @@
+// Boots one default-guest VM through the real plan builder and NodeProcess, with links wired by the test.
+// Lower level than up(): the guest tests choose MACs, NIC order and raw configs that a topology can't express.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AgentClient, type GuestArtifacts } from '../../src/guest/index.js';
+import { hostTscKhz } from '../../src/qemu/accel.js';
+import { planNode } from '../../src/qemu/plan.js';
+import { closeFd, socketPair } from '../../src/runtime/fds.js';
+import { NodeProcess } from '../../src/runtime/node-process.js';
+import type { ResolvedInterface } from '../../src/topology/model.js';
+import { iface, node, topology } from './model.js';
+
+export { socketPair as socketpair } from '../../src/runtime/fds.js';
+
+export interface BootOptions {
+  /** fw_cfg configuration; omitted = boot with no configuration at all. */
+  config?: Buffer;
+  /** MAC of a user-mode (SLIRP) NIC, created first. */
+  hostMac?: string;
+  /** One end of a link socketpair per NIC (ownership passes to bootGuest: closed after spawn). */
+  links?: { fd: number; mac: string }[];
+  /** Extra NICs without a peer (e.g. to reach 64 interfaces; the plan moves NICs to PCIe past microvm's limit). */
+  extraNics?: string[];
+  memoryMiB?: number;
+  appendExtra?: string;
+}
+
+export interface BootedGuest {
+  readonly agent: AgentClient;
+  /** Everything the console printed so far. */
+  console(): string;
+  waitForConsole(pattern: string | RegExp, timeoutMs?: number): Promise<void>;
+  stop(): Promise<void>;
+  readonly argv: readonly string[];
+}
+
+export async function bootGuest(guest: GuestArtifacts, opts: BootOptions = {}): Promise<BootedGuest> {
+  const dir = await mkdtemp(join(tmpdir(), 'topo-guest-test-'));
+  const configFile = opts.config ? join(dir, 'config') : undefined;
+  if (configFile) await writeFile(configFile, opts.config!);
+  const fds = new Map<string, number>();
+  const nics: ResolvedInterface[] = [];
+  if (opts.hostMac) nics.push(iface('eth0', { kind: 'host', mac: opts.hostMac }));
+  const wire = (mac: string, fd: number) => {
+    const link = `l${fds.size}`;
+    fds.set(link, fd);
+    nics.push({ ...iface(`eth${nics.length}`, { mac, link }), index: nics.length });
+  };
+  for (const l of opts.links ?? []) wire(l.mac, l.fd);
+  for (const mac of opts.extraNics ?? []) wire(mac, danglingEnd());
+  const vm = node('vm', { memoryMiB: opts.memoryMiB ?? 192, hostNetwork: Boolean(opts.hostMac), interfaces: nics, cmdline: opts.appendExtra });
+  const plan = planNode(topology([vm]), vm, {
+    accel: 'tcg',
+    kernel: guest.kernel,
+    initrd: guest.initrd,
+    defaultGuest: true,
+    tscKhz: await hostTscKhz(),
+    guestConfigFile: configFile,
+    hostForwards: [],
+  });
+
+  let text = '';
+  const waiters = new Set<() => void>();
+  const proc = new NodeProcess({
+    plan,
+    consoleLog: join(dir, 'console.log'),
+    readyPatterns: [],
+    readyTimeoutMs: 1,
+    linkFd: (slot) => fds.get(slot.link)!,
+    onConsoleLine: (line) => {
+      text += `${line}\n`;
+      for (const w of waiters) w();
+    },
+  });
+  await proc.start();
+  let exited = false;
+  void proc.exited.then(() => {
+    exited = true;
+    for (const w of waiters) w();
+  });
+
+  const waitForConsole = (pattern: string | RegExp, timeoutMs = 120_000) =>
+    new Promise<void>((resolve, reject) => {
+      const test = () => (typeof pattern === 'string' ? text.includes(pattern) : pattern.test(text));
+      const finish = (err?: Error) => {
+        clearTimeout(timer);
+        waiters.delete(check);
+        if (err) reject(err);
+        else resolve();
+      };
+      const check = () => {
+        if (test()) finish();
+        else if (exited) finish(new Error(`QEMU exited before ${pattern}\nconsole:\n${text.slice(-3000)}\n${proc.tails().stderrTail}`));
+      };
+      const timer = setTimeout(() => finish(new Error(`timeout waiting for ${pattern}\nconsole:\n${text.slice(-3000)}`)), timeoutMs);
+      waiters.add(check);
+      check();
+    });
+
+  const stop = async () => {
+    proc.kill();
+    await proc.exited;
+    await rm(dir, { recursive: true, force: true });
+  };
+  return { agent: proc.agent!, console: () => text, waitForConsole, stop, argv: plan.argv };
+}
+
+/** A NIC whose cable goes nowhere: the far end is closed at once. */
+function danglingEnd(): number {
+  const [mine, theirs] = socketPair();
+  closeFd(mine);
+  return theirs;
+}
