@@ -127,20 +127,10 @@ async function pruneOthers(root: string, key: string): Promise<void> {
   }
 }
 
-export interface GuestInfo {
-  readonly kernel: string;
-  readonly bzImage: string;
-  readonly initrd: string;
-  readonly kernelVersion: string;
-  readonly kernelPackage: string;
-  readonly kernelPackageVersion: string;
-  readonly busyboxVersion: string;
-  readonly recipe: string;
+export type GuestInfo = Omit<GuestArtifacts, 'initrdBytes'> & {
   /** null until built. */
   readonly initrdBytes: number | null;
-  readonly cached: boolean;
-  readonly dir: string;
-}
+};
 
 /** Where the default guest is (or would be) and what it is built from; never builds. */
 export async function guestInfo(): Promise<GuestInfo> {

@@ -57,14 +57,19 @@ export class NodeProcess {
     const { plan } = this.opts;
     const childFds: number[] = [];
     const ownEnds: { slot: FdSlot; fd: number }[] = [];
-    for (const slot of plan.fdSlots) {
-      if (slot.kind === 'link') {
-        childFds.push(this.opts.linkFd(slot));
-        continue;
+    try {
+      for (const slot of plan.fdSlots) {
+        if (slot.kind === 'link') {
+          childFds.push(this.opts.linkFd(slot));
+          continue;
+        }
+        const [mine, theirs] = socketPair();
+        ownEnds.push({ slot, fd: mine });
+        childFds.push(theirs);
       }
-      const [mine, theirs] = socketPair();
-      ownEnds.push({ slot, fd: mine });
-      childFds.push(theirs);
+    } catch (err) {
+      for (const fd of [...childFds, ...ownEnds.map((e) => e.fd)]) closeFd(fd);
+      throw err;
     }
     this.log = createWriteStream(this.opts.consoleLog, { flags: 'a' });
     const [file, args] = deathLinkedArgv(plan);

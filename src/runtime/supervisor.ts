@@ -8,6 +8,8 @@ import type { LinkFabric } from './links.js';
 import { exitError, NodeProcess, type ExitInfo } from './node-process.js';
 import type { RunDir } from './rundir.js';
 
+const RUN_FAILED = /topo-guest: (run\[\d+\] failed.*)$/;
+
 export interface SupervisorOptions {
   topology: ResolvedTopology;
   plans: ReadonlyMap<string, NodePlan>;
@@ -103,7 +105,7 @@ export class Supervisor extends EventEmitter<{ event: [SupervisorEvent] }> {
       readyPatterns: this.opts.readyPatterns.get(node.name) ?? [],
       readyTimeoutMs: this.opts.readyTimeoutMs(node),
       linkFd: (slot) => this.opts.fabric.fdFor(node.name, slot.iface, slot.link),
-      onConsoleLine: (line) => this.emit('event', { type: 'console', node: node.name, line }),
+      onConsoleLine: (line) => this.onConsoleLine(node.name, line),
       env: this.opts.env,
     });
     this.procs.set(node.name, proc);
@@ -145,6 +147,13 @@ export class Supervisor extends EventEmitter<{ event: [SupervisorEvent] }> {
     }
     this.setState(node.name, 'failed', { error, detail: error.message });
     this.fatal?.(error);
+  }
+
+  private onConsoleLine(node: string, line: string): void {
+    this.emit('event', { type: 'console', node, line });
+    // A failed run: command must be visible in every output mode, not only with --follow.
+    const failed = RUN_FAILED.exec(line);
+    if (failed) this.emit('event', { type: 'notice', message: `${node}: ${failed[1]}` });
   }
 
   private setState(node: string, state: NodeState, extra: { readyMs?: number; pid?: number; detail?: string; error?: TopoError } = {}): void {

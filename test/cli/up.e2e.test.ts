@@ -36,9 +36,11 @@ async function pairFile(extra = ''): Promise<string> {
 }
 
 describe('topo up (CLI)', () => {
-  it('prints a line per state change and "all N nodes ready"; Ctrl-C leaves no process or run directory', async () => {
-    const child = topo(['up', await pairFile(), '--run-dir', base, '--accel', 'tcg']);
+  it('prints a line per state change, run: failures and "all N nodes ready"; Ctrl-C leaves no process or run directory', async () => {
+    const child = topo(['up', await pairFile(', run: ["echo hi", "exit 3"]'), '--run-dir', base, '--accel', 'tcg']);
     const out = await waitForOutput(child, /press Ctrl-C to stop/);
+    // A failing run: command does not stop the boot, and shows in the output without --follow.
+    expect(out).toMatch(/^topo: b: run\[1\] failed with exit code 3: exit 3$/m);
     expect(out).toMatch(/^all 2 nodes ready$/m);
     expect(out).toMatch(/^a: starting$/m);
     expect(out).toMatch(/^b: ready in \d+\.\d s$/m);

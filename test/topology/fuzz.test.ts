@@ -5,19 +5,9 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { toDot, toJson, toMermaid, validateText } from '../../src/topology/index.js';
+import { mulberry32 } from '../../src/net/rng.js';
 import { runCli } from '../cli/run-cli.js';
 
-// mulberry32, hand-written: a seeded PRNG keeps failures reproducible without a dependency.
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const examples = readdirSync('topologies')
   .filter((f) => f.endsWith('.yaml'))
