@@ -78,11 +78,11 @@ export class Lab extends EventEmitter<{ event: [SupervisorEvent] }> {
       return this.downing;
     }
     this.downing = (async () => {
-      this.emit('event', { type: 'lab', state: 'stopping', at: 0 });
+      this.emit('event', { type: 'lab', state: 'stopping', at: this.supervisor.elapsed() });
       await this.supervisor.stopAll(opts.force);
       await this.fabric.close();
       if (!this.keep) await this.runDir.remove();
-      this.emit('event', { type: 'lab', state: 'stopped', at: 0, detail: this.keep ? `kept ${this.runDir.path}` : undefined });
+      this.emit('event', { type: 'lab', state: 'stopped', at: this.supervisor.elapsed(), detail: this.keep ? `kept ${this.runDir.path}` : undefined });
     })();
     return this.downing;
   }

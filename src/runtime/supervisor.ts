@@ -161,7 +161,8 @@ export class Supervisor extends EventEmitter<{ event: [SupervisorEvent] }> {
     this.emit('event', { type: 'node', node, state, at: this.elapsed(), ...extra });
   }
 
-  private elapsed(): number {
+  /** ms since the supervisor was created: the `at` of every event. */
+  elapsed(): number {
     return Date.now() - this.t0;
   }
 

@@ -19,6 +19,7 @@ export class TaskListReporter implements Reporter {
   private run?: Promise<unknown>;
   private finished = false;
   private closing = false;
+  private readonly deferred: string[] = [];
 
   constructor(nodes: readonly string[]) {
     this.prepare = { closed: false, notices: [] };
@@ -67,6 +68,8 @@ export class TaskListReporter implements Reporter {
         this.prepare.notices.push(e.message);
         if (this.prepare.wrapper) this.prepare.wrapper.output = this.prepare.notices.join('\n');
       } else if (this.finished) process.stdout.write(`topo: ${e.message}\n`);
+      // While node tasks render, a stray line would tear the display: print these once the list ends.
+      else this.deferred.push(`topo: ${e.message}`);
       return;
     }
     if (e.type === 'lab' && e.state === 'starting') return this.closePrepare();
@@ -99,6 +102,7 @@ export class TaskListReporter implements Reporter {
     for (const [name, t] of this.tasks) if (!t.settled) t.settle?.(new Error(`${name}: ${t.last ? describeNode(t.last) : 'not started'}`));
     await this.run;
     this.finished = true;
+    for (const line of this.deferred.splice(0)) process.stdout.write(`${line}\n`);
   }
 
   private closePrepare(): void {
