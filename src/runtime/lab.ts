@@ -4,11 +4,13 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import os from 'node:os';
 import { TopoError } from '../errors.js';
-import { ensureGuest, READY_LINE, renderGuestConfig } from '../guest/index.js';
+import { ensureGuest, READY_LINE, renderGuestConfig, type ExecResult } from '../guest/index.js';
 import { chooseAccel, hostTscKhz, probeAccel, type AccelRequest } from '../qemu/accel.js';
 import { planNode, type Accel, type HostForward, type NodePlan } from '../qemu/plan.js';
 import type { ResolvedNode, ResolvedTopology } from '../topology/model.js';
 import type { SupervisorEvent } from './events.js';
+
+export type { ExecResult };
 import { LinkFabric } from './links.js';
 import { allocateHostPorts } from './ports.js';
 import { preflight, qemuBinary } from './preflight.js';
@@ -29,12 +31,6 @@ export interface UpOptions {
   signal?: AbortSignal;
 }
 
-export interface ExecResult {
-  exitCode: number;
-  stdout: Buffer;
-  stderr: Buffer;
-  timedOut: boolean;
-}
 
 export function defaultJobs(): number {
   return Math.max(4, os.availableParallelism() * 4);

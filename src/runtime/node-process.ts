@@ -127,7 +127,7 @@ export class NodeProcess {
       this.qmp = new QmpClient(sock, this.node);
       this.qmp.connect().catch(() => undefined);
     } else if (slot.kind === 'agent') {
-      this.agent = new AgentClient(sock);
+      this.agent = new AgentClient(sock, this.node);
     } else if (slot.kind === 'console') {
       const splitter = new LineSplitter();
       sock.setEncoding('utf8');
