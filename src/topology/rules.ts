@@ -64,7 +64,7 @@ export function checkRules(data: unknown, ctx: RuleContext): Issue[] {
         const key = `${spec.host}/${spec.protocol}`;
         const first = hostPorts.get(key);
         if (first === undefined) hostPorts.set(key, name);
-        else add(`${where('ports')}/${i}`, 'E_PORT_TWICE', `host port ${key} is forwarded twice (nodes ${first} and ${name}); pick another host port or use host: auto`);
+        else add(`${where('ports')}/${i}`, 'E_PORT_TWICE', `host port ${key} is forwarded twice ${first === name ? `in node ${name}` : `(nodes ${first} and ${name})`}; pick another host port or use host: auto`);
       });
     }
   }
