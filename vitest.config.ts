@@ -8,6 +8,10 @@ export default defineConfig({
           name: 'unit',
           include: ['test/**/*.test.ts'],
           exclude: ['test/**/*.e2e.test.ts'],
+          // Some unit tests spawn processes (fake QEMU, swtpm, the CLI): generous on a loaded 2-core machine.
+          testTimeout: 30_000,
+          // Unit files first, then e2e: the two never compete for the 2 cores.
+          sequence: { groupOrder: 0 },
         },
       },
       {
@@ -20,6 +24,7 @@ export default defineConfig({
           hookTimeout: 600_000,
           // QEMU under TCG is CPU-bound on a 2-core machine: e2e files must not compete.
           fileParallelism: false,
+          sequence: { groupOrder: 1 },
         },
       },
     ],

@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-pkgs=(qemu-system-x86 busybox-static swtpm swtpm-tools ovmf mtools cpio util-linux iproute2)
+pkgs=(qemu-system-x86 busybox-static swtpm swtpm-tools ovmf mtools systemd-boot-efi binutils cpio util-linux iproute2)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -2,7 +2,9 @@
 import { access } from 'node:fs/promises';
 import { execa } from 'execa';
 import { chooseAccel, probeAccel } from '../qemu/accel.js';
+import { EFI_STUB } from '../guest/esp.js';
 import { findExecutable, qemuBinary } from '../runtime/preflight.js';
+import { OVMF_CODE, OVMF_VARS } from '../runtime/uefi.js';
 
 interface Check {
   name: string;
@@ -12,9 +14,6 @@ interface Check {
   /** Only needed for some topologies (uefi nodes): a gap is a warning, not a failure. */
   optional?: boolean;
 }
-
-const OVMF_CODE = '/usr/share/OVMF/OVMF_CODE_4M.fd';
-const OVMF_VARS = '/usr/share/OVMF/OVMF_VARS_4M.fd';
 
 export async function doctorCommand(opts: { json?: boolean }): Promise<number> {
   const checks = await runChecks();
@@ -53,6 +52,11 @@ export async function runChecks(): Promise<Check[]> {
   checks.push({ ...(await tool('swtpm', 'swtpm', 'TPM for uefi nodes with tpm: true')), optional: true });
   const ovmf = await Promise.all([OVMF_CODE, OVMF_VARS].map((f) => access(f).then(() => true, () => false)));
   checks.push({ name: 'ovmf', ok: ovmf.every(Boolean), detail: ovmf.every(Boolean) ? OVMF_CODE : 'OVMF firmware missing (uefi nodes)', fix: 'apt-get install ovmf', optional: true });
+  // `topo guest esp` (a bootable disk of the default guest for uefi nodes) needs these three.
+  const stub = await access(EFI_STUB).then(() => true, () => false);
+  checks.push({ name: 'efi stub', ok: stub, detail: stub ? EFI_STUB : 'systemd-boot EFI stub missing (topo guest esp)', fix: 'apt-get install systemd-boot-efi', optional: true });
+  checks.push({ ...(await tool('objcopy', 'binutils', 'builds the UKI for topo guest esp')), optional: true });
+  checks.push({ ...(await tool('mformat', 'mtools', 'writes the FAT image for topo guest esp')), optional: true });
   return checks;
 }
 

@@ -1,5 +1,6 @@
-// `topo guest build` and `topo guest info`: the embedded default guest in the cache.
+// `topo guest build`, `topo guest info` and `topo guest esp`: the embedded default guest in the cache.
 import { isTopoError } from '../errors.js';
+import { buildEsp } from '../guest/esp.js';
 import { ensureGuest, guestInfo } from '../guest/index.js';
 
 function fail(err: unknown): number {
@@ -17,6 +18,16 @@ export async function guestBuildCommand(opts: { force?: boolean }): Promise<numb
       `${g.cached ? 'default guest is up to date' : 'built default guest'}: kernel ${g.kernelVersion}, busybox ${g.busyboxVersion}, initramfs ${mib(g.initrdBytes)}\n` +
         `  ${g.dir}\n`,
     );
+    return 0;
+  } catch (err) {
+    return fail(err);
+  }
+}
+
+export async function guestEspCommand(out: string, opts: { force?: boolean }): Promise<number> {
+  try {
+    const esp = await buildEsp(out, { force: opts.force, onProgress: (m) => process.stderr.write(`topo: ${m}\n`) });
+    process.stdout.write(`${esp.cached ? 'wrote' : 'built and wrote'} ${esp.path} (${mib(esp.bytes)}, EFI/BOOT/BOOTX64.EFI = default guest UKI)\n`);
     return 0;
   } catch (err) {
     return fail(err);

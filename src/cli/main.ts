@@ -62,6 +62,12 @@ export async function main(argv: string[]): Promise<number> {
     .description('print where the default guest lives and what it is built from')
     .option('--json', 'print JSON')
     .action((opts: { json?: boolean }) => later(async () => (await import('./guest.js')).guestInfoCommand(opts)));
+  guest
+    .command('esp')
+    .description('write a bootable EFI system partition image of the default guest (for kind: uefi nodes)')
+    .argument('<out>', 'image file to write')
+    .option('--force', 'rebuild the image even when it is cached')
+    .action((out: string, opts: { force?: boolean }) => later(async () => (await import('./guest.js')).guestEspCommand(out, opts)));
 
   program
     .command('doctor')

@@ -14,8 +14,8 @@ export interface ModuleInfo {
 }
 export type ModuleIndex = Map<string, ModuleInfo>;
 
-/** The drivers the default guest needs; their dependencies are computed, never hard-coded. */
-export const GUEST_MODULES = ['virtio_mmio', 'virtio_pci', 'virtio_net', 'virtio_console', 'virtio_rng', 'qemu_fw_cfg'];
+/** The drivers the default guest needs (virtio_blk: its disk on uefi nodes); their dependencies are computed, never hard-coded. */
+export const GUEST_MODULES = ['virtio_mmio', 'virtio_pci', 'virtio_net', 'virtio_blk', 'virtio_console', 'virtio_rng', 'qemu_fw_cfg'];
 
 /** Module name of a path: basename without .ko[.xz|.zst|.gz], dashes as underscores (kernel convention). */
 export function moduleName(path: string): string {

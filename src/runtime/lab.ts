@@ -16,6 +16,7 @@ import { allocateHostPorts } from './ports.js';
 import { preflight, qemuBinary } from './preflight.js';
 import { acquireRunDir, runBase, type RunDir } from './rundir.js';
 import { Supervisor } from './supervisor.js';
+import { prepareUefi } from './uefi.js';
 
 export interface UpOptions {
   accel?: AccelRequest;
@@ -112,8 +113,10 @@ export async function up(topology: ResolvedTopology, opts: UpOptions = {}): Prom
     const plans = new Map<string, NodePlan>();
     const readyPatterns = new Map<string, RegExp[]>();
     for (const node of topology.nodes) {
-      const defaultGuest = !node.kernel;
-      const configFile = defaultGuest ? runDir.file(`${node.name}.config`) : undefined;
+      const uefi = node.kind === 'uefi';
+      const defaultGuest = !uefi && !node.kernel;
+      // uefi disks may run topo's guest (topo guest esp): they always get the configuration.
+      const configFile = defaultGuest || uefi ? runDir.file(`${node.name}.config`) : undefined;
       if (configFile) await writeFile(configFile, renderGuestConfig(node));
       plans.set(
         node.name,
@@ -126,6 +129,7 @@ export async function up(topology: ResolvedTopology, opts: UpOptions = {}): Prom
           tscKhz,
           guestConfigFile: configFile,
           hostForwards: forwards.get(node.name) ?? [],
+          ...(uefi ? await prepareUefi(node, runDir) : {}),
         }),
       );
       readyPatterns.set(node.name, readyFor(node, defaultGuest));
@@ -135,6 +139,9 @@ export async function up(topology: ResolvedTopology, opts: UpOptions = {}): Prom
       plans,
       readyPatterns,
       readyTimeoutMs: (node: ResolvedNode) => node.ready.timeoutMs ?? defaultReadyTimeoutMs(choice.accel),
+      // An arbitrary disk may print nothing we know: without ready.console a uefi node is ready once QEMU runs.
+      readyOnQmp: (node: ResolvedNode) => node.kind === 'uefi' && !node.ready.console,
+      tpmStateDir: (node: ResolvedNode) => (node.tpm ? runDir.file(`${node.name}.tpm`) : undefined),
       fabric,
       runDir,
       jobs: opts.jobs ?? defaultJobs(),

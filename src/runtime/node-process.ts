@@ -7,6 +7,7 @@ import { AgentClient } from '../guest/agent-client.js';
 import { QmpClient } from '../qemu/qmp.js';
 import type { FdSlot, NodePlan } from '../qemu/plan.js';
 import { closeFd, socketFromFd, socketPair } from './fds.js';
+import { Swtpm } from './swtpm.js';
 import { ByteTail, LineSplitter, LineTail } from './tail.js';
 
 export interface ExitInfo {
@@ -22,6 +23,12 @@ export interface NodeProcessOptions {
   /** Patterns that must all have appeared on the console for the node to count as ready. */
   readyPatterns: readonly RegExp[];
   readyTimeoutMs: number;
+  /** Ready once QMP greets (QEMU runs) instead of on console patterns; used when there are none. */
+  readyOnQmp?: boolean;
+  /** State directory of the node's swtpm (plans with a tpm slot); kept across launches. */
+  tpmStateDir?: string;
+  /** Called right after QEMU is spawned (after swtpm is up, for TPM nodes). */
+  onSpawn?: (pid: number | undefined) => void;
   /** Parent-side fd for a link slot; the process closes it right after spawn. */
   linkFd: (slot: Extract<FdSlot, { kind: 'link' }>) => number;
   onConsoleLine?: (line: string) => void;
@@ -46,21 +53,33 @@ export class NodeProcess {
   private log?: WriteStream;
   private sockets: net.Socket[] = [];
   private hasExited = false;
+  private tpm?: Swtpm;
+  private qmpConnected?: Promise<void>;
+  /** Between start() and the spawn (swtpm is starting); stop/kill then cancel the launch. */
+  private starting = false;
+  private cancelled = false;
 
   constructor(private readonly opts: NodeProcessOptions) {
     this.node = opts.plan.node;
     this.exited = new Promise((resolve) => (this.resolveExit = resolve));
   }
 
-  /** Spawn QEMU and resolve once the ready patterns were seen; reject on exit or timeout. */
+  /** Spawn QEMU (after its swtpm, if any) and resolve once ready; reject on exit or timeout. */
   async start(): Promise<void> {
     const { plan } = this.opts;
     const childFds: number[] = [];
     const ownEnds: { slot: FdSlot; fd: number }[] = [];
+    this.starting = true;
     try {
+      if (plan.fdSlots.some((s) => s.kind === 'tpm')) {
+        const stateDir = this.opts.tpmStateDir;
+        if (!stateDir) throw new Error('NodeProcess: a tpm slot needs tpmStateDir');
+        this.tpm = await Swtpm.start({ node: this.node, stateDir });
+        if (this.cancelled) throw new TopoError('stopped while starting', { code: 'E_STOPPING', node: this.node });
+      }
       for (const slot of plan.fdSlots) {
-        if (slot.kind === 'link') {
-          childFds.push(this.opts.linkFd(slot));
+        if (slot.kind === 'link' || slot.kind === 'tpm') {
+          childFds.push(slot.kind === 'link' ? this.opts.linkFd(slot) : this.tpm!.takeQemuFd());
           continue;
         }
         const [mine, theirs] = socketPair();
@@ -69,6 +88,9 @@ export class NodeProcess {
       }
     } catch (err) {
       for (const fd of [...childFds, ...ownEnds.map((e) => e.fd)]) closeFd(fd);
+      // Nothing was spawned: stop swtpm and settle `exited`, so callers awaiting it don't hang.
+      this.starting = false;
+      void this.onExit(undefined, undefined);
       throw err;
     }
     this.log = createWriteStream(this.opts.consoleLog, { flags: 'a' });
@@ -83,20 +105,26 @@ export class NodeProcess {
         env: this.opts.env,
       });
     } finally {
+      this.starting = false;
       for (const fd of childFds) closeFd(fd);
     }
     this.pid = this.child.pid;
+    this.opts.onSpawn?.(this.pid);
     this.child.stdout?.on('data', (b: Buffer) => this.stderr.push(b));
     this.child.stderr?.on('data', (b: Buffer) => this.stderr.push(b));
     void this.child.then((result) => this.onExit(result.exitCode, result.signal));
 
-    const ready = this.watchReadiness(ownEnds);
     for (const { slot, fd } of ownEnds) this.attach(slot, fd);
-    await ready;
+    await this.watchReadiness(ownEnds);
+  }
+
+  get swtpmPid(): number | undefined {
+    return this.tpm?.pid;
   }
 
   /** QMP quit, then SIGTERM, then SIGKILL; resolves when the process is gone. */
   async stop(graceMs = 3000): Promise<ExitInfo> {
+    if (this.starting) this.cancelled = true;
     if (!this.child || this.hasExited) return this.exited;
     const gone = (ms: number) => Promise.race([this.exited.then(() => true), delay(ms).then(() => false)]);
     this.qmp?.execute('quit').catch(() => undefined);
@@ -108,11 +136,12 @@ export class NodeProcess {
   }
 
   kill(): void {
+    if (this.starting) this.cancelled = true;
     if (!this.hasExited) this.child?.kill('SIGKILL');
   }
 
   get running(): boolean {
-    return this.child !== undefined && !this.hasExited;
+    return (this.child !== undefined || this.starting) && !this.hasExited;
   }
 
   tails(): { stderrTail: string; consoleTail: string } {
@@ -125,7 +154,8 @@ export class NodeProcess {
     sock.on('error', () => undefined);
     if (slot.kind === 'qmp') {
       this.qmp = new QmpClient(sock, this.node);
-      this.qmp.connect().catch(() => undefined);
+      this.qmpConnected = this.qmp.connect();
+      this.qmpConnected.catch(() => undefined);
     } else if (slot.kind === 'agent') {
       this.agent = new AgentClient(sock, this.node);
     } else if (slot.kind === 'console') {
@@ -149,10 +179,11 @@ export class NodeProcess {
   private watchReadiness(ownEnds: { slot: FdSlot }[]): Promise<void> {
     const pending = [...this.opts.readyPatterns];
     const hasConsole = ownEnds.some((e) => e.slot.kind === 'console');
+    const onQmp = pending.length === 0 && this.opts.readyOnQmp ? this.qmpConnected : undefined;
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         reject(
-          new TopoError(`not ready after ${Math.round(this.opts.readyTimeoutMs / 1000)} s (waiting for ${pending.map((p) => `/${p.source}/`).join(', ')} on the console)`, {
+          new TopoError(`not ready after ${Math.round(this.opts.readyTimeoutMs / 1000)} s (waiting for ${onQmp ? 'the QMP greeting' : `${pending.map((p) => `/${p.source}/`).join(', ')} on the console`})`, {
             code: 'E_READY_TIMEOUT',
             node: this.node,
             hint: `see ${this.opts.consoleLog}; raise ready.timeout if the guest is just slow`,
@@ -164,11 +195,14 @@ export class NodeProcess {
         clearTimeout(timer);
         resolve();
       };
-      if (pending.length === 0 || !hasConsole) return done();
-      this.readyWaiters.push((line) => {
-        for (let i = pending.length - 1; i >= 0; i--) if (pending[i]!.test(line)) pending.splice(i, 1);
-        if (pending.length === 0) done();
-      });
+      if (onQmp) onQmp.then(done, () => undefined);
+      else if (pending.length === 0 || !hasConsole) return done();
+      else {
+        this.readyWaiters.push((line) => {
+          for (let i = pending.length - 1; i >= 0; i--) if (pending[i]!.test(line)) pending.splice(i, 1);
+          if (pending.length === 0) done();
+        });
+      }
       void this.exited.then((info) => {
         clearTimeout(timer);
         reject(exitError(this.node, info, 'before it became ready'));
@@ -176,11 +210,15 @@ export class NodeProcess {
     });
   }
 
-  private onExit(code: number | undefined, signal: string | undefined): void {
+  private async onExit(code: number | undefined, signal: string | undefined): Promise<void> {
     this.hasExited = true;
     for (const s of this.sockets) s.destroy();
     this.log?.end();
-    this.resolveExit({ code, signal, ...this.tails() });
+    // swtpm goes with its QEMU (it would end on its own once the channel closes); `exited` means both are reaped.
+    const tpm = this.tpm ? await this.tpm.stop() : undefined;
+    const tails = this.tails();
+    const failedTpm = tpm && (tpm.code ?? 0) !== 0 && tpm.stderrTail;
+    this.resolveExit({ code, signal, ...tails, stderrTail: failedTpm ? `${tails.stderrTail}\nswtpm: ${tpm.stderrTail}`.trim() : tails.stderrTail });
   }
 }
 

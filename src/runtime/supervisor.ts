@@ -15,6 +15,10 @@ export interface SupervisorOptions {
   plans: ReadonlyMap<string, NodePlan>;
   readyPatterns: ReadonlyMap<string, readonly RegExp[]>;
   readyTimeoutMs: (node: ResolvedNode) => number;
+  /** Nodes that count as ready once QMP greets (no console pattern to wait for). */
+  readyOnQmp?: (node: ResolvedNode) => boolean;
+  /** swtpm state directory for nodes with tpm: true. */
+  tpmStateDir?: (node: ResolvedNode) => string | undefined;
   fabric: LinkFabric;
   runDir: RunDir;
   /** Nodes booting (spawned, not yet ready) at once. */
@@ -104,6 +108,9 @@ export class Supervisor extends EventEmitter<{ event: [SupervisorEvent] }> {
       consoleLog: this.opts.runDir.file(`${node.name}.log`),
       readyPatterns: this.opts.readyPatterns.get(node.name) ?? [],
       readyTimeoutMs: this.opts.readyTimeoutMs(node),
+      readyOnQmp: this.opts.readyOnQmp?.(node),
+      tpmStateDir: this.opts.tpmStateDir?.(node),
+      onSpawn: (pid) => this.setState(node.name, 'booting', { pid }),
       linkFd: (slot) => this.opts.fabric.fdFor(node.name, slot.iface, slot.link),
       onConsoleLine: (line) => this.onConsoleLine(node.name, line),
       env: this.opts.env,
@@ -111,10 +118,8 @@ export class Supervisor extends EventEmitter<{ event: [SupervisorEvent] }> {
     this.procs.set(node.name, proc);
     this.setState(node.name, 'starting');
     const started = Date.now();
-    const booting = proc.start();
-    this.setState(node.name, 'booting', { pid: proc.pid });
     try {
-      await booting;
+      await proc.start();
     } catch (err) {
       proc.kill();
       await proc.exited;

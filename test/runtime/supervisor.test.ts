@@ -137,7 +137,7 @@ function alive(pid: number): boolean {
   }
 }
 
-async function waitFor(cond: () => boolean, limitMs = 10_000): Promise<void> {
+async function waitFor(cond: () => boolean, limitMs = 25_000): Promise<void> {
   const end = Date.now() + limitMs;
   while (!cond()) {
     if (Date.now() > end) throw new Error('condition not met');

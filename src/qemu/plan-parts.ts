@@ -1,0 +1,127 @@
+// Plan types and the argv pieces both machine kinds share (console, QMP, agent, fw_cfg, NICs). Pure, no I/O.
+import type { ResolvedInterface, ResolvedNode } from '../topology/model.js';
+import { qemuOpts } from './escape.js';
+
+export type Accel = 'kvm' | 'tcg';
+
+/** A channel the runtime must hand to the child as an inherited fd; its index in `fdSlots` + 3 is the child's fd. */
+export type FdSlot =
+  | { kind: 'console' }
+  | { kind: 'qmp' }
+  | { kind: 'agent' }
+  | { kind: 'link'; iface: string; link: string }
+  /** swtpm's control channel (QEMU's -tpmdev emulator); the runtime starts swtpm on the other end. */
+  | { kind: 'tpm' };
+
+export interface HostForward {
+  readonly protocol: 'tcp' | 'udp';
+  readonly host: number;
+  readonly guest: number;
+  readonly bind: string;
+}
+
+export type DiskFormat = 'raw' | 'qcow2';
+
+export interface NodeLaunchInputs {
+  readonly accel: Accel;
+  /** QEMU binary; defaults to qemu-system-x86_64. */
+  readonly binary?: string;
+  /** Kernel/initrd for microvm nodes: the node's own or the default guest. */
+  readonly kernel?: string;
+  readonly initrd?: string;
+  /** True when the kernel/initrd are topo's default guest (it gets the config and agent channel). */
+  readonly defaultGuest: boolean;
+  /** Host TSC rate for tsc_early_khz= under TCG (several guests booting at once hang in calibration otherwise). */
+  readonly tscKhz?: number;
+  /** Path of the rendered guest configuration, passed through fw_cfg. */
+  readonly guestConfigFile?: string;
+  readonly hostForwards: readonly HostForward[];
+  /** uefi: OVMF code (read-only) and this node's private copy of the variable store. */
+  readonly firmware?: { readonly code: string; readonly vars: string };
+  /** uefi: the disk's format, detected by the runtime (the plan does no I/O). */
+  readonly diskFormat?: DiskFormat;
+}
+
+export interface NodePlan {
+  readonly node: string;
+  readonly binary: string;
+  readonly argv: readonly string[];
+  readonly fdSlots: readonly FdSlot[];
+}
+
+export const QEMU_BINARY = 'qemu-system-x86_64';
+export const GUEST_CONFIG_FW_CFG = 'opt/topo/config';
+export const AGENT_PORT_NAME = 'org.topo.agent';
+
+/** Collects fd slots; the returned number is the fd the child sees (slots start at 3). */
+export class Slots {
+  readonly list: FdSlot[] = [];
+  fd(slot: FdSlot): number {
+    return this.list.push(slot) + 2;
+  }
+}
+
+export function baseArgs(name: string, node: ResolvedNode, inputs: NodeLaunchInputs, machine: string): string[] {
+  return [
+    '-name', qemuOpts(undefined, { guest: name }),
+    '-accel', inputs.accel,
+    '-M', machine,
+    '-cpu', inputs.accel === 'kvm' ? 'host' : 'max',
+    '-smp', String(node.cpus),
+    '-m', `${node.memoryMiB}M`,
+    '-nodefaults', '-no-user-config', '-display', 'none',
+    // A guest reboot ends QEMU, so the supervisor sees it instead of a silent boot loop.
+    '-no-reboot',
+  ];
+}
+
+/** Serial console and QMP, each on its own inherited socket. */
+export function consoleAndQmp(slots: Slots): string[] {
+  return [
+    '-chardev', qemuOpts('socket', { id: 'con', fd: slots.fd({ kind: 'console' }) }), '-serial', 'chardev:con',
+    '-chardev', qemuOpts('socket', { id: 'qmp', fd: slots.fd({ kind: 'qmp' }) }), '-mon', 'chardev=qmp,mode=control',
+  ];
+}
+
+/** The agent's virtio-serial port; `bus` is the transport's virtio-serial device. */
+export function agentArgs(slots: Slots, bus: 'virtio-serial-device' | 'virtio-serial-pci'): string[] {
+  return [
+    '-device', bus,
+    '-chardev', qemuOpts('socket', { id: 'agent', fd: slots.fd({ kind: 'agent' }) }),
+    '-device', qemuOpts('virtserialport', { chardev: 'agent', name: AGENT_PORT_NAME }),
+  ];
+}
+
+export function fwCfgArgs(node: ResolvedNode, guestConfigFile: string | undefined): string[] {
+  const argv: string[] = [];
+  if (guestConfigFile) argv.push('-fw_cfg', qemuOpts(undefined, { name: GUEST_CONFIG_FW_CFG, file: guestConfigFile }));
+  for (const entry of node.fwCfg) argv.push('-fw_cfg', qemuOpts(undefined, { name: entry.name, file: entry.file }));
+  return argv;
+}
+
+/** The -netdev value of one interface: user-mode with the node's forwards, or a link on an inherited socket. */
+export function netdev(slots: Slots, iface: ResolvedInterface, hostForwards: readonly HostForward[]): string {
+  const id = netId(iface);
+  if (iface.kind === 'host') {
+    // hostfwd may repeat; qemuOpts takes a record, so the repeated keys are appended by hand (each value escaped).
+    const fwds = hostForwards.map((f) => qemuOpts(undefined, { hostfwd: `${f.protocol}:${f.bind}:${f.host}-:${f.guest}` }));
+    return [qemuOpts('user', { id }), ...fwds].join(',');
+  }
+  return qemuOpts('socket', { id, fd: slots.fd({ kind: 'link', iface: iface.name, link: must(iface.link, 'link') }) });
+}
+
+export function netId(iface: ResolvedInterface): string {
+  return `net${iface.index}`;
+}
+
+/** 8 functions per slot from `firstSlot`, so 64 NICs fit in 8 slots. */
+export function pciNic(netdevId: string, mac: string, i: number, firstSlot: number, extra: Record<string, string> = {}): string {
+  const slot = firstSlot + Math.floor(i / 8);
+  const fn = i % 8;
+  return qemuOpts('virtio-net-pci', { netdev: netdevId, mac, addr: `${slot.toString(16)}.${fn}`, multifunction: fn === 0 ? true : undefined, ...extra });
+}
+
+export function must<T>(value: T | undefined, what: string): T {
+  if (value === undefined) throw new Error(`planNode: missing ${what}`);
+  return value;
+}

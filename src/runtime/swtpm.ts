@@ -1,0 +1,161 @@
+// One swtpm per uefi node launch, on a socketpair (no file-system socket): QEMU's -tpmdev emulator gets the other end.
+import { readSync, writeSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { execa, type ResultPromise } from 'execa';
+import { TopoError } from '../errors.js';
+import { closeFd, socketPair } from './fds.js';
+import { ByteTail } from './tail.js';
+
+export const SWTPM_BINARY = 'swtpm';
+/** The fd swtpm sees its end of the control channel on (the first slot after stdio). */
+export const SWTPM_CTRL_FD = 3;
+
+/** swtpm's control-channel commands (swtpm's tpm_ioctl.h), big-endian on the wire. */
+const CMD_INIT = 2;
+
+export interface SwtpmOptions {
+  node: string;
+  /** TPM state directory; kept across launches of the node within a run. */
+  stateDir: string;
+  binary?: string;
+  /** How long swtpm may take to answer its first command. */
+  initTimeoutMs?: number;
+}
+
+export interface SwtpmExit {
+  code?: number;
+  signal?: string;
+  stderrTail: string;
+}
+
+/**
+ * argv after `swtpm`. The state dir is given relative to swtpm's cwd (its parent), because swtpm's option
+ * parser has no escaping: a comma anywhere in the run directory's path would otherwise split the option.
+ */
+export function swtpmArgs(stateDir: string): string[] {
+  const name = path.basename(stateDir);
+  if (name.includes(',')) throw new TopoError(`TPM state directory name ${JSON.stringify(name)} contains a comma`, { code: 'E_SWTPM', hint: 'rename the node' });
+  return ['socket', '--tpm2', '--tpmstate', `dir=./${name},mode=0600`, '--ctrl', `type=unixio,clientfd=${SWTPM_CTRL_FD}`, '--terminate'];
+}
+
+export class Swtpm {
+  readonly exited: Promise<SwtpmExit>;
+  private readonly stderr = new ByteTail();
+  private done = false;
+
+  private constructor(
+    readonly node: string,
+    private readonly child: ResultPromise,
+    /** The parent's end of the control channel, until handed to QEMU with takeQemuFd(). */
+    private ctrlFd: number | undefined,
+  ) {
+    child.stdout?.on('data', (b: Buffer) => this.stderr.push(b));
+    child.stderr?.on('data', (b: Buffer) => this.stderr.push(b));
+    this.exited = child.then((r) => {
+      this.done = true;
+      return { code: r.exitCode, signal: r.signal, stderrTail: this.stderr.text() };
+    });
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  get running(): boolean {
+    return !this.done;
+  }
+
+  /** Start swtpm and check it initialises its TPM; on failure nothing is left running and E_SWTPM is thrown. */
+  static async start(opts: SwtpmOptions): Promise<Swtpm> {
+    const fail = (why: string, extra: { stderrTail?: string; cause?: unknown } = {}) =>
+      new TopoError(`swtpm ${why}`, { code: 'E_SWTPM', node: opts.node, hint: `see swtpm's message; TPM state is in ${opts.stateDir}`, ...extra });
+    try {
+      await mkdir(opts.stateDir, { recursive: true, mode: 0o700 });
+    } catch (err) {
+      throw fail(`cannot create its state directory ${opts.stateDir}: ${(err as Error).message}`, { cause: err });
+    }
+    const args = swtpmArgs(opts.stateDir);
+    const [mine, theirs] = socketPair();
+    let child: ResultPromise;
+    try {
+      // setpriv: swtpm dies with topo even on SIGKILL, like QEMU.
+      child = execa('setpriv', ['--pdeathsig', 'KILL', '--', opts.binary ?? SWTPM_BINARY, ...args], {
+        cwd: path.dirname(opts.stateDir),
+        stdio: ['ignore', 'pipe', 'pipe', theirs] as unknown as ['ignore', 'pipe', 'pipe'],
+        reject: false,
+        buffer: false,
+        cleanup: true,
+      });
+    } catch (err) {
+      closeFd(mine);
+      throw fail(`could not be started: ${(err as Error).message}`, { cause: err });
+    } finally {
+      closeFd(theirs);
+    }
+    const tpm = new Swtpm(opts.node, child, mine);
+    try {
+      const result = await tpm.command(CMD_INIT, opts.initTimeoutMs ?? 10_000);
+      if (result !== 0) throw new Error(`TPM initialisation failed (result 0x${result.toString(16)})`);
+    } catch (err) {
+      await tpm.stop();
+      const info = await tpm.exited;
+      const last = info.stderrTail.split('\n').filter(Boolean).at(-1);
+      throw fail(`failed to start: ${last ?? (err as Error).message}`, { stderrTail: info.stderrTail, cause: err });
+    }
+    return tpm;
+  }
+
+  /** The control channel's parent end for QEMU; the caller owns (and closes) it from now on. */
+  takeQemuFd(): number {
+    const fd = this.ctrlFd;
+    if (fd === undefined) throw new Error('swtpm control fd already taken');
+    this.ctrlFd = undefined;
+    return fd;
+  }
+
+  /** SIGTERM, then SIGKILL; resolves once swtpm is reaped. */
+  async stop(): Promise<SwtpmExit> {
+    closeFd(this.ctrlFd);
+    this.ctrlFd = undefined;
+    if (!this.done) {
+      this.child.kill('SIGTERM');
+      const gone = await Promise.race([this.exited.then(() => true), delay(2000).then(() => false)]);
+      if (!gone) this.child.kill('SIGKILL');
+    }
+    return this.exited;
+  }
+
+  /**
+   * One control command without payload beyond 4 zero bytes; returns the 32-bit result. The fd is a raw
+   * non-blocking socket (it goes to QEMU afterwards, so no net.Socket may own it): poll with short sleeps.
+   */
+  private async command(cmd: number, timeoutMs: number): Promise<number> {
+    const fd = this.ctrlFd!;
+    const req = Buffer.alloc(8);
+    req.writeUInt32BE(cmd, 0);
+    writeSync(fd, req);
+    const res = Buffer.alloc(4);
+    let got = 0;
+    const deadline = Date.now() + timeoutMs;
+    while (got < res.length) {
+      let n: number;
+      try {
+        n = readSync(fd, res, got, res.length - got, null);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+        if (Date.now() > deadline) throw new Error(`no answer within ${timeoutMs} ms`);
+        if (this.done) throw new Error('exited');
+        await delay(2);
+        continue;
+      }
+      if (n === 0) throw new Error('exited');
+      got += n;
+    }
+    return res.readUInt32BE(0);
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
