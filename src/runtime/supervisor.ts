@@ -77,15 +77,22 @@ export class Supervisor extends EventEmitter<{ event: [SupervisorEvent] }> {
   async stopAll(force = false): Promise<void> {
     this.stopping = true;
     for (const w of this.slotWaiters.splice(0)) w();
-    await Promise.all(
-      [...this.procs.values()].map(async (proc) => {
-        if (!proc.running) return;
-        this.setState(proc.node, 'stopping');
-        if (force) proc.kill();
-        await (force ? proc.exited : proc.stop());
-        this.setState(proc.node, 'stopped');
-      }),
-    );
+    await Promise.all([...this.procs.values()].map((proc) => this.stopOne(proc, force)));
+  }
+
+  private readonly stops = new Map<NodeProcess, Promise<void>>();
+
+  /** One graceful stop per process; a later forced call only escalates it to SIGKILL. */
+  private stopOne(proc: NodeProcess, force: boolean): Promise<void> {
+    if (force) proc.kill();
+    let stop = this.stops.get(proc);
+    if (!stop) {
+      if (!proc.running) return Promise.resolve();
+      this.setState(proc.node, 'stopping');
+      stop = (force ? proc.exited : proc.stop()).then(() => this.setState(proc.node, 'stopped'));
+      this.stops.set(proc, stop);
+    }
+    return stop;
   }
 
   get isStopping(): boolean {

@@ -32,6 +32,9 @@ describe('topo up with a fake QEMU', () => {
     child.kill('SIGINT');
     const result = await child;
     expect(result.all).toMatch(/forcing stop/);
+    // Escalating does not restart the story: one "stopping" and one "stopped" per node.
+    expect(result.all?.match(/^a: stopped$/gm)).toHaveLength(1);
+    expect(result.all?.match(/^b: stopping$/gm)).toHaveLength(1);
     expect(result.exitCode).toBe(0);
     expect(pids.filter((p) => existsSync(`/proc/${p}`))).toEqual([]);
     expect(existsSync(path.join(base, 'fakecli'))).toBe(false);
