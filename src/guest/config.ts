@@ -14,6 +14,8 @@ import type { ResolvedNode } from '../topology/model.js';
 import { TopoError } from '../errors.js';
 
 export const GUEST_CONFIG_FW_CFG_NAME = 'opt/topo/config';
+/** virtio-serial port name the agent (guest/agent.sh) listens on. */
+export const AGENT_PORT_NAME = 'org.topo.agent';
 export const GUEST_CONFIG_VERSION = 1;
 
 /** User-mode networking (SLIRP) defaults: static, so the guest needs no DHCP round trip. */

@@ -8,11 +8,10 @@ import { GUEST_MODULES } from './modules.js';
 import { BUILDER_VERSION, buildEntry } from './build.js';
 import { isTopoError } from '../errors.js';
 
-export { renderGuestConfig, GUEST_CONFIG_FW_CFG_NAME, GUEST_KERNEL_ARGS } from './config.js';
+export { renderGuestConfig, AGENT_PORT_NAME, GUEST_CONFIG_FW_CFG_NAME, GUEST_KERNEL_ARGS } from './config.js';
 export { AgentClient, type ExecResult } from './agent-client.js';
 export type { GuestManifest } from './cache.js';
 
-export const AGENT_PORT_NAME = 'org.topo.agent';
 export const READY_LINE = 'topo-guest: ready';
 
 export { BUILDER_VERSION } from './build.js';

@@ -1,6 +1,7 @@
 // Plan types and the argv pieces both machine kinds share (console, QMP, agent, fw_cfg, NICs). Pure, no I/O.
 import type { ResolvedInterface, ResolvedNode } from '../topology/model.js';
 import { qemuOpts } from './escape.js';
+import { AGENT_PORT_NAME, GUEST_CONFIG_FW_CFG_NAME } from '../guest/config.js';
 
 export type Accel = 'kvm' | 'tcg';
 
@@ -50,8 +51,6 @@ export interface NodePlan {
 }
 
 export const QEMU_BINARY = 'qemu-system-x86_64';
-export const GUEST_CONFIG_FW_CFG = 'opt/topo/config';
-export const AGENT_PORT_NAME = 'org.topo.agent';
 
 /** Collects fd slots; the returned number is the fd the child sees (slots start at 3). */
 export class Slots {
@@ -94,7 +93,7 @@ export function agentArgs(slots: Slots, bus: 'virtio-serial-device' | 'virtio-se
 
 export function fwCfgArgs(node: ResolvedNode, guestConfigFile: string | undefined): string[] {
   const argv: string[] = [];
-  if (guestConfigFile) argv.push('-fw_cfg', qemuOpts(undefined, { name: GUEST_CONFIG_FW_CFG, file: guestConfigFile }));
+  if (guestConfigFile) argv.push('-fw_cfg', qemuOpts(undefined, { name: GUEST_CONFIG_FW_CFG_NAME, file: guestConfigFile }));
   for (const entry of node.fwCfg) argv.push('-fw_cfg', qemuOpts(undefined, { name: entry.name, file: entry.file }));
   return argv;
 }

@@ -6,7 +6,7 @@ import { agentArgs, baseArgs, consoleAndQmp, fwCfgArgs, must, netdev, netId, pci
 import { planUefi } from './plan-uefi.js';
 
 export type { Accel, DiskFormat, FdSlot, HostForward, NodeLaunchInputs, NodePlan } from './plan-parts.js';
-export { AGENT_PORT_NAME, GUEST_CONFIG_FW_CFG, QEMU_BINARY } from './plan-parts.js';
+export { QEMU_BINARY } from './plan-parts.js';
 
 export function planNode(topology: ResolvedTopology, node: ResolvedNode, inputs: NodeLaunchInputs): NodePlan {
   if (node.kind === 'uefi') return planUefi(topology, node, inputs);
