@@ -1,4 +1,5 @@
 // One QEMU process: spawn with inherited socketpair fds, console log + readiness, QMP, agent, graceful stop.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import type net from 'node:net';
 import { execa, type ResultPromise } from 'execa';
@@ -126,7 +127,7 @@ export class NodeProcess {
   async stop(graceMs = 3000): Promise<ExitInfo> {
     if (this.starting) this.cancelled = true;
     if (!this.child || this.hasExited) return this.exited;
-    const gone = (ms: number) => Promise.race([this.exited.then(() => true), delay(ms).then(() => false)]);
+    const gone = (ms: number) => Promise.race([this.exited.then(() => true), sleep(ms, undefined, { ref: false }).then(() => false)]);
     this.qmp?.execute('quit').catch(() => undefined);
     if (await gone(graceMs)) return this.exited;
     this.child.kill('SIGTERM');
@@ -231,8 +232,4 @@ export function exitError(node: string, info: ExitInfo, when: string): TopoError
     stderrTail: info.stderrTail,
     consoleTail: info.consoleTail,
   });
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }

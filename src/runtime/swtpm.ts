@@ -1,4 +1,5 @@
 // One swtpm per uefi node launch, on a socketpair (no file-system socket): QEMU's -tpmdev emulator gets the other end.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { readSync, writeSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -120,7 +121,7 @@ export class Swtpm {
     this.ctrlFd = undefined;
     if (!this.done) {
       this.child.kill('SIGTERM');
-      const gone = await Promise.race([this.exited.then(() => true), delay(2000).then(() => false)]);
+      const gone = await Promise.race([this.exited.then(() => true), sleep(2000, undefined, { ref: false }).then(() => false)]);
       if (!gone) this.child.kill('SIGKILL');
     }
     return this.exited;
@@ -146,7 +147,7 @@ export class Swtpm {
         if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
         if (Date.now() > deadline) throw new Error(`no answer within ${timeoutMs} ms`);
         if (this.done) throw new Error('exited');
-        await delay(2);
+        await sleep(2, undefined, { ref: false });
         continue;
       }
       if (n === 0) throw new Error('exited');
@@ -154,8 +155,4 @@ export class Swtpm {
     }
     return res.readUInt32BE(0);
   }
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
