@@ -1,6 +1,5 @@
 // The engine behind `topo up` and the library API: prepare resources in stages, run the supervisor, tear down.
 import { EventEmitter } from 'node:events';
-import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import os from 'node:os';
 import { TopoError } from '../errors.js';
@@ -17,6 +16,7 @@ import { preflight, qemuBinary } from './preflight.js';
 import { acquireRunDir, runBase, type RunDir } from './rundir.js';
 import { Supervisor } from './supervisor.js';
 import { prepareUefi } from './uefi.js';
+import { CAPTURE_POLICY, secureDir } from './safe-fs.js';
 
 export interface UpOptions {
   accel?: AccelRequest;
@@ -78,7 +78,7 @@ export class Lab extends EventEmitter<{ event: [SupervisorEvent] }> {
       this.emit('event', { type: 'lab', state: 'stopping', at: this.supervisor.elapsed() });
       await this.supervisor.stopAll(opts.force);
       await this.fabric.close();
-      if (!this.keep) await this.runDir.remove();
+      await this.runDir.release();
       this.emit('event', { type: 'lab', state: 'stopped', at: this.supervisor.elapsed(), detail: this.keep ? `kept ${this.runDir.path}` : undefined });
     })();
     return this.downing;
@@ -102,11 +102,12 @@ export async function up(topology: ResolvedTopology, opts: UpOptions = {}): Prom
 
   const cleanups: (() => Promise<void>)[] = [];
   try {
-    const runDir = await acquireRunDir(topology.name, runBase(opts.runDirBase));
-    if (!opts.keep) cleanups.push(() => runDir.remove());
+    const runDir = await acquireRunDir(topology.name, runBase(opts.runDirBase), { keep: opts.keep });
+    if (runDir.notice) emit({ type: 'notice', message: runDir.notice });
+    cleanups.push(() => runDir.release());
     const forwards = await allocateHostPorts(topology.nodes);
     const captureDir = path.resolve(opts.captureDir ?? path.join('captures', topology.name));
-    if (topology.links.some((l) => l.capture)) await mkdir(captureDir, { recursive: true });
+    if (topology.links.some((l) => l.capture)) await secureDir(captureDir, CAPTURE_POLICY);
     const fabric = new LinkFabric(topology, { captureFile: (link) => path.join(captureDir, `${link.id}.pcap`) });
     cleanups.push(() => fabric.close());
 
@@ -117,7 +118,7 @@ export async function up(topology: ResolvedTopology, opts: UpOptions = {}): Prom
       const defaultGuest = !uefi && !node.kernel;
       // uefi disks may run topo's guest (topo guest esp): they always get the configuration.
       const configFile = defaultGuest || uefi ? runDir.file(`${node.name}.config`) : undefined;
-      if (configFile) await writeFile(configFile, renderGuestConfig(node));
+      if (configFile) await runDir.createFile(`${node.name}.config`, renderGuestConfig(node));
       plans.set(
         node.name,
         planNode(topology, node, {

@@ -1,6 +1,6 @@
 // One QEMU process: spawn with inherited socketpair fds, console log + readiness, QMP, agent, graceful stop.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createWriteStream, type WriteStream } from 'node:fs';
+import type { WriteStream } from 'node:fs';
 import type net from 'node:net';
 import { execa, type ResultPromise } from 'execa';
 import { TopoError } from '../errors.js';
@@ -9,6 +9,7 @@ import { QmpClient } from '../qemu/qmp.js';
 import type { FdSlot, NodePlan } from '../qemu/plan.js';
 import { closeFd, socketFromFd, socketPair } from './fds.js';
 import { Swtpm } from './swtpm.js';
+import { openAppendStream } from './safe-fs.js';
 import { ByteTail, LineSplitter, LineTail } from './tail.js';
 
 export interface ExitInfo {
@@ -94,7 +95,7 @@ export class NodeProcess {
       void this.onExit(undefined, undefined);
       throw err;
     }
-    this.log = createWriteStream(this.opts.consoleLog, { flags: 'a' });
+    this.log = openAppendStream(this.opts.consoleLog);
     const [file, args] = deathLinkedArgv(plan);
     try {
       this.child = execa(file, args, {

@@ -1,16 +1,51 @@
-// Private run directory per lab; its existence (mkdir is atomic) is also the lock against a second `up` of the same lab.
-import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+// Private run directory per lab. It appears (by rename) already holding owner.json, the lab's lock: pid plus process
+// start time and boot id, so a lock whose holder died (or whose pid was reused) is recognised as stale.
+import { constants, type WriteStream } from 'node:fs';
+import { lstat, mkdtemp, open, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { TopoError } from '../errors.js';
+import { checkPrivateDir, createDirExclusive, createFileExclusive, openAppendStream, secureDir, type DirPolicy } from './safe-fs.js';
+
+export const OWNER_FILE = 'owner.json';
+/** Present in a run directory taken with keep: the next `up` moves it aside instead of deleting it. */
+export const KEPT_FILE = 'kept';
+
+export interface LabOwner {
+  pid: number;
+  /** Clock ticks after boot (/proc/<pid>/stat field 22): with the pid, names one process. */
+  startTime: number;
+}
 
 export interface RunDir {
   readonly lab: string;
   readonly path: string;
+  /** One line for the user when a kept run directory of an earlier run was moved aside. */
+  readonly notice?: string;
   file(name: string): string;
+  /** A new file in the run directory (O_CREAT|O_EXCL|O_NOFOLLOW); returns its path. */
+  createFile(name: string, data: string | Uint8Array, mode?: number): Promise<string>;
+  /** A new directory in the run directory (0700); returns its path. */
+  createDir(name: string): Promise<string>;
+  /** An append stream that never follows a symlink at `name`. */
+  openLog(name: string): WriteStream;
   /** Remove the directory (and with it the lock). */
   remove(): Promise<void>;
+  /** Done with the lab: remove, or with keep leave the files (marked kept) and drop the lock. */
+  release(): Promise<void>;
 }
+
+export interface AcquireOptions {
+  /** Keep the files after release, and have the next `up` move them aside rather than delete them. */
+  keep?: boolean;
+}
+
+const BASE_POLICY: DirPolicy = {
+  what: 'run directory base',
+  choose: 'set --run-dir or TOPO_RUN_DIR to a directory of your own',
+  code: 'E_RUNDIR_UNSAFE',
+  mode: 0o700,
+};
 
 export function runBase(override?: string): string {
   if (override) return path.resolve(override);
@@ -19,46 +54,159 @@ export function runBase(override?: string): string {
   return xdg ? path.join(xdg, 'topo') : path.join(os.tmpdir(), `topo-${process.getuid?.() ?? 'user'}`);
 }
 
-export async function acquireRunDir(lab: string, base = runBase()): Promise<RunDir> {
-  await mkdir(base, { recursive: true, mode: 0o700 });
-  const dir = path.join(base, lab);
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      await mkdir(dir, { mode: 0o700 });
-      await writeFile(path.join(dir, 'pid'), `${process.pid}\n`);
-      return {
-        lab,
-        path: dir,
-        file: (name) => path.join(dir, name),
-        remove: () => rm(dir, { recursive: true, force: true }),
-      };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const owner = await liveOwner(dir);
-      if (owner !== undefined) {
-        throw new TopoError(`lab "${lab}" is already running (topo pid ${owner}, run directory ${dir})`, {
-          code: 'E_LAB_RUNNING',
-          hint: 'stop that `topo up` first (Ctrl-C or kill it), or rename this lab with `name:`',
-        });
-      }
-      // A previous runner died without cleaning up: its QEMUs died with it (pdeathsig), so the directory is stale.
-      await rm(dir, { recursive: true, force: true });
-    }
-  }
-  throw new TopoError(`cannot take the run directory ${dir}`, { code: 'E_RUNDIR', hint: 'remove it by hand' });
+/** Create (0700) or check the base: ours, private, not a symlink, through directories no other user controls. */
+export async function prepareBase(base: string): Promise<string> {
+  const abs = path.resolve(base);
+  const st = await lstat(abs).catch(() => undefined);
+  if (st?.isSymbolicLink()) await checkPrivateDir(abs, BASE_POLICY);
+  const real = await secureDir(abs, BASE_POLICY);
+  await checkPrivateDir(real, BASE_POLICY);
+  return real;
 }
 
-async function liveOwner(dir: string): Promise<number | 'starting' | undefined> {
-  const pid = Number((await readFile(path.join(dir, 'pid'), 'utf8').catch(() => '')).trim());
-  if (!pid) {
-    // mkdir happened but the pid is not written yet: a runner is starting right now, unless the dir is old.
-    const age = await stat(dir).then((s) => Date.now() - s.mtimeMs, () => Infinity);
-    return age < 10_000 ? 'starting' : undefined;
-  }
+export async function acquireRunDir(lab: string, base = runBase(), opts: AcquireOptions = {}): Promise<RunDir> {
+  const realBase = await prepareBase(base);
+  const dir = path.join(realBase, lab);
+  return withRunDirErrors(dir, async () => {
+    let notice: string | undefined;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const staged = await stage(realBase, lab, opts.keep ?? false);
+      try {
+        await rename(staged, dir);
+        return makeRunDir(lab, dir, opts.keep ?? false, notice);
+      } catch (err) {
+        await rm(staged, { recursive: true, force: true });
+        if (!['ENOTEMPTY', 'EEXIST', 'ENOTDIR', 'EISDIR'].includes((err as NodeJS.ErrnoException).code ?? '')) throw err;
+      }
+      const owner = await labOwner(dir);
+      if (owner) throw running(lab, dir, owner);
+      notice = (await clearStale(realBase, lab, dir)) ?? notice;
+    }
+    throw new TopoError(`cannot take the run directory ${dir}: it keeps reappearing`, {
+      code: 'E_RUNDIR',
+      hint: `another program is creating ${dir}; stop it, or rename this lab with \`name:\``,
+    });
+  });
+}
+
+/** The live process holding a lab's run directory, if any: a lock whose holder died (or a reused pid) is none. */
+export async function labOwner(dir: string): Promise<LabOwner | undefined> {
+  const record = await readOwner(dir);
+  if (!record) return undefined;
+  if (record.bootId !== undefined && record.bootId !== (await bootId())) return undefined;
+  return (await processStartTime(record.pid)) === record.startTime ? { pid: record.pid, startTime: record.startTime } : undefined;
+}
+
+/** Field 22 of /proc/<pid>/stat; undefined when there is no such process. */
+export async function processStartTime(pid: number): Promise<number | undefined> {
+  const text = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+  // The command name (field 2) may hold spaces and parentheses: count fields after its closing one.
+  const fields = text?.slice(text.lastIndexOf(')') + 2).split(' ');
+  const start = Number(fields?.[19]);
+  return Number.isSafeInteger(start) ? start : undefined;
+}
+
+function bootId(): Promise<string | undefined> {
+  return readFile('/proc/sys/kernel/random/boot_id', 'utf8').then((s) => s.trim(), () => undefined);
+}
+
+/** A fresh directory holding the owner record (and the kept marker), renamed into place in one step. */
+async function stage(base: string, lab: string, keep: boolean): Promise<string> {
+  const staged = await mkdtemp(path.join(base, `.${lab}.new-`));
+  const startTime = await processStartTime(process.pid);
+  if (startTime === undefined) throw new TopoError('cannot read /proc/self/stat (needed for the lab lock)', { code: 'E_RUNDIR', hint: 'mount /proc' });
+  await createFileExclusive(path.join(staged, OWNER_FILE), `${JSON.stringify({ pid: process.pid, startTime, bootId: await bootId() })}\n`);
+  if (keep) await createFileExclusive(path.join(staged, KEPT_FILE), `${new Date().toISOString()}\n`);
+  return staged;
+}
+
+async function readOwner(dir: string): Promise<{ pid: number; startTime: number; bootId?: string } | undefined> {
   try {
-    process.kill(pid, 0);
-    return pid;
+    const fh = await open(path.join(dir, OWNER_FILE), constants.O_RDONLY | constants.O_NOFOLLOW);
+    const text = await fh.readFile('utf8').finally(() => fh.close());
+    const rec = JSON.parse(text) as { pid?: unknown; startTime?: unknown; bootId?: unknown };
+    if (!Number.isSafeInteger(rec.pid) || !Number.isSafeInteger(rec.startTime)) return undefined;
+    return { pid: rec.pid as number, startTime: rec.startTime as number, bootId: typeof rec.bootId === 'string' ? rec.bootId : undefined };
+  } catch {
+    return undefined; // no record, or not one topo wrote: nobody holds the lock
+  }
+}
+
+/** Move a stale run directory out of the way: kept ones to `<lab>.kept-<time>`, the rest deleted. */
+async function clearStale(base: string, lab: string, dir: string): Promise<string | undefined> {
+  const st = await lstat(dir).catch(() => undefined);
+  if (!st) return undefined;
+  if (st.isSymbolicLink() || !st.isDirectory()) {
+    throw new TopoError(`run directory ${dir} is ${st.isSymbolicLink() ? 'a symbolic link' : 'not a directory'}`, { code: 'E_RUNDIR_UNSAFE', hint: `remove it (rm ${dir})` });
+  }
+  const aside = await mkdtemp(path.join(base, `.${lab}.stale-`));
+  await rename(dir, aside).catch(async (err: NodeJS.ErrnoException) => {
+    await rm(aside, { recursive: true, force: true });
+    if (err.code !== 'ENOENT') throw err;
+  });
+  // Another `up` may have taken the lab between our look and the rename: give it back.
+  const owner = await labOwner(aside);
+  if (owner) {
+    await rename(aside, dir).catch(() => undefined);
+    throw running(lab, dir, owner);
+  }
+  const kept = await stat(path.join(aside, KEPT_FILE)).catch(() => undefined);
+  if (!kept) {
+    await rm(aside, { recursive: true, force: true });
+    return undefined;
+  }
+  const dest = await freeName(base, `${lab}.kept-${kept.mtime.toISOString().replace(/[-:]|\.\d+/g, '')}`);
+  await rename(aside, dest);
+  return `the kept run directory of an earlier run of lab "${lab}" was moved to ${dest}`;
+}
+
+async function freeName(base: string, name: string): Promise<string> {
+  for (let n = 1; n < 100; n++) {
+    const candidate = path.join(base, n === 1 ? name : `${name}-${n}`);
+    if (!(await lstat(candidate).catch(() => undefined))) return candidate;
+  }
+  throw new TopoError(`too many kept run directories named ${path.join(base, name)}*`, { code: 'E_RUNDIR', hint: `delete old ones in ${base}` });
+}
+
+function running(lab: string, dir: string, owner: LabOwner): TopoError {
+  return new TopoError(`lab "${lab}" is already running (topo pid ${owner.pid}, run directory ${dir})`, {
+    code: 'E_LAB_RUNNING',
+    hint: `stop that \`topo up\` first (Ctrl-C in its terminal, or kill ${owner.pid}), or rename this lab with \`name:\``,
+  });
+}
+
+function makeRunDir(lab: string, dir: string, keep: boolean, notice: string | undefined): RunDir {
+  const file = (name: string) => path.join(dir, name);
+  const remove = () => withRunDirErrors(dir, () => rm(dir, { recursive: true, force: true }));
+  return {
+    lab,
+    path: dir,
+    notice,
+    file,
+    createFile: async (name, data, mode = 0o600) => {
+      await createFileExclusive(file(name), data, mode);
+      return file(name);
+    },
+    createDir: async (name) => {
+      await createDirExclusive(file(name));
+      return file(name);
+    },
+    openLog: (name) => openAppendStream(file(name)),
+    remove,
+    release: () => (keep ? withRunDirErrors(dir, () => unlink(file(OWNER_FILE)).catch(() => undefined)) : remove()),
+  };
+}
+
+/** Every failure here is one line naming the path, never a raw errno. */
+async function withRunDirErrors<T>(dir: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM' ? pid : undefined;
+    if (err instanceof TopoError) throw err;
+    throw new TopoError(`run directory ${dir}: ${(err as Error).message}`, {
+      code: 'E_RUNDIR',
+      hint: `check the permissions and free space of ${path.dirname(dir)}, or set --run-dir or TOPO_RUN_DIR elsewhere`,
+      cause: err,
+    });
   }
 }

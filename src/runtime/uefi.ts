@@ -1,5 +1,5 @@
 // Per-launch resources of a uefi node: a private OVMF variable store and the disk's format (the plan stays pure).
-import { copyFile, open } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import { TopoError } from '../errors.js';
 import type { DiskFormat } from '../qemu/plan.js';
 import type { ResolvedNode } from '../topology/model.js';
@@ -23,11 +23,13 @@ export async function detectDiskFormat(file: string): Promise<DiskFormat> {
 }
 
 export async function prepareUefi(node: ResolvedNode, runDir: RunDir): Promise<{ firmware: { code: string; vars: string }; diskFormat: DiskFormat }> {
-  const vars = runDir.file(`${node.name}.vars.fd`);
   // OVMF writes boot entries into its variable store: each node needs its own copy, fresh per run.
-  await copyFile(OVMF_VARS, vars).catch((err: unknown) => {
-    throw new TopoError(`cannot copy ${OVMF_VARS}: ${(err as Error).message}`, { code: 'E_NO_OVMF', node: node.name, hint: 'apt-get install ovmf', cause: err });
+  const template = await readFile(OVMF_VARS).catch((err: unknown) => {
+    throw new TopoError(`cannot read ${OVMF_VARS}: ${(err as Error).message}`, { code: 'E_NO_OVMF', node: node.name, hint: 'apt-get install ovmf', cause: err });
   });
+  const vars = await runDir.createFile(`${node.name}.vars.fd`, template);
+  // swtpm keeps its state here across restarts; created now so it is a fresh directory of ours, not something found.
+  if (node.tpm) await runDir.createDir(`${node.name}.tpm`);
   const disk = node.disk!;
   const diskFormat = await detectDiskFormat(disk).catch((err: unknown) => {
     throw new TopoError(`cannot read disk ${disk}: ${(err as Error).message}`, { code: 'E_UNREADABLE', node: node.name, hint: `check the path and permissions of ${disk}`, cause: err });
