@@ -1,6 +1,6 @@
 // Classic libpcap writer (not pcapng): every tool reads it, and it streams with a fixed 16-byte record header.
 
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { constants, createWriteStream, unlinkSync, type WriteStream } from 'node:fs';
 
 export const PCAP_MAGIC = 0xa1b2c3d4;
 export const PCAP_SNAPLEN = 65535;
@@ -50,6 +50,20 @@ export function pcapRecordHeader(epochMs: number, inclLen: number, origLen: numb
   return h;
 }
 
+// Captures often land in shared places: a new file every run, never written through a planted symlink or into a file
+// someone else created (an old pcap is unlinked first; if that fails, O_EXCL makes the open fail and onError reports it).
+const FRESH_FILE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+
+function openFresh(file: string): WriteStream {
+  try {
+    unlinkSync(file);
+  } catch {
+    // Nothing there, or not ours to remove: the exclusive open below decides.
+  }
+  // Node passes numeric flags straight to open(2); its types only list strings.
+  return createWriteStream(file, { flags: FRESH_FILE as unknown as string });
+}
+
 const wallClockMs = (): number => performance.timeOrigin + performance.now();
 
 export class PcapWriter {
@@ -63,7 +77,7 @@ export class PcapWriter {
   constructor(readonly path: string, opts: PcapWriterOptions = {}) {
     this.now = opts.now ?? wallClockMs;
     this.maxBuffered = opts.maxBufferedBytes ?? 16 << 20;
-    this.stream = createWriteStream(path);
+    this.stream = openFresh(path);
     this.stream.on('error', (err) => {
       this.failed = true;
       this.st.error = err.message;

@@ -1,14 +1,14 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, lstat, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PCAP_SNAPLEN, PcapWriter } from '../../src/net/pcap.js';
 import { readPcap } from './helpers.js';
+import { asNobody, sandbox } from '../helpers/other-user.js';
 
 describe('PcapWriter', () => {
   let dir: string;
   beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'topo-pcap-'));
+    dir = await sandbox('topo-pcap-');
   });
   afterEach(async () => {
     await rm(dir, { recursive: true, force: true });
@@ -53,5 +53,34 @@ describe('PcapWriter', () => {
     expect(w.stats().error).toMatch(/ENOENT/);
     w.write(Buffer.alloc(60));
     expect(w.stats().drops).toBe(1);
+  });
+
+  it('never writes through a symlink planted at its name, nor into a file someone else created', async () => {
+    const shared = join(dir, 'captures');
+    await mkdir(shared);
+    await chmod(shared, 0o777);
+    const victim = join(dir, 'victim');
+    await writeFile(victim, 'root secret\n', { mode: 0o600 });
+    await asNobody('ln', '-s', victim, join(shared, 'l1.pcap'));
+    await asNobody('sh', '-c', `echo planted > ${join(shared, 'l2.pcap')}`);
+    for (const name of ['l1.pcap', 'l2.pcap']) {
+      const w = new PcapWriter(join(shared, name));
+      w.write(Buffer.alloc(60, 7), 1_700_000_000_000);
+      await w.close();
+      const st = await lstat(join(shared, name));
+      expect(st.isFile() && st.uid === process.getuid!()).toBe(true);
+      expect(readPcap(await readFile(join(shared, name))).records).toHaveLength(1);
+    }
+    expect(await readFile(victim, 'utf8')).toBe('root secret\n');
+  });
+
+  it('replaces the capture of an earlier run', async () => {
+    const file = join(dir, 'l1.pcap');
+    for (const n of [3, 1]) {
+      const w = new PcapWriter(file);
+      for (let i = 0; i < n; i++) w.write(Buffer.alloc(60, i), 1_700_000_000_000);
+      await w.close();
+    }
+    expect(readPcap(await readFile(file)).records).toHaveLength(1);
   });
 });
