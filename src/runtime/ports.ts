@@ -1,44 +1,91 @@
-// Host side of port forwards: explicit ports must be free before any VM starts; "auto" gets a free one (get-port).
+// Host side of port forwards: explicit ports must be free before any VM starts; "auto" gets a free one.
 import dgram from 'node:dgram';
+import net from 'node:net';
 import getPort from 'get-port';
 import { TopoError } from '../errors.js';
 import type { HostForward } from '../qemu/plan.js';
-import type { ResolvedNode } from '../topology/model.js';
+import type { PortForward, ResolvedNode } from '../topology/model.js';
 
 export const FORWARD_BIND = '127.0.0.1';
 
+type Probe = net.Server | dgram.Socket;
+
 export async function allocateHostPorts(nodes: readonly ResolvedNode[]): Promise<Map<string, HostForward[]>> {
   const out = new Map<string, HostForward[]>();
-  const taken: TopoError[] = [];
-  for (const node of nodes) {
-    const forwards: HostForward[] = [];
-    for (const p of node.ports) {
-      if (p.host === 'auto') {
-        forwards.push({ protocol: p.protocol, guest: p.guest, host: await getPort({ host: FORWARD_BIND }), bind: FORWARD_BIND });
-        continue;
+  const taken: { node: string; port: PortForward & { host: number } }[] = [];
+  // Probes stay bound until every port is chosen: an "auto" port then never lands on one chosen here already.
+  const held: Probe[] = [];
+  try {
+    for (const node of nodes) {
+      const forwards: HostForward[] = [];
+      for (const p of node.ports) {
+        let host: number;
+        if (p.host !== 'auto') {
+          host = p.host;
+          if (!(await probe(p.host, p.protocol, held))) taken.push({ node: node.name, port: { ...p, host } });
+        } else if (p.protocol === 'udp') {
+          // get-port only knows TCP: the OS picks a free UDP port.
+          const picked = await probe(0, 'udp', held);
+          if (picked === undefined) throw new TopoError(`no free UDP port on ${FORWARD_BIND}`, { code: 'E_PORT_TAKEN', node: node.name, hint: 'check the loopback interface is up' });
+          host = picked;
+        } else {
+          host = await getPort({ host: FORWARD_BIND });
+          await probe(host, 'tcp', held);
+        }
+        forwards.push({ protocol: p.protocol, guest: p.guest, host, bind: FORWARD_BIND });
       }
-      if (!(await isFree(p.host, p.protocol))) {
-        taken.push(
-          new TopoError(`host port ${p.host}/${p.protocol} (forward to guest port ${p.guest}) is already in use`, {
-            code: 'E_PORT_TAKEN',
-            node: node.name,
-            hint: `free it, or use { guest: ${p.guest}, host: auto } for a free port`,
-          }),
-        );
-      }
-      forwards.push({ protocol: p.protocol, guest: p.guest, host: p.host, bind: FORWARD_BIND });
+      out.set(node.name, forwards);
     }
-    out.set(node.name, forwards);
+  } finally {
+    await Promise.all(held.map(release));
   }
-  if (taken.length > 0) throw taken[0];
+  if (taken.length > 0) throw takenError(taken);
   return out;
 }
 
-async function isFree(port: number, protocol: 'tcp' | 'udp'): Promise<boolean> {
-  if (protocol === 'tcp') return (await getPort({ port, host: FORWARD_BIND })) === port;
-  return new Promise((resolve) => {
-    const sock = dgram.createSocket('udp4');
-    sock.once('error', () => resolve(false));
-    sock.bind(port, FORWARD_BIND, () => sock.close(() => resolve(true)));
+function takenError(taken: { node: string; port: PortForward & { host: number } }[]): TopoError {
+  if (taken.length === 1) {
+    const [{ node, port }] = taken as [(typeof taken)[0]];
+    return new TopoError(`host port ${port.host}/${port.protocol} (forward to guest port ${port.guest}) is already in use`, {
+      code: 'E_PORT_TAKEN',
+      node,
+      hint: `free it, or use { guest: ${port.guest}, host: auto } for a free port`,
+    });
+  }
+  const list = taken.map(({ node, port }) => `${port.host}/${port.protocol} (${node}, guest port ${port.guest})`).join(', ');
+  return new TopoError(`host ports already in use: ${list}`, {
+    code: 'E_PORT_TAKEN',
+    hint: 'free them, or use host: auto in those forwards for free ports',
   });
+}
+
+/**
+ * Bind `port` (0: any) on the forward address like QEMU will; resolves with the bound port (the socket is added to
+ * `held`), or undefined when it is taken. Not get-port: it refuses a port it handed out in the last ~30 s in-process.
+ */
+function probe(port: number, protocol: 'tcp' | 'udp', held: Probe[]): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    if (protocol === 'tcp') {
+      const server = net.createServer();
+      server.once('error', () => resolve(undefined));
+      server.listen({ port, host: FORWARD_BIND, exclusive: true }, () => {
+        held.push(server);
+        resolve((server.address() as net.AddressInfo).port);
+      });
+      return;
+    }
+    const sock = dgram.createSocket('udp4');
+    sock.once('error', () => {
+      sock.close();
+      resolve(undefined);
+    });
+    sock.bind({ port, address: FORWARD_BIND, exclusive: true }, () => {
+      held.push(sock);
+      resolve(sock.address().port);
+    });
+  });
+}
+
+function release(p: Probe): Promise<void> {
+  return new Promise((resolve) => void p.close(() => resolve()));
 }
