@@ -107,6 +107,7 @@ export async function checkPrivateDir(dir: string, policy: DirPolicy): Promise<v
   if (st.isSymbolicLink()) throw refuse(policy, dir, 'it is a symbolic link', `remove the link (rm ${dir})`);
   if (!st.isDirectory()) throw refuse(policy, dir, 'it is not a directory', `remove or rename ${dir}`);
   if (st.uid !== me()) throw refuse(policy, dir, `it is owned by uid ${st.uid}, not by you (uid ${me()})`, `remove it (rm -r ${dir}, as its owner or root)`);
+  if (st.mode & STICKY && st.mode & 0o002) throw refuse(policy, dir, `it is a shared directory (mode ${octal(st.mode)})`, `use a private one inside it, such as ${path.join(dir, `topo-${me()}`)}`);
   if (st.mode & 0o022) throw refuse(policy, dir, `it is writable by other users (mode ${octal(st.mode)})`, `chmod 700 ${dir}`);
 }
 

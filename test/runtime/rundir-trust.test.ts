@@ -81,6 +81,12 @@ describe('run directory base trust', () => {
     expect(err.hint).toMatch(/chmod go-w .*open/);
   });
 
+  it('refuses a shared sticky directory such as /tmp itself as the base, suggesting a private one inside', async () => {
+    const err = await refusal(acquireRunDir('lab', tmp));
+    expect(err.message).toMatch(/it is a shared directory \(mode 01777\)/);
+    expect(err.hint).toContain(`use a private one inside it, such as ${tmp}/topo-0`);
+  });
+
   it('refuses a base under a directory another user may rename things in', async () => {
     const parent = path.join(tmp, 'parent');
     await asNobody('mkdir', '-m', '0777', parent);
