@@ -41,7 +41,7 @@ export async function buildEntry(tmp: string, inputs: GuestInputs, key: string, 
   const bzImage = await readFile(kernel.vmlinuz);
   await writeFile(join(entry, BZIMAGE_FILE), bzImage);
   await writeFile(join(entry, INITRD_FILE), image);
-  const bz = fileRecord(BZIMAGE_FILE, bzImage);
+  const bz = await fileRecord(BZIMAGE_FILE, bzImage);
   let boot = bz;
   if (await hasPvh(kernelRoot, kernel.release)) {
     checkAborted(signal);
@@ -49,7 +49,7 @@ export async function buildEntry(tmp: string, inputs: GuestInputs, key: string, 
     const elf = extractVmlinux(bzImage);
     if (elf) {
       await writeFile(join(entry, VMLINUX_FILE), elf);
-      boot = fileRecord(VMLINUX_FILE, elf);
+      boot = await fileRecord(VMLINUX_FILE, elf);
     }
   }
   const manifest: GuestManifest = {
@@ -63,7 +63,7 @@ export async function buildEntry(tmp: string, inputs: GuestInputs, key: string, 
     modules,
     kernel: boot,
     bzImage: bz,
-    initrd: fileRecord(INITRD_FILE, image),
+    initrd: await fileRecord(INITRD_FILE, image),
     builtAt: new Date().toISOString(),
   };
   // The manifest is written last: an entry without one is never considered intact.

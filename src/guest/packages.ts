@@ -19,7 +19,7 @@ export interface GuestInputs {
 const FIX = 'run: apt-get update';
 
 function tail(text: string): string {
-  return text.trim().split('\n').slice(-3).join(' | ');
+  return text.trim().split('\n').slice(-5).join('\n');
 }
 
 /** Throws E_ABORTED once `signal` fired: the one way a stopped guest build ends. */
