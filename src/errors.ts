@@ -10,6 +10,8 @@ export interface TopoErrorFields {
   column?: number;
   /** Tail of QEMU's (or a helper's) stderr. */
   stderrTail?: string;
+  /** Program whose stderr `stderrTail` is, for its label (e.g. apt-get); QEMU when unset. */
+  stderrSource?: string;
   consoleTail?: string;
   cause?: unknown;
 }
@@ -24,6 +26,7 @@ export class TopoError extends Error {
   readonly line?: number;
   readonly column?: number;
   readonly stderrTail?: string;
+  readonly stderrSource?: string;
   readonly consoleTail?: string;
 
   constructor(message: string, fields: TopoErrorFields) {
@@ -36,6 +39,7 @@ export class TopoError extends Error {
     this.line = fields.line;
     this.column = fields.column;
     this.stderrTail = fields.stderrTail;
+    this.stderrSource = fields.stderrSource;
     this.consoleTail = fields.consoleTail;
   }
 

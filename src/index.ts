@@ -10,7 +10,7 @@ export type * from './topology/model.js';
 export { Lab, type UpOptions, type ExecResult } from './runtime/lab.js';
 export type * from './runtime/events.js';
 export { planNode, type NodePlan, type NodeLaunchInputs } from './qemu/plan.js';
-export { ensureGuest, guestInfo, READY_LINE } from './guest/index.js';
+export { ensureGuest, guestInfo, READY_LINE, type GuestHandle, type EnsureGuestOptions } from './guest/index.js';
 export { buildEsp, type EspResult } from './guest/esp.js';
 
 /** Boot a topology (a file path or a resolved model); resolves once every node is ready. */

@@ -2,25 +2,49 @@
 import { isTopoError } from '../errors.js';
 import { buildEsp } from '../guest/esp.js';
 import { ensureGuest, guestInfo } from '../guest/index.js';
+import { ownSignals } from '../runtime/signals.js';
+import { errorLines } from '../ui/format.js';
 
 function fail(err: unknown): number {
   if (!isTopoError(err)) throw err;
-  process.stderr.write(`topo: ${err.oneLine()}\n`);
+  for (const line of errorLines(err)) process.stderr.write(`${line}\n`);
   return 1;
 }
+
+/** Exit code after Ctrl-C (128 + SIGINT), as shells report it. */
+const STOPPED = 130;
 
 const mib = (n: number) => `${(n / 1048576).toFixed(1)} MiB`;
 
 export async function guestBuildCommand(opts: { force?: boolean }): Promise<number> {
+  const abort = new AbortController();
+  // Ctrl-C stops the download and removes the half-built entry instead of leaving it to a later sweep.
+  const releaseSignals = ownSignals(() => abort.abort());
   try {
-    const g = await ensureGuest({ force: opts.force, onProgress: (m) => process.stderr.write(`topo: ${m}\n`) });
+    let fellBack = false;
+    await using g = await ensureGuest({
+      force: opts.force,
+      signal: abort.signal,
+      onProgress: (m) => process.stderr.write(`topo: ${m}\n`),
+      onNotice: (m) => {
+        fellBack = true;
+        process.stderr.write(`topo: ${m}\n`);
+      },
+    });
+    const what = fellBack ? 'kept the cached default guest' : g.cached ? 'default guest is up to date' : 'built default guest';
     process.stdout.write(
-      `${g.cached ? 'default guest is up to date' : 'built default guest'}: kernel ${g.kernelVersion}, busybox ${g.busyboxVersion}, initramfs ${mib(g.initrdBytes)}\n` +
+      `${what}: kernel ${g.kernelVersion}, busybox ${g.busyboxVersion}, initramfs ${mib(g.initrdBytes)}\n` +
         `  ${g.dir}\n`,
     );
     return 0;
   } catch (err) {
+    if (isTopoError(err) && err.code === 'E_ABORTED') {
+      process.stderr.write(`topo: ${err.oneLine()}\n`);
+      return STOPPED;
+    }
     return fail(err);
+  } finally {
+    releaseSignals();
   }
 }
 

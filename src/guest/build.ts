@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildInitramfs, findKernel, readGuestScripts } from './initramfs.js';
 import { BZIMAGE_FILE, INITRD_FILE, MANIFEST_FILE, MANIFEST_FORMAT, VMLINUX_FILE, fileRecord, type GuestManifest } from './cache.js';
-import { BUSYBOX_PACKAGE, downloadPackage, unpackPackage, type GuestInputs } from './packages.js';
+import { BUSYBOX_PACKAGE, checkAborted, downloadPackage, unpackPackage, type GuestInputs } from './packages.js';
 import { extractVmlinux } from './vmlinux.js';
 
 /** Bump when the builder's output changes for the same inputs and scripts (it is part of the recipe). */
@@ -16,20 +16,24 @@ async function hasPvh(kernelRoot: string, release: string): Promise<boolean> {
   return existsSync(config) && /^CONFIG_PVH=y$/m.test(await readFile(config, 'utf8'));
 }
 
-/** Downloads, unpacks and assembles into `tmp`; returns the complete entry directory (tmp/entry). */
-export async function buildEntry(tmp: string, inputs: GuestInputs, key: string, recipe: string, progress: (m: string) => void): Promise<string> {
+/**
+ * Downloads, unpacks and assembles into `tmp`; returns the complete entry directory (tmp/entry).
+ * Aborting `signal` kills the running tool and rejects with E_ABORTED; the caller removes `tmp`.
+ */
+export async function buildEntry(tmp: string, inputs: GuestInputs, key: string, recipe: string, progress: (m: string) => void, signal?: AbortSignal): Promise<string> {
   const dl = join(tmp, 'dl');
   await mkdir(dl);
   progress(`downloading ${inputs.kernelPackage}`);
-  const kernelDeb = await downloadPackage(inputs.kernelPackage, dl);
+  const kernelDeb = await downloadPackage(inputs.kernelPackage, dl, signal);
   progress(`downloading ${BUSYBOX_PACKAGE}`);
-  const busyboxDeb = await downloadPackage(BUSYBOX_PACKAGE, dl);
+  const busyboxDeb = await downloadPackage(BUSYBOX_PACKAGE, dl, signal);
   progress('unpacking packages');
   const kernelRoot = join(tmp, 'kernel');
-  const kernelPackageVersion = await unpackPackage(kernelDeb, kernelRoot);
-  const busyboxVersion = await unpackPackage(busyboxDeb, join(tmp, 'busybox'));
+  const kernelPackageVersion = await unpackPackage(kernelDeb, kernelRoot, signal);
+  const busyboxVersion = await unpackPackage(busyboxDeb, join(tmp, 'busybox'), signal);
   const kernel = await findKernel(kernelRoot);
 
+  checkAborted(signal);
   progress('writing initramfs');
   const { image, modules } = await buildInitramfs(kernel, join(tmp, 'busybox/bin/busybox'), await readGuestScripts());
   const entry = join(tmp, 'entry');
@@ -37,14 +41,15 @@ export async function buildEntry(tmp: string, inputs: GuestInputs, key: string, 
   const bzImage = await readFile(kernel.vmlinuz);
   await writeFile(join(entry, BZIMAGE_FILE), bzImage);
   await writeFile(join(entry, INITRD_FILE), image);
-  const bz = fileRecord(BZIMAGE_FILE, bzImage);
+  const bz = await fileRecord(BZIMAGE_FILE, bzImage);
   let boot = bz;
   if (await hasPvh(kernelRoot, kernel.release)) {
+    checkAborted(signal);
     progress('extracting vmlinux');
     const elf = extractVmlinux(bzImage);
     if (elf) {
       await writeFile(join(entry, VMLINUX_FILE), elf);
-      boot = fileRecord(VMLINUX_FILE, elf);
+      boot = await fileRecord(VMLINUX_FILE, elf);
     }
   }
   const manifest: GuestManifest = {
@@ -58,7 +63,7 @@ export async function buildEntry(tmp: string, inputs: GuestInputs, key: string, 
     modules,
     kernel: boot,
     bzImage: bz,
-    initrd: fileRecord(INITRD_FILE, image),
+    initrd: await fileRecord(INITRD_FILE, image),
     builtAt: new Date().toISOString(),
   };
   // The manifest is written last: an entry without one is never considered intact.

@@ -89,7 +89,7 @@ export async function buildEsp(out: string, opts: EspOptions = {}): Promise<EspR
   await access(EFI_STUB).catch(() => {
     throw new TopoError(`systemd-boot's EFI stub ${EFI_STUB} not found`, { code: 'E_ESP_TOOL', hint: 'install it: apt-get install systemd-boot-efi' });
   });
-  const guest = await ensureGuest({ onProgress: opts.onProgress });
+  await using guest = await ensureGuest({ onProgress: opts.onProgress });
   const stub = await readFile(EFI_STUB);
   const key = sha256(JSON.stringify([ESP_VERSION, guest.dir, sha256(stub), ESP_KERNEL_ARGS])).slice(0, 16);
   const cacheFile = join(guest.dir, `esp-${key}.img`);

@@ -1,12 +1,13 @@
 // The embedded default guest: Debian cloud kernel + a busybox initramfs with topo's /init and agent.
-import { mkdir, mkdtemp, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readGuestScripts } from './initramfs.js';
-import { BZIMAGE_FILE, INITRD_FILE, cacheKey, discard, guestCacheDir, newestEntry, publish, sha256, sweep, verifyEntry, type GuestManifest } from './cache.js';
-import { resolveInputs, type GuestInputs } from './packages.js';
+import { BZIMAGE_FILE, INITRD_FILE, cacheKey, findEntry, guestCacheDir, newestEntry, readManifest, sha256, sweep, type CacheEntry, type GuestManifest } from './cache.js';
+import { checkAborted, resolveInputs, type GuestInputs } from './packages.js';
 import { GUEST_MODULES } from './modules.js';
 import { BUILDER_VERSION, buildEntry } from './build.js';
-import { isTopoError } from '../errors.js';
+import { addRef, prune, publish, type Release } from './refs.js';
+import { TopoError, isTopoError } from '../errors.js';
 
 export { renderGuestConfig, AGENT_PORT_NAME, GUEST_CONFIG_FW_CFG_NAME, GUEST_KERNEL_ARGS } from './config.js';
 export { AgentClient, type ExecResult } from './agent-client.js';
@@ -33,13 +34,22 @@ export interface GuestArtifacts {
   readonly cached: boolean;
 }
 
+/** A default guest this process uses: its cache entry is neither pruned nor replaced until released. */
+export interface GuestHandle extends GuestArtifacts {
+  /** Drops the reference (safe to call twice); a process that exits drops it anyway. */
+  release(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
 export interface EnsureGuestOptions {
-  /** Rebuild even when the cache entry is intact. */
+  /** Build a new entry even when one is intact (beside it when it is in use). */
   readonly force?: boolean;
   /** Short progress messages (downloading, unpacking, writing initramfs) for the UI. */
   readonly onProgress?: (message: string) => void;
-  /** Re-hash every file of a cached entry (~0.2 s) instead of the size + first-64-KiB check. */
-  readonly fullVerify?: boolean;
+  /** One-line notices, e.g. falling back to an older entry when the download fails (default: onProgress). */
+  readonly onNotice?: (message: string) => void;
+  /** Aborting kills the build's apt-get/dpkg-deb, removes its temp directory and rejects with E_ABORTED. */
+  readonly signal?: AbortSignal;
 }
 
 /** Hash of everything that shapes the guest besides the package versions. */
@@ -49,7 +59,7 @@ export async function recipeHash(): Promise<string> {
 }
 
 /** apt-cache takes ~0.5 s; its answer only changes when the package lists do, so remember it. */
-async function cachedInputs(root: string): Promise<GuestInputs> {
+async function cachedInputs(root: string, signal?: AbortSignal): Promise<GuestInputs> {
   const memo = join(root, 'apt-inputs.json');
   const stamps = await Promise.all(['/var/lib/apt/lists', '/var/cache/apt/pkgcache.bin'].map((p) => stat(p).then((s) => s.mtimeMs, () => 0)));
   const stamp = `${stamps.join(',')}|${process.env.APT_CONFIG ?? ''}`;
@@ -59,7 +69,7 @@ async function cachedInputs(root: string): Promise<GuestInputs> {
   } catch {
     // no memo yet
   }
-  const inputs = await resolveInputs();
+  const inputs = await resolveInputs(signal);
   // Best effort, written then renamed so a concurrent reader never parses half a file.
   const tmp = `${memo}.${process.pid}`;
   await writeFile(tmp, JSON.stringify({ stamp, inputs })).then(() => rename(tmp, memo)).catch(() => undefined);
@@ -82,47 +92,79 @@ function artifacts(dir: string, m: GuestManifest, cached: boolean): GuestArtifac
   };
 }
 
-/** Returns the default guest, building it on first use (or when its inputs or recipe changed). */
-export async function ensureGuest(opts: EnsureGuestOptions = {}): Promise<GuestArtifacts> {
+function handle(dir: string, m: GuestManifest, cached: boolean, release: Release): GuestHandle {
+  return { ...artifacts(dir, m, cached), release, [Symbol.asyncDispose]: release };
+}
+
+/** References an entry found by `lookup`, looking again if it was pruned between the two steps. */
+async function use(root: string, lookup: () => Promise<CacheEntry | undefined>): Promise<GuestHandle | undefined> {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const found = await lookup();
+    if (!found) return undefined;
+    const release = await addRef(root, found.dir);
+    if (release) return handle(found.dir, found.manifest, true, release);
+  }
+  return undefined;
+}
+
+/**
+ * Returns the default guest, building it on first use (or when its inputs or recipe changed), and
+ * references its cache entry until `release()`. When apt cannot resolve or download the new inputs, the
+ * newest intact entry of the same recipe serves, with a notice.
+ */
+export async function ensureGuest(opts: EnsureGuestOptions = {}): Promise<GuestHandle> {
+  const { signal } = opts;
   const progress = opts.onProgress ?? (() => {});
+  const notice = opts.onNotice ?? progress;
+  checkAborted(signal);
   const root = guestCacheDir();
   await mkdir(root, { recursive: true });
   const recipe = await recipeHash();
+  const fallBack = async (err: unknown): Promise<GuestHandle> => {
+    if (opts.force || !isTopoError(err) || err.code === 'E_ABORTED') throw err;
+    let builtAt = '';
+    const older = await use(root, async () => {
+      const e = await newestEntry(root, recipe);
+      builtAt = e?.manifest.builtAt ?? '';
+      return e;
+    });
+    if (!older) throw err;
+    notice(`${err.message}; using the cached default guest built ${builtAt.slice(0, 10)} (kernel ${older.kernelVersion})`);
+    return older;
+  };
   let inputs: GuestInputs;
   try {
-    inputs = await cachedInputs(root);
+    inputs = await cachedInputs(root, signal);
   } catch (err) {
-    // Offline or without package lists: an intact entry of the same recipe still serves.
-    const fallback = !opts.force && isTopoError(err) ? await newestEntry(root, recipe) : undefined;
-    if (fallback) return artifacts(fallback.dir, fallback.manifest, true);
-    throw err;
+    return fallBack(err);
   }
   const key = cacheKey(inputs, recipe);
-  const final = join(root, key);
   if (!opts.force) {
-    const m = await verifyEntry(final, { key, full: opts.fullVerify });
-    if (m) return artifacts(final, m, true);
+    const intact = await use(root, () => findEntry(root, { key }));
+    if (intact) return intact;
   }
-
-  await sweep(root);
-  const tmp = await mkdtemp(join(root, `.tmp-${key}-`));
   try {
-    const entry = await buildEntry(tmp, inputs, key, recipe, progress);
-    await publish(root, entry, final, key, opts.force);
-    const winner = await verifyEntry(final, { key });
-    if (!winner) throw new Error(`guest cache entry ${final} vanished right after it was published`);
-    await pruneOthers(root, key);
-    return artifacts(final, winner, false);
-  } finally {
-    await rm(tmp, { recursive: true, force: true });
+    return await build(root, inputs, key, recipe, opts);
+  } catch (err) {
+    return fallBack(err);
   }
 }
 
-/** Entries of other keys are superseded (~70 MB each); QEMU has its own copy once booted. */
-async function pruneOthers(root: string, key: string): Promise<void> {
-  for (const name of await readdir(root).catch(() => [] as string[])) {
-    if (name === key || name.startsWith('.') || name === 'apt-inputs.json') continue;
-    await discard(root, join(root, name)).catch(() => undefined);
+async function build(root: string, inputs: GuestInputs, key: string, recipe: string, opts: EnsureGuestOptions): Promise<GuestHandle> {
+  await sweep(root);
+  const tmp = await mkdtemp(join(root, `.tmp-${key}-`));
+  try {
+    const entry = await buildEntry(tmp, inputs, key, recipe, opts.onProgress ?? (() => {}), opts.signal);
+    checkAborted(opts.signal);
+    const manifest = await readManifest(entry);
+    if (!manifest) throw new TopoError(`the guest build in ${entry} wrote no manifest`, { code: 'E_GUEST_BUILD' });
+    // Without --force, a concurrent build that published first wins: ours is dropped with tmp.
+    const { dir, release, reused } = await publish(root, entry, key, { reuse: !opts.force });
+    if (reused) return handle(dir, reused.manifest, true, release);
+    await prune(root, dir);
+    return handle(dir, manifest, false, release);
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
   }
 }
 
@@ -140,12 +182,13 @@ export async function guestInfo(): Promise<GuestInfo> {
     inputs = await cachedInputs(root);
   } catch (err) {
     const fallback = isTopoError(err) ? await newestEntry(root, recipe) : undefined;
-    if (fallback) return { ...artifacts(fallback.dir, fallback.manifest, true) };
+    if (fallback) return artifacts(fallback.dir, fallback.manifest, true);
     throw err;
   }
-  const dir = join(root, cacheKey(inputs, recipe));
-  const m = await verifyEntry(dir);
-  if (m) return artifacts(dir, m, true);
+  const key = cacheKey(inputs, recipe);
+  const found = await findEntry(root, { key });
+  if (found) return artifacts(found.dir, found.manifest, true);
+  const dir = join(root, key);
   return {
     kernel: join(dir, BZIMAGE_FILE),
     bzImage: join(dir, BZIMAGE_FILE),

@@ -19,11 +19,30 @@ export interface GuestInputs {
 const FIX = 'run: apt-get update';
 
 function tail(text: string): string {
-  return text.trim().split('\n').slice(-3).join(' | ');
+  return text.trim().split('\n').slice(-5).join('\n');
 }
 
-async function apt(tool: string, args: string[], cwd?: string) {
-  const r = await execa(tool, args, { cwd, reject: false, env: { LC_ALL: 'C' } });
+/** Throws E_ABORTED once `signal` fired: the one way a stopped guest build ends. */
+export function checkAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new TopoError('stopped before the default guest was built', { code: 'E_ABORTED' });
+}
+
+/** Runs an apt or dpkg tool; aborting kills its whole process group (apt's download methods too). */
+async function run(tool: string, args: string[], opts: { cwd?: string; signal?: AbortSignal } = {}) {
+  const { signal } = opts;
+  checkAborted(signal);
+  // Its own group only when someone can abort it: otherwise the terminal's Ctrl-C reaches it directly.
+  const child = execa(tool, args, { cwd: opts.cwd, reject: false, env: { LC_ALL: 'C' }, detached: signal !== undefined });
+  const kill = () => {
+    try {
+      if (child.pid) process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  };
+  signal?.addEventListener('abort', kill, { once: true });
+  const r = await child.finally(() => signal?.removeEventListener('abort', kill));
+  checkAborted(signal);
   // With reject:false a spawn failure (ENOENT) is a result without an exit code, not a throw.
   if (r.exitCode === undefined) {
     throw new TopoError(`${tool} not found: the default guest is built from Debian packages`, {
@@ -50,8 +69,8 @@ export function parseAptShow(text: string): Map<string, Record<string, string>> 
 }
 
 /** Resolves the candidate versions from the local package lists (no network). */
-export async function resolveInputs(): Promise<GuestInputs> {
-  const r = await apt('apt-cache', ['show', '--no-all-versions', KERNEL_META_PACKAGE, BUSYBOX_PACKAGE]);
+export async function resolveInputs(signal?: AbortSignal): Promise<GuestInputs> {
+  const r = await run('apt-cache', ['show', '--no-all-versions', KERNEL_META_PACKAGE, BUSYBOX_PACKAGE], { signal });
   const pkgs = parseAptShow(String(r.stdout));
   const missing = [KERNEL_META_PACKAGE, BUSYBOX_PACKAGE].find((p) => !pkgs.get(p)?.Version);
   const meta = pkgs.get(KERNEL_META_PACKAGE);
@@ -62,34 +81,37 @@ export async function resolveInputs(): Promise<GuestInputs> {
       code: 'E_GUEST_APT',
       hint: FIX,
       stderrTail: tail(String(r.stderr)),
+      stderrSource: 'apt-cache',
     });
   }
   return { kernelPackage, kernelPackageVersion: meta!.Version!, busyboxVersion: pkgs.get(BUSYBOX_PACKAGE)!.Version! };
 }
 
 /** Downloads one package's .deb into `dir` and returns its path. */
-export async function downloadPackage(pkg: string, dir: string): Promise<string> {
-  const r = await apt('apt-get', ['download', '-q', pkg], dir);
+export async function downloadPackage(pkg: string, dir: string, signal?: AbortSignal): Promise<string> {
+  const r = await run('apt-get', ['download', '-q', pkg], { cwd: dir, signal });
   const debs = (await readdir(dir)).filter((f) => f.startsWith(`${pkg}_`) && f.endsWith('.deb'));
   if (r.exitCode !== 0 || debs.length !== 1) {
     throw new TopoError(`cannot download ${pkg}: apt-get update has not been run or the mirror is unreachable`, {
       code: 'E_GUEST_DOWNLOAD',
       hint: FIX,
       stderrTail: tail(String(r.stderr)),
+      stderrSource: 'apt-get',
     });
   }
   return join(dir, debs[0]!);
 }
 
 /** Unpacks a .deb's data into `dest`; returns the package's Version field. */
-export async function unpackPackage(deb: string, dest: string): Promise<string> {
-  const x = await execa('dpkg-deb', ['-x', deb, dest], { reject: false });
-  const f = await execa('dpkg-deb', ['-f', deb, 'Version'], { reject: false });
+export async function unpackPackage(deb: string, dest: string, signal?: AbortSignal): Promise<string> {
+  const x = await run('dpkg-deb', ['-x', deb, dest], { signal });
+  const f = await run('dpkg-deb', ['-f', deb, 'Version'], { signal });
   if (x.exitCode !== 0 || f.exitCode !== 0) {
     throw new TopoError(`cannot unpack ${deb}: dpkg-deb failed`, {
       code: 'E_GUEST_UNPACK',
       hint: 'the download may be corrupt; run topo guest build --force',
       stderrTail: tail(String(x.stderr) + String(f.stderr)),
+      stderrSource: 'dpkg-deb',
     });
   }
   return String(f.stdout).trim();

@@ -97,10 +97,12 @@ export async function up(topology: ResolvedTopology, opts: UpOptions = {}): Prom
   const choice = chooseAccel(opts.accel ?? 'auto', await probeAccel());
   if (choice.notice) emit({ type: 'notice', message: choice.notice });
   const needsGuest = topology.nodes.some((n) => n.kind === 'microvm' && !n.kernel);
-  const guest = needsGuest ? await ensureGuest({ onProgress: (message: string) => emit({ type: 'notice', message: `guest: ${message}` }) }) : undefined;
+  const guest = needsGuest ? await ensureGuest({ signal: opts.signal, onProgress: (message: string) => emit({ type: 'notice', message: `guest: ${message}` }) }) : undefined;
   const tscKhz = choice.accel === 'tcg' ? await hostTscKhz() : undefined;
 
   const cleanups: (() => Promise<void>)[] = [];
+  // The lab references its guest cache entry until torn down, so no prune or rebuild removes it meanwhile.
+  if (guest) cleanups.push(() => guest.release());
   try {
     const runDir = await acquireRunDir(topology.name, runBase(opts.runDirBase), { keep: opts.keep });
     if (runDir.notice) emit({ type: 'notice', message: runDir.notice });
@@ -151,6 +153,7 @@ export async function up(topology: ResolvedTopology, opts: UpOptions = {}): Prom
     // Everything (supervisor and teardown events) reaches onEvent through the lab.
     supervisor.on('event', (e) => lab.emit('event', e));
     lab.on('event', emit);
+    lab.on('event', (e) => void (e.type === 'lab' && e.state === 'stopped' && guest?.release()));
     cleanups.unshift(() => supervisor.stopAll(true));
     const onAbort = () => void supervisor.stopAll();
     opts.signal?.addEventListener('abort', onAbort, { once: true });

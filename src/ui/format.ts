@@ -46,7 +46,7 @@ export function errorLines(err: TopoError): string[] {
     lines.push(`  ${title}:`);
     for (const l of text.split('\n').slice(-10)) lines.push(`    ${l}`);
   };
-  indent('qemu stderr', err.stderrTail);
+  indent(`${err.stderrSource ?? 'qemu'} stderr`, err.stderrTail);
   indent('console (last lines)', err.consoleTail);
   return lines;
 }

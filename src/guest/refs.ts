@@ -1,0 +1,149 @@
+// Who uses which guest cache entry. A process using an entry (a lab, restarting nodes, nodes waiting for a
+// boot slot, an ESP build) holds a reference file <entry>/refs/<pid>-<starttime>-<nonce>; it is live while
+// /proc/<pid>/stat shows that start time, so a crashed topo never pins an entry. Entries with a live
+// reference are never removed nor replaced: a rebuild goes beside them. One lock per cache root orders
+// "add a reference" against "remove an entry", so neither can slip between the other's check and act.
+import { randomBytes } from 'node:crypto';
+import { access, mkdir, readdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import lockfile from 'proper-lockfile';
+import { TopoError, isTopoError } from '../errors.js';
+import { MANIFEST_FILE, findEntry, moveToTrash, type CacheEntry } from './cache.js';
+
+const REFS_DIR = 'refs';
+/** A holder killed mid-section frees the lock after this long (proper-lockfile refreshes it meanwhile). */
+const LOCK_STALE_MS = 10_000;
+
+/** Start time of a process (field 22 of /proc/<pid>/stat, clock ticks since boot); undefined once it has exited. */
+export async function processStart(pid: number): Promise<string | undefined> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+  // Field 2 (the command name) may hold spaces and parentheses: count from the last ')'.
+  const fields = stat?.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // A zombie has exited; only its parent has not collected it yet.
+  return fields && fields[0] !== 'Z' ? fields[19] : undefined;
+}
+
+let selfStart: Promise<string | undefined> | undefined;
+
+/** Whether a reference file name belongs to a process that is still running. */
+export async function refIsLive(name: string): Promise<boolean> {
+  const m = /^(\d+)-(\d+)-/.exec(name);
+  return m !== null && (await processStart(Number(m[1]))) === m[2];
+}
+
+/** Live reference names of an entry; with `prune`, dead ones are deleted on the way. */
+export async function liveRefs(dir: string, prune = false): Promise<string[]> {
+  const names = await readdir(join(dir, REFS_DIR)).catch(() => [] as string[]);
+  const live: string[] = [];
+  for (const n of names) {
+    if (await refIsLive(n)) live.push(n);
+    else if (prune) await unlink(join(dir, REFS_DIR, n)).catch(() => undefined);
+  }
+  return live;
+}
+
+const READ_ONLY = new Set(['EACCES', 'EPERM', 'EROFS']);
+
+/** Runs `fn` holding the cache root's lock (a directory <root>/.lock, as proper-lockfile makes it). */
+export async function withCacheLock<T>(root: string, fn: () => Promise<T>): Promise<T> {
+  let release: () => Promise<void>;
+  // Retried here, not by proper-lockfile: it would retry every error, EACCES included.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      release = await lockfile.lock(root, { lockfilePath: join(root, '.lock'), realpath: false, stale: LOCK_STALE_MS, retries: 0, onCompromised: () => undefined });
+      break;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? '';
+      // Long enough to outwait a stale lock; sections themselves take milliseconds.
+      if (code === 'ELOCKED' && attempt < 60) {
+        await sleep(Math.min(500, 20 * 1.2 ** attempt));
+        continue;
+      }
+      if (code === 'ELOCKED') {
+        throw new TopoError(`the guest cache ${root} stayed locked by another topo`, {
+          code: 'E_GUEST_CACHE_LOCK',
+          hint: `wait for the other topo; if none runs, remove ${join(root, '.lock')}`,
+          cause: err,
+        });
+      }
+      if (READ_ONLY.has(code)) {
+        throw new TopoError(`the guest cache ${root} is not writable (${code})`, { code: 'E_GUEST_CACHE_RO', hint: 'point TOPO_CACHE_DIR at a directory you own', cause: err });
+      }
+      throw err;
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    await release().catch(() => undefined);
+  }
+}
+
+/** Drops one reference; safe to call twice. */
+export type Release = () => Promise<void>;
+
+/** Writes a reference for this process; the caller holds the lock and knows `dir` exists. */
+async function writeRef(dir: string): Promise<Release> {
+  selfStart ??= processStart(process.pid);
+  const file = join(dir, REFS_DIR, `${process.pid}-${(await selfStart) ?? 0}-${randomBytes(4).toString('hex')}`);
+  await liveRefs(dir, true);
+  await mkdir(join(dir, REFS_DIR), { recursive: true });
+  await writeFile(file, '');
+  let released = false;
+  return async () => {
+    if (released) return;
+    released = true;
+    await unlink(file).catch(() => undefined);
+  };
+}
+
+/** References `dir` for this process; undefined when the entry was removed meanwhile (look it up again). */
+export async function addRef(root: string, dir: string): Promise<Release | undefined> {
+  try {
+    return await withCacheLock(root, async () => {
+      if (!(await access(join(dir, MANIFEST_FILE)).then(() => true, () => false))) return undefined;
+      return writeRef(dir);
+    });
+  } catch (err) {
+    // A cache this user cannot write (a shared, prebuilt one) is used as it is: this user cannot prune it either.
+    const code = isTopoError(err) ? err.code : ((err as NodeJS.ErrnoException).code ?? '');
+    if (code === 'E_GUEST_CACHE_RO' || READ_ONLY.has(code)) return async () => undefined;
+    throw err;
+  }
+}
+
+/**
+ * Installs the complete entry `staged` as <root>/<key> and references it. With `reuse`, an intact entry of
+ * the key (a concurrent build that won) is referenced instead. An entry already there is replaced unless it
+ * is in use; then the new one goes beside it as <key>+<nonce> (lookups take the newest build).
+ */
+export async function publish(root: string, staged: string, key: string, opts: { reuse?: boolean } = {}): Promise<{ dir: string; release: Release; reused?: CacheEntry }> {
+  let trash: string | undefined;
+  const result = await withCacheLock(root, async () => {
+    const reused = opts.reuse ? await findEntry(root, { key }) : undefined;
+    if (reused) return { dir: reused.dir, release: await writeRef(reused.dir), reused };
+    let dir = join(root, key);
+    if ((await liveRefs(dir)).length > 0) dir = join(root, `${key}+${randomBytes(4).toString('hex')}`);
+    else trash = await moveToTrash(root, dir);
+    await rename(staged, dir);
+    return { dir, release: await writeRef(dir) };
+  });
+  if (trash) await rm(trash, { recursive: true, force: true });
+  return result;
+}
+
+/** Removes every entry but `keep` that no live process references (they are superseded, ~70 MB each). */
+export async function prune(root: string, keep: string): Promise<void> {
+  const trash = await withCacheLock(root, async () => {
+    const moved: string[] = [];
+    const names = await readdir(root, { withFileTypes: true }).catch(() => []);
+    for (const dir of names.filter((d) => d.isDirectory() && !d.name.startsWith('.')).map((d) => join(root, d.name))) {
+      if (dir === keep || (await liveRefs(dir)).length > 0) continue;
+      const t = await moveToTrash(root, dir);
+      if (t) moved.push(t);
+    }
+    return moved;
+  });
+  for (const t of trash) await rm(t, { recursive: true, force: true });
+}
