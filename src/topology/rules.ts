@@ -4,7 +4,8 @@ import path from 'node:path';
 import { Graph, alg } from '@dagrejs/graphlib';
 import { pointer, subject, suggest, type Issue } from './diagnostics.js';
 import { MAX_IFACE, assignInterfaces, isRecord, mergeNode, parseEndpoint } from './doc.js';
-import { checkCidr, durationProblem, parsePort, percentProblem, rateProblem, regexProblem, sizeProblem } from './values.js';
+import { patternProblem } from './pattern.js';
+import { checkCidr, durationProblem, parsePort, percentProblem, rateProblem, sizeProblem } from './values.js';
 
 export interface RuleContext {
   /** Directory of the topology file: relative paths are resolved against it. */
@@ -86,7 +87,7 @@ function checkNodeValues(base: string, raw: Record<string, unknown>, ctx: RuleCo
   if (isRecord(raw.ready)) {
     const t = raw.ready.timeout;
     if (typeof t === 'string' || typeof t === 'number') value(`${base}/ready/timeout`, t, 'E_DURATION', durationProblem(t));
-    if (typeof raw.ready.console === 'string') value(`${base}/ready/console`, raw.ready.console, 'E_REGEX', regexProblem(raw.ready.console));
+    if (typeof raw.ready.console === 'string') value(`${base}/ready/console`, raw.ready.console, 'E_REGEX', patternProblem(raw.ready.console));
   }
   if (Array.isArray(raw.ports)) {
     raw.ports.forEach((p, i) => {
