@@ -1,15 +1,12 @@
 // Schema validation through Ajv, with Ajv's errors reworded for people and its anyOf cascades folded.
 import { readFileSync } from 'node:fs';
 import Ajv2020Module, { type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
-import addFormatsModule from 'ajv-formats';
 import { describePath, pointer, subject, suggest, type Issue } from './diagnostics.js';
 import { durationProblem, parsePort, percentProblem, rateProblem, sizeProblem } from './values.js';
 
 // CJS default exports under NodeNext: at runtime the import is the function itself, TS sees a namespace.
 type AjvClass = typeof Ajv2020Module.default;
 const Ajv2020 = (Ajv2020Module as unknown as { default?: AjvClass }).default ?? (Ajv2020Module as unknown as AjvClass);
-type AddFormats = typeof addFormatsModule.default;
-const addFormats = (addFormatsModule as unknown as { default?: AddFormats }).default ?? (addFormatsModule as unknown as AddFormats);
 
 export const SCHEMA_URL = new URL('../../schemas/topology.schema.json', import.meta.url);
 
@@ -28,7 +25,6 @@ function validator(): ValidateFunction {
       if (typeof def === 'object' && def !== null) defRoots.add(def);
     }
     const ajv = new Ajv2020({ allErrors: true, verbose: true, strict: true });
-    addFormats(ajv);
     compiled = ajv.compile(schema);
   }
   return compiled;
