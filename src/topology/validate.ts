@@ -128,7 +128,8 @@ function toIssue(e: ErrorObject): Issue | undefined {
       const key = String(e.params.additionalProperty);
       const allowed = Object.keys((e.parentSchema as { properties?: object } | undefined)?.properties ?? {});
       const near = suggest(key, allowed);
-      const fix = near ? `did you mean \`${near}\`?` : `allowed keys: ${allowed.join(', ')}`;
+      const extension = p === '' ? ' (and x-... keys for anchors)' : '';
+      const fix = near ? `did you mean \`${near}\`?` : `allowed keys: ${allowed.join(', ')}${extension}`;
       return { path: `${p}${pointer(key)}`, at: 'key', code: 'E_UNKNOWN_KEY', message: `unknown key \`${key}\` in ${where(p)}; ${fix}` };
     }
     case 'required': {
@@ -179,6 +180,15 @@ function toIssue(e: ErrorObject): Issue | undefined {
       return { path: p, code: 'E_SCHEMA_ITEMS', message: `${where(p)}: needs at least ${String(e.params.limit)} items` };
     case 'minLength':
       return { path: p, code: 'E_SCHEMA_EMPTY', message: `${where(p)} must not be empty` };
+    case 'maxProperties':
+    case 'maxItems':
+    case 'maxLength': {
+      const n = e.keyword === 'maxLength' ? String(e.data).length : Array.isArray(e.data) ? e.data.length : Object.keys(e.data as object).length;
+      const unit = e.keyword === 'maxLength' ? 'characters' : p === '/nodes' ? 'nodes' : p === '/links' ? 'links' : p.endsWith('/run') ? 'commands' : 'items';
+      // Counts point at the key (the value is a long list); a long string at itself, where a rule may say more.
+      const at = e.keyword === 'maxLength' ? 'value' : 'key';
+      return { path: p, at, code: 'E_LIMIT', message: `${where(p)} has ${n.toLocaleString('en-US')} ${unit}; topo takes at most ${Number(e.params.limit).toLocaleString('en-US')}` };
+    }
     case 'uniqueItems': {
       const j = Number(e.params.j);
       const dup = Array.isArray(e.data) ? e.data[j] : undefined;
