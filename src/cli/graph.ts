@@ -1,11 +1,11 @@
 // `topo graph FILE --format dot|mermaid|json`: draw the wiring; an invalid file prints validate's lines.
-import { toDot, toJson, toMermaid } from '../topology/index.js';
+import { oneLine, toDot, toJson, toMermaid } from '../topology/index.js';
 import { checkFile, printDiagnostics } from './validate.js';
 
 export async function graphCommand(file: string, opts: { format: 'dot' | 'mermaid' | 'json' }): Promise<number> {
   const checked = await checkFile(file);
   if ('unreadable' in checked) {
-    process.stderr.write(`${file}: error: ${checked.unreadable}\n`);
+    process.stderr.write(`${oneLine(`${file}: error: ${checked.unreadable}`)}\n`);
     return 2;
   }
   if (!checked.result.ok) {

@@ -1,6 +1,6 @@
 // `topo validate FILE...`: one FILE:LINE:COL line per problem (all at once), or a JSON report.
 import { isTopoError } from '../errors.js';
-import { formatDiagnostic, loadTopology, type Diagnostic, type LoadResult } from '../topology/index.js';
+import { formatDiagnostic, loadTopology, oneLine, type Diagnostic, type LoadResult } from '../topology/index.js';
 
 export interface FileReport {
   file: string;
@@ -29,7 +29,7 @@ export async function validateCommand(files: string[], opts: { json?: boolean })
     const checked = await checkFile(file);
     if ('unreadable' in checked) {
       code = 2;
-      if (!opts.json) process.stderr.write(`${file}: error: ${checked.unreadable}\n`);
+      if (!opts.json) process.stderr.write(`${oneLine(`${file}: error: ${checked.unreadable}`)}\n`);
       reports.push({ file, valid: false, errors: [{ line: 0, column: 0, path: '', message: checked.unreadable }] });
       continue;
     }

@@ -1,5 +1,6 @@
 // Diagnostics: problems found in a topology file, located by JSON pointer and mapped to line:column.
-import { isMap, isPair, isScalar, isSeq, type Document, type LineCounter, type Node as YamlNode } from 'yaml';
+import { isAlias, isMap, isPair, isScalar, isSeq, type Alias, type Document, type LineCounter, type Node as YamlNode, type Pair, type YAMLMap } from 'yaml';
+import { isMergeKey } from './expand.js';
 
 export interface Diagnostic {
   file: string;
@@ -38,21 +39,24 @@ function parentPointer(path: string): string {
 interface Spot {
   key?: number;
   value?: number;
+  node?: unknown;
 }
 
 /** JSON pointer -> source offsets, built once per document so lookups stay O(1) on big files. */
 export class PositionIndex {
   private readonly spots = new Map<string, Spot>();
 
+  /** `aliases` (alias -> anchored node) lets paths reached through aliases and merge keys find their source. */
   constructor(
     doc: Document,
     private readonly lines: LineCounter,
+    private readonly aliases: ReadonlyMap<Alias, YamlNode> = new Map(),
   ) {
     this.walk(doc.contents, '', undefined);
   }
 
   private walk(node: unknown, path: string, keyOffset: number | undefined): void {
-    const spot: Spot = { key: keyOffset };
+    const spot: Spot = { key: keyOffset, node };
     if (node && typeof node === 'object' && 'range' in node) {
       const range = (node as YamlNode).range;
       if (range) spot.value = range[0];
@@ -60,7 +64,7 @@ export class PositionIndex {
     if (!this.spots.has(path)) this.spots.set(path, spot);
     if (isMap(node)) {
       for (const item of node.items) {
-        if (!isPair(item)) continue;
+        if (!isPair(item) || isMergeKey(item.key)) continue;
         const key = isScalar(item.key) ? String(item.key.value) : String(item.key);
         const keyOff = isScalar(item.key) ? item.key.range?.[0] : undefined;
         const child = `${path}${pointer(key)}`;
@@ -73,18 +77,68 @@ export class PositionIndex {
     }
   }
 
+  private deref(node: unknown): unknown {
+    return isAlias(node) ? this.aliases.get(node) : node;
+  }
+
+  /** The pair for `key` in a map: its own, else from its merge keys in order (the first wins, as in the data). */
+  private pairOf(map: YAMLMap, key: string, depth: number): Pair | undefined {
+    const own = map.items.find((p) => isPair(p) && !isMergeKey(p.key) && isScalar(p.key) && String(p.key.value) === key);
+    if (own || depth > 64) return own;
+    for (const m of map.items) {
+      if (!isPair(m) || !isMergeKey(m.key)) continue;
+      const src = this.deref(m.value);
+      for (const item of isSeq(src) ? src.items : [m.value]) {
+        const source = this.deref(item);
+        const found = isMap(source) ? this.pairOf(source, key, depth + 1) : undefined;
+        if (found) return found;
+      }
+    }
+    return undefined;
+  }
+
+  /** Walk the rest of a path from a node, through aliases and merge keys. */
+  private follow(node: unknown, rest: readonly string[]): Spot | undefined {
+    let cur = this.deref(node);
+    let spot: Spot | undefined;
+    for (const seg of rest) {
+      if (isMap(cur)) {
+        const pair = this.pairOf(cur, seg, 0);
+        if (!pair) return undefined;
+        const key = isScalar(pair.key) ? pair.key.range?.[0] : undefined;
+        cur = this.deref(pair.value);
+        spot = { key, value: (cur as YamlNode | undefined)?.range?.[0] ?? key };
+      } else if (isSeq(cur) && /^\d+$/.test(seg)) {
+        cur = this.deref(cur.items[Number(seg)]);
+        if (cur === undefined) return undefined;
+        spot = { value: (cur as YamlNode).range?.[0] };
+      } else return undefined;
+    }
+    return spot;
+  }
+
+  private pos(off: number): { line: number; column: number } {
+    const { line, col } = this.lines.linePos(off);
+    return { line, column: col };
+  }
+
   /** Nearest existing ancestor's position when the path itself is absent (e.g. merged from defaults). */
   locate(path: string, at: 'key' | 'value' = 'value'): { line: number; column: number } {
     let p = path;
+    let followed = false;
     for (;;) {
       const spot = this.spots.get(p);
+      if (spot && p !== path && !followed) {
+        // Reached through an alias or a merge key: the value's source is where it is written.
+        followed = true;
+        const via = this.follow(spot.node, splitPointer(path).slice(splitPointer(p).length));
+        const off = via ? (at === 'key' ? (via.key ?? via.value) : (via.value ?? via.key)) : undefined;
+        if (off !== undefined) return this.pos(off);
+      }
       // An ancestor stands in for a missing path (a required field, a value from defaults): its key reads best.
       const preferKey = at === 'key' || p !== path;
       const off = spot ? (preferKey ? (spot.key ?? spot.value) : (spot.value ?? spot.key)) : undefined;
-      if (off !== undefined) {
-        const { line, col } = this.lines.linePos(off);
-        return { line, column: col };
-      }
+      if (off !== undefined) return this.pos(off);
       if (p === '') return { line: 1, column: 1 };
       p = parentPointer(p);
     }
@@ -170,7 +224,7 @@ export function suggest(word: string, candidates: Iterable<string>): string | un
 export function toDiagnostics(file: string, issues: readonly Issue[], index: PositionIndex | undefined): Diagnostic[] {
   return issues.map((i) => {
     const pos = index ? index.locate(i.path, i.at) : { line: 1, column: 1 };
-    return { file, line: pos.line, column: pos.column, path: i.path, message: i.message, code: i.code };
+    return { file, line: pos.line, column: pos.column, path: i.path, message: oneLine(i.message), code: i.code };
   });
 }
 
@@ -178,6 +232,15 @@ export function sortDiagnostics(list: Diagnostic[]): Diagnostic[] {
   return list.sort((a, b) => a.line - b.line || a.column - b.column || a.message.localeCompare(b.message));
 }
 
+// C0/C1 controls (newlines, ESC of terminal sequences), line and paragraph separators, bidi overrides.
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+const NAMED: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/** Text from the file made safe for one terminal line: control characters become visible escapes. */
+export function oneLine(text: string): string {
+  return text.replace(UNPRINTABLE, (c) => NAMED[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 export function formatDiagnostic(d: Diagnostic): string {
-  return `${d.file}:${d.line}:${d.column}: error: ${d.message}`;
+  return `${oneLine(d.file)}:${d.line}:${d.column}: error: ${oneLine(d.message)}`;
 }

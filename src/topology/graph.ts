@@ -1,5 +1,6 @@
 // Graph views of a resolved topology: the wiring (a multigraph) and boot order (a DAG), plus renderers.
-import { Graph } from '@dagrejs/graphlib';
+import { Graph, alg } from '@dagrejs/graphlib';
+import { TopoError } from '../errors.js';
 import type { NodeKind, ResolvedLink, ResolvedTopology } from './model.js';
 
 export interface VertexLabel {
@@ -50,6 +51,35 @@ export function dependencyGraph(t: ResolvedTopology): Graph {
   return g;
 }
 
+/**
+ * Boot order as levels: level 0 depends on nothing, every later level only on earlier ones, so the nodes
+ * of one level may boot in parallel once the levels before are ready. File order within a level.
+ */
+export function bootLevels(t: ResolvedTopology): string[][] {
+  const g = dependencyGraph(t);
+  let order: string[];
+  try {
+    order = alg.topsort(g).reverse();
+  } catch (err) {
+    if (err instanceof alg.CycleException) throw new TopoError('depends_on has a cycle; validate the topology first', { code: 'E_DEP_CYCLE', cause: err });
+    throw err;
+  }
+  const level = new Map<string, number>();
+  for (const n of order) {
+    let l = 0;
+    for (const d of g.successors(n) ?? []) l = Math.max(l, (level.get(d) ?? 0) + 1);
+    level.set(n, l);
+  }
+  const levels: string[][] = [];
+  for (const n of t.nodes) (levels[level.get(n.name) ?? 0] ??= []).push(n.name);
+  return levels;
+}
+
+/** Every node once, each after all it depends on (levels flattened). */
+export function bootOrder(t: ResolvedTopology): string[] {
+  return bootLevels(t).flat();
+}
+
 const q = (s: string) => JSON.stringify(s);
 
 function side(e: { iface: string; address?: string }): string {
@@ -90,6 +120,8 @@ export function toDot(t: ResolvedTopology): string {
       for (const e of l.endpoints) out.push(`  ${q(e.node)} -- ${q(segmentId(l.id))} [taillabel=${q(side(e))}];`);
     }
   }
+  // Boot dependencies: dashed arrows from a node to what it waits for.
+  for (const n of t.nodes) for (const d of n.dependsOn) out.push(`  ${q(n.name)} -- ${q(d)} [style=dashed, dir=forward, label="depends on"];`);
   out.push('}');
   return `${out.join('\n')}\n`;
 }
@@ -111,6 +143,7 @@ export function toMermaid(t: ResolvedTopology): string {
       for (const e of l.endpoints) out.push(`  ${mid(e.node)} ---|${mtext(side(e))}| ${mid(segmentId(l.id))}`);
     }
   }
+  for (const n of t.nodes) for (const d of n.dependsOn) out.push(`  ${mid(n.name)} -.->|"depends on"| ${mid(d)}`);
   return `${out.join('\n')}\n`;
 }
 
@@ -118,6 +151,8 @@ export interface GraphJson {
   nodes: { name: string; kind: NodeKind; dependsOn: string[]; interfaces: { name: string; mac: string; kind: string; link?: string; addresses: string[] }[] }[];
   segments: { id: string; link: string; members: { node: string; iface: string; address?: string }[] }[];
   links: { id: string; kind: 'p2p' | 'segment'; endpoints: { node: string; iface: string; mac: string; address?: string }[]; mtu: number; capture: boolean; impair?: object }[];
+  /** bootLevels(): nodes grouped so each group depends only on earlier ones. */
+  bootLevels: string[][];
 }
 
 export function toJson(t: ResolvedTopology): GraphJson {
@@ -139,5 +174,6 @@ export function toJson(t: ResolvedTopology): GraphJson {
       capture: l.capture,
       ...(l.impair ? { impair: { ...l.impair } } : {}),
     })),
+    bootLevels: bootLevels(t),
   };
 }

@@ -2,15 +2,19 @@
 // They run on the raw document even when the schema failed, so every access is defensive.
 import path from 'node:path';
 import { Graph, alg } from '@dagrejs/graphlib';
-import { pointer, subject, suggest, type Issue } from './diagnostics.js';
+import { describePath, pointer, subject, suggest, type Issue } from './diagnostics.js';
 import { MAX_IFACE, assignInterfaces, isRecord, mergeNode, parseEndpoint } from './doc.js';
-import { checkCidr, durationProblem, parsePort, percentProblem, rateProblem, regexProblem, sizeProblem } from './values.js';
+import { CMDLINE_RESERVE, KERNEL_CMDLINE_SIZE, MAX_USER_CMDLINE, RESERVED_FW_CFG_PREFIX } from './limits.js';
+import { patternProblem } from './pattern.js';
+import { checkCidr, durationProblem, parsePort, percentProblem, rateProblem, sizeProblem } from './values.js';
+
+export type FileKind = 'file' | 'directory' | 'missing';
 
 export interface RuleContext {
   /** Directory of the topology file: relative paths are resolved against it. */
   dir: string;
   /** Injected so the rules stay testable without a filesystem. */
-  fileExists: (absPath: string) => boolean;
+  fileKind: (absPath: string) => FileKind;
 }
 
 const MICROVM_ONLY = ['kernel', 'initrd', 'cmdline'] as const;
@@ -86,7 +90,7 @@ function checkNodeValues(base: string, raw: Record<string, unknown>, ctx: RuleCo
   if (isRecord(raw.ready)) {
     const t = raw.ready.timeout;
     if (typeof t === 'string' || typeof t === 'number') value(`${base}/ready/timeout`, t, 'E_DURATION', durationProblem(t));
-    if (typeof raw.ready.console === 'string') value(`${base}/ready/console`, raw.ready.console, 'E_REGEX', regexProblem(raw.ready.console));
+    if (typeof raw.ready.console === 'string') value(`${base}/ready/console`, raw.ready.console, 'E_REGEX', patternProblem(raw.ready.console));
   }
   if (Array.isArray(raw.ports)) {
     raw.ports.forEach((p, i) => {
@@ -94,12 +98,29 @@ function checkNodeValues(base: string, raw: Record<string, unknown>, ctx: RuleCo
       if ('problem' in spec && (typeof p === 'string' || typeof p === 'number')) value(`${base}/ports/${i}`, p, 'E_PORT', spec.problem);
     });
   }
+  if (typeof raw.cmdline === 'string') {
+    const bytes = Buffer.byteLength(raw.cmdline);
+    if (bytes > MAX_USER_CMDLINE) {
+      const why = `${bytes} bytes is too long; the kernel takes ${KERNEL_CMDLINE_SIZE} bytes of command line and topo keeps ${CMDLINE_RESERVE} for its own arguments, so cmdline may have at most ${MAX_USER_CMDLINE}`;
+      add(`${base}/cmdline`, 'E_CMDLINE_LENGTH', `${describePath(`${base}/cmdline`)}: ${why}`);
+    }
+  }
   const files: [string, unknown][] = ['kernel', 'initrd', 'disk'].map((f): [string, unknown] => [`${base}/${f}`, raw[f]]);
-  if (isRecord(raw.fw_cfg)) for (const [k, v] of Object.entries(raw.fw_cfg)) files.push([`${base}/fw_cfg${pointer(k)}`, v]);
+  if (isRecord(raw.fw_cfg)) {
+    for (const [k, v] of Object.entries(raw.fw_cfg)) {
+      const p = `${base}/fw_cfg${pointer(k)}`;
+      files.push([p, v]);
+      if (k.startsWith(RESERVED_FW_CFG_PREFIX)) {
+        add(p, 'E_FW_CFG_RESERVED', `${describePath(`${base}/fw_cfg`)} name ${JSON.stringify(k)}: names under ${RESERVED_FW_CFG_PREFIX} are topo's own (it passes ${RESERVED_FW_CFG_PREFIX}config); use a name of your own, e.g. opt/org.example/${k.slice(RESERVED_FW_CFG_PREFIX.length) || 'config'}`, 'key');
+      }
+    }
+  }
   for (const [p, f] of files) {
     if (typeof f !== 'string' || f === '') continue;
     const abs = path.resolve(ctx.dir, f);
-    if (!ctx.fileExists(abs)) add(p, 'E_FILE_MISSING', `${subject(p, f)}: file not found (looked for ${abs}); paths are relative to the topology file`);
+    const kind = ctx.fileKind(abs);
+    if (kind === 'missing') add(p, 'E_FILE_MISSING', `${subject(p, f)}: file not found (looked for ${abs}); paths are relative to the topology file`);
+    else if (kind === 'directory') add(p, 'E_FILE_IS_DIR', `${subject(p, f)}: is a directory (${abs}), not a file; name a file in it`);
   }
 }
 

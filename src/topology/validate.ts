@@ -1,15 +1,12 @@
 // Schema validation through Ajv, with Ajv's errors reworded for people and its anyOf cascades folded.
 import { readFileSync } from 'node:fs';
 import Ajv2020Module, { type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
-import addFormatsModule from 'ajv-formats';
 import { describePath, pointer, subject, suggest, type Issue } from './diagnostics.js';
 import { durationProblem, parsePort, percentProblem, rateProblem, sizeProblem } from './values.js';
 
 // CJS default exports under NodeNext: at runtime the import is the function itself, TS sees a namespace.
 type AjvClass = typeof Ajv2020Module.default;
 const Ajv2020 = (Ajv2020Module as unknown as { default?: AjvClass }).default ?? (Ajv2020Module as unknown as AjvClass);
-type AddFormats = typeof addFormatsModule.default;
-const addFormats = (addFormatsModule as unknown as { default?: AddFormats }).default ?? (addFormatsModule as unknown as AddFormats);
 
 export const SCHEMA_URL = new URL('../../schemas/topology.schema.json', import.meta.url);
 
@@ -28,7 +25,6 @@ function validator(): ValidateFunction {
       if (typeof def === 'object' && def !== null) defRoots.add(def);
     }
     const ajv = new Ajv2020({ allErrors: true, verbose: true, strict: true });
-    addFormats(ajv);
     compiled = ajv.compile(schema);
   }
   return compiled;
@@ -132,7 +128,8 @@ function toIssue(e: ErrorObject): Issue | undefined {
       const key = String(e.params.additionalProperty);
       const allowed = Object.keys((e.parentSchema as { properties?: object } | undefined)?.properties ?? {});
       const near = suggest(key, allowed);
-      const fix = near ? `did you mean \`${near}\`?` : `allowed keys: ${allowed.join(', ')}`;
+      const extension = p === '' ? ' (and x-... keys for anchors)' : '';
+      const fix = near ? `did you mean \`${near}\`?` : `allowed keys: ${allowed.join(', ')}${extension}`;
       return { path: `${p}${pointer(key)}`, at: 'key', code: 'E_UNKNOWN_KEY', message: `unknown key \`${key}\` in ${where(p)}; ${fix}` };
     }
     case 'required': {
@@ -183,6 +180,15 @@ function toIssue(e: ErrorObject): Issue | undefined {
       return { path: p, code: 'E_SCHEMA_ITEMS', message: `${where(p)}: needs at least ${String(e.params.limit)} items` };
     case 'minLength':
       return { path: p, code: 'E_SCHEMA_EMPTY', message: `${where(p)} must not be empty` };
+    case 'maxProperties':
+    case 'maxItems':
+    case 'maxLength': {
+      const n = e.keyword === 'maxLength' ? String(e.data).length : Array.isArray(e.data) ? e.data.length : Object.keys(e.data as object).length;
+      const unit = e.keyword === 'maxLength' ? 'characters' : p === '/nodes' ? 'nodes' : p === '/links' ? 'links' : p.endsWith('/run') ? 'commands' : 'items';
+      // Counts point at the key (the value is a long list); a long string at itself, where a rule may say more.
+      const at = e.keyword === 'maxLength' ? 'value' : 'key';
+      return { path: p, at, code: 'E_LIMIT', message: `${where(p)} has ${n.toLocaleString('en-US')} ${unit}; topo takes at most ${Number(e.params.limit).toLocaleString('en-US')}` };
+    }
     case 'uniqueItems': {
       const j = Number(e.params.j);
       const dup = Array.isArray(e.data) ? e.data[j] : undefined;

@@ -1,4 +1,4 @@
-// Checks of single values (units, CIDRs, ports, regexes): each returns the problem in words, or undefined.
+// Checks of single values (units, CIDRs, ports; patterns live in pattern.ts): each returns the problem in words, or undefined.
 // Shared by the semantic rules and by the schema-error wording so both say the same thing.
 import { isIP } from 'node:net';
 import {
@@ -44,17 +44,6 @@ export function percentProblem(v: unknown): string | undefined {
   if (p === undefined) return `not a percentage; ${PERCENT_HINT}`;
   if (p > 100) return `${p}% is over 100; a percentage is 0 to 100`;
   return undefined;
-}
-
-export function regexProblem(v: unknown): string | undefined {
-  if (typeof v !== 'string') return 'not a regular expression; use a string';
-  try {
-    new RegExp(v);
-    return undefined;
-  } catch (err) {
-    const why = err instanceof Error ? err.message.replace(/^Invalid regular expression: /, '') : String(err);
-    return `not a valid regular expression (${why}); escape special characters with a backslash`;
-  }
 }
 
 /** IPv4 or IPv6 CIDR. Returns the family, or the problem. */

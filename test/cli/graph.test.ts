@@ -21,7 +21,7 @@ describe('topo graph', () => {
     const res = await runCli('graph', 'topologies/lan.yaml', '--format', 'json');
     expect(res.code).toBe(0);
     const g = JSON.parse(res.stdout) as { nodes: unknown[]; segments: { id: string }[]; links: unknown[] };
-    expect(Object.keys(g)).toEqual(['nodes', 'segments', 'links']);
+    expect(Object.keys(g)).toEqual(['nodes', 'segments', 'links', 'bootLevels']);
     expect(g.nodes).toHaveLength(3);
     expect(g.segments.map((s) => s.id)).toEqual(['seg:l1']);
   });

@@ -1,6 +1,7 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from './run-cli.js';
 
 const FIXTURES = 'test/fixtures/invalid';
@@ -97,5 +98,58 @@ describe('topo validate', () => {
   it('exits 2 on a usage error', async () => {
     const res = await runCli('validate');
     expect(res.code).toBe(2);
+  });
+});
+
+describe('bounded input through `topo validate`', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'topo-validate-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const bomb = (items: number) =>
+    [
+      'name: bomb',
+      'nodes:',
+      `  n0: { run: &big [${new Array<string>(items).fill('echo 1').join(', ')}] }`,
+      ...Array.from({ length: 999 }, (_, i) => `  n${i + 1}: { run: *big }`),
+      '',
+    ].join('\n');
+
+  it('stops an alias bomb at the expansion bound', async () => {
+    const file = path.join(dir, 'bomb.yaml');
+    writeFileSync(file, bomb(50_000));
+    const res = await runCli('validate', file);
+    expect(res.code).toBe(1);
+    // name plus 50,000 values written once, then 50,000 more per alias: n19 (line 22) passes 1,000,000.
+    expect(res.stderr).toBe(
+      `${file}:22:15: error: the file holds more than 1,000,000 YAML values once aliases are expanded (alias *big here adds 50,000 values, 293.0 KiB); alias less, or alias smaller data\n`,
+    );
+  });
+
+  it('stops the reported 2.4 MB alias bomb (300,000 items aliased 999 times) before parsing it', async () => {
+    const file = path.join(dir, 'bomb-2m.yaml');
+    writeFileSync(file, bomb(300_000));
+    const res = await runCli('validate', file);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toBe(`${file}:1:1: error: the file is 2.3 MiB; topo reads topology files up to 1.0 MiB\n`);
+  });
+
+  it('keeps every diagnostic on one line whatever the file name and values hold', async () => {
+    const sub = path.join(dir, 'a\nb\u001b[2J');
+    mkdirSync(sub);
+    const file = path.join(sub, 'lab.yaml');
+    writeFileSync(file, 'name: lab\nnodes:\n  r1:\n    ready: { console: "line\\none\\u001b[31m(" }\n    depends_on: ["x\\ty\\r"]\n');
+    const res = await runCli('validate', file);
+    expect(res.code).toBe(1);
+    const lines = res.stderr.trimEnd().split('\n');
+    expect(lines).toHaveLength(2);
+    for (const l of lines) expect(l).toMatch(/^[^\n\r\u001b]+a\\nb\\u001b\[2J\/lab\.yaml:\d+:\d+: error: /);
+    expect(res.stderr).not.toMatch(/[\u0000-\u0009\u000b-\u001f]/);
+  });
+
+  it('keeps the unreadable-file line on one line too', async () => {
+    const res = await runCli('validate', path.join(dir, 'no\nsuch.yaml'));
+    expect(res.code).toBe(2);
+    expect(res.stderr.trimEnd().split('\n')).toHaveLength(1);
+    expect(res.stderr).toContain('no\\nsuch.yaml: error: cannot read: ENOENT');
   });
 });

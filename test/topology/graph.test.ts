@@ -1,6 +1,8 @@
 import { alg } from '@dagrejs/graphlib';
 import { describe, expect, it } from 'vitest';
-import { dependencyGraph, segmentId, toDot, toJson, toMermaid, wiringGraph } from '../../src/topology/graph.js';
+import { isTopoError } from '../../src/errors.js';
+import { bootLevels, bootOrder, dependencyGraph, segmentId, toDot, toJson, toMermaid, wiringGraph } from '../../src/topology/graph.js';
+import type { ResolvedTopology } from '../../src/topology/model.js';
 import { resolved } from './helpers.js';
 
 const t = resolved(`
@@ -41,6 +43,46 @@ describe('wiring graph', () => {
   });
 });
 
+describe('boot levels', () => {
+  const diamond = resolved(`
+    name: lab
+    nodes:
+      app: { depends_on: [db, cache] }
+      db: { depends_on: [dns] }
+      cache: { depends_on: [dns] }
+      dns: {}
+      lone: {}
+      edge: { depends_on: [app, dns] }
+  `);
+
+  it('groups nodes so each level depends only on earlier ones, file order within a level', () => {
+    expect(bootLevels(diamond)).toEqual([['dns', 'lone'], ['db', 'cache'], ['app'], ['edge']]);
+    expect(bootOrder(diamond)).toEqual(['dns', 'lone', 'db', 'cache', 'app', 'edge']);
+  });
+
+  it('puts every node at level 0 without depends_on', () => {
+    expect(bootLevels(resolved('name: lab\nnodes: { b: {}, a: {} }\n'))).toEqual([['b', 'a']]);
+  });
+
+  it('a node is one level past its deepest dependency, not its first', () => {
+    const levels = bootLevels(diamond);
+    const level = (n: string) => levels.findIndex((l) => l.includes(n));
+    for (const n of diamond.nodes) for (const d of n.dependsOn) expect(level(d)).toBeLessThan(level(n.name));
+  });
+
+  it('refuses a cyclic model built by hand with a TopoError', () => {
+    const nodes = diamond.nodes.map((n) => (n.name === 'dns' ? { ...n, dependsOn: ['edge'] } : n));
+    const cyclic: ResolvedTopology = { ...diamond, nodes };
+    let err: unknown;
+    try {
+      bootLevels(cyclic);
+    } catch (e) {
+      err = e;
+    }
+    expect(isTopoError(err) && err.code).toBe('E_DEP_CYCLE');
+  });
+});
+
 describe('renderers', () => {
   it('DOT', () => {
     expect(toDot(t)).toBe(
@@ -57,6 +99,8 @@ describe('renderers', () => {
         '  "r1" -- "seg:l3" [taillabel="eth3"];',
         '  "r3" -- "seg:l3" [taillabel="eth1"];',
         '  "end" -- "seg:l3" [taillabel="eth1"];',
+        '  "r2" -- "r1" [style=dashed, dir=forward, label="depends on"];',
+        '  "r3" -- "r2" [style=dashed, dir=forward, label="depends on"];',
         '}',
         '',
       ].join('\n'),
@@ -70,11 +114,13 @@ describe('renderers', () => {
     expect(m).toContain('  seg_l3(("l3 (pcap)"))');
     expect(m).toContain('  n_r1 ---|"l1: eth1 10.0.12.1/24 — eth1 10.0.12.2/24 (delay 40ms, rate 20mbit)"| n_r2');
     expect(m).toContain('  n_end ---|"eth1"| seg_l3');
+    expect(m).toContain('  n_r3 -.->|"depends on"| n_r2');
   });
 
   it('JSON', () => {
     const j = toJson(t);
-    expect(Object.keys(j)).toEqual(['nodes', 'segments', 'links']);
+    expect(Object.keys(j)).toEqual(['nodes', 'segments', 'links', 'bootLevels']);
+    expect(j.bootLevels).toEqual([['r1', 'end'], ['r2'], ['r3']]);
     expect(j.nodes.map((n) => n.name)).toEqual(['r1', 'r2', 'r3', 'end']);
     expect(j.segments).toEqual([{ id: 'seg:l3', link: 'l3', members: [{ node: 'r1', iface: 'eth3' }, { node: 'r3', iface: 'eth1' }, { node: 'end', iface: 'eth1' }] }]);
     expect(j.links[0]).toMatchObject({ id: 'l1', kind: 'p2p', mtu: 1500, capture: false, impair: { delayMs: 40, rateBps: 20_000_000 } });
