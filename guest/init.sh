@@ -2,11 +2,24 @@
 # topo default guest: /init (PID 1) of the initramfs, run by busybox ash.
 # Mounts the pseudo file systems, loads the virtio modules, applies the node's configuration from
 # fw_cfg "opt/topo/config" (format documented in src/guest/config.ts), runs the `run:` commands,
-# starts the agent and prints exactly one "topo-guest: ready" line on the console. Never exits.
+# starts the agent, links /dev/virtio-ports/<name> for virtio-serial ports, prints exactly one line
+# "topo-guest: ready <nonce>" on the console, then keeps a root shell on it. Never exits.
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root TERM=linux
 T=/run/topo
 
 log() { echo "topo-guest: $*"; }
+# What udev does for virtio-serial ports: /dev/virtio-ports/<name> -> ../vportNpM. 1 = no name yet.
+link_port() {
+  [ -r "$1/name" ] && read -r n < "$1/name" || return 1
+  case $n in ''|.*|*[!A-Za-z0-9._-]*) return 0 ;; esac
+  [ -d /dev/virtio-ports ] || mkdir -p /dev/virtio-ports
+  ln -sfn "../${1##*/}" "/dev/virtio-ports/$n"
+}
+# `uevent` (started below) runs `/init --uevent` for each kernel event: ports named late get linked too.
+if [ "$1" = --uevent ]; then
+  [ "$SUBSYSTEM" = virtio-ports ] && [ "$ACTION" != remove ] && link_port "/sys$DEVPATH"
+  exit 0
+fi
 b64() { printf '%s' "$1" | base64 -d; }
 # `topo.trace` on the kernel command line prints the uptime at each step (boot-time tuning).
 trace() {
@@ -48,11 +61,15 @@ fi
 hostname_b64=
 ifaces=0
 runs=0
+nonce=
+channels=
 while read -r kw a b c; do
   case $kw in
     hostname) hostname_b64=$a ;;
     iface) ifaces=$((ifaces + 1)) ;;
     run) runs=$((runs + 1)) ;;
+    nonce) case $a in *[!0-9a-f]*) log "bad nonce in config" ;; *) nonce=$a ;; esac ;;
+    channel) case $a in ''|.*|*[!a-z0-9._-]*) log "bad channel name in config" ;; *) channels="$channels $a" ;; esac ;;
   esac
 done < "$T/config"
 
@@ -127,7 +144,37 @@ done
 [ -s "$T/agent.state" ] || log "agent did not start (see $T/agent.log)"
 trace agent
 
-log ready
+# Port names arrive over virtio-serial's control queue shortly after the module loads: wait (bounded)
+# until every port present is named and every configured channel is linked.
+uevent /init --uevent </dev/null >/dev/null 2>&1 &
+t=0
+while :; do
+  missing=
+  for p in /sys/class/virtio-ports/*; do
+    [ -e "$p" ] && ! link_port "$p" && missing=1
+  done
+  for c in $channels; do [ -e "/dev/virtio-ports/$c" ] || missing=1; done
+  [ -z "$missing" ] && break
+  if [ "$t" -ge 150 ]; then
+    for c in $channels; do [ -e "/dev/virtio-ports/$c" ] || log "channel $c did not appear"; done
+    break
+  fi
+  usleep 20000
+  t=$((t + 1))
+done
+trace ports
+
+# The whole line carries this run's nonce: no `run:` output or earlier boot can be taken for it.
+log "ready${nonce:+ $nonce}"
+
+# A root shell on the serial console for `topo console`, respawned when it exits; the prompt names the node.
+# Each shell gets its own session with the console as controlling tty (job control, ^C). Started by
+# start-stop-daemon, not `&`: an async list of this shell would ignore SIGINT, and so would the shell.
+read -r con 2>/dev/null < /sys/class/tty/console/active
+con=${con##* }
+printf '%s\n' "PS1='\\h:\\w# '" > /etc/profile
+start-stop-daemon -S -b -p "$T/console.pid" -x /bin/sh -- -c \
+  'cd /root; while :; do setsid -c sh -l <>"/dev/$1" >&0 2>&1; sleep 1; done' console "${con:-ttyS0}"
 
 # PID 1 must never exit. Waiting also reaps orphans re-parented to us; poweroff/reboot signals work.
 trap 'poweroff -f' USR2

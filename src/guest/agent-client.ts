@@ -1,13 +1,15 @@
 // Host side of the guest agent (guest/agent.sh) over the virtio-serial port "org.topo.agent".
 //
-// Line protocol, one request at a time, "\n"-terminated lines, fields separated by one space,
-// free text base64 (standard alphabet, one line), "-" for an empty base64 field:
-//   -> P <id>                              <- O <id>
-//   -> X <id> <timeout_ms> <b64 command>   <- R <id> <exit_code> <timed_out 0|1> <b64 stdout> <b64 stderr>
-//                                          <- E <id> <b64 message>   (malformed request)
-// timeout_ms 0 means none. On timeout the guest kills the command's whole process group with SIGKILL
-// and replies timed_out=1, exit_code 137. Replies to ids nobody waits for (a ping that timed out) are
-// ignored, so a late answer can never be taken for the current request's.
+// Line protocol, "\n"-terminated lines, fields separated by one space, free text base64 (standard
+// alphabet, one line), "-" for an empty base64 field. Requests run concurrently; replies come in any
+// order, each whole on one line, and are matched by <id> ([0-9A-Za-z_-], unique among running requests):
+//   -> P <id>                                          <- O <id>
+//   -> X <id> <timeout_ms> <b64 command> [<b64 stdin>] <- R <id> <exit_code> <timed_out 0|1> <b64 stdout> <b64 stderr>
+//   -> K <id>                                          (no reply of its own: X <id> then replies, exit_code 137)
+//                                                      <- E <id> <b64 message>   (malformed request, duplicate id)
+// timeout_ms 0 means none. Without <b64 stdin> (or with "-") the command's stdin is /dev/null. On timeout
+// the guest kills the command's whole process group with SIGKILL and replies timed_out=1, exit_code 137;
+// K kills it the same way (timed_out=0). Replies to ids nobody waits for (aborted, timed out) are ignored.
 import type { Duplex } from 'node:stream';
 import { TopoError } from '../errors.js';
 
@@ -19,64 +21,96 @@ export interface ExecResult {
 }
 
 export interface ExecOptions {
-  /** Guest-side limit: the command is killed after this long. */
+  /** Guest-side limit: the command's process group is killed after this long. */
   timeoutMs?: number;
-  /** Host-side limit on waiting for the reply; default timeoutMs + 60 s, or none without timeoutMs. */
+  /** Host-side limit on waiting for the reply; default timeoutMs + 60 s, or DEFAULT_REPLY_TIMEOUT_MS. */
   replyTimeoutMs?: number;
+  /** Fed to the command's stdin (default: /dev/null). */
+  stdin?: Buffer | string;
+  /** Abort kills the command in the guest (K) and rejects with E_ABORTED. */
+  signal?: AbortSignal;
 }
 
-interface Pending {
-  id: string;
-  resolve: (fields: string[]) => void;
-  reject: (err: Error) => void;
+export interface AgentClientOptions {
+  /** How long the first request waits for the agent's first answer before E_NO_AGENT. */
+  greetingTimeoutMs?: number;
+  /** Host-side reply limit of commands without timeoutMs. */
+  defaultReplyTimeoutMs?: number;
 }
 
+/** exec() never waits forever: commands without timeoutMs are given up (and killed) after this. */
+export const DEFAULT_REPLY_TIMEOUT_MS = 10 * 60_000;
+const REPLY_GRACE_MS = 60_000;
+const GREETING_TIMEOUT_MS = 30_000;
 const NL = 0x0a;
+const SAFE_WORD = /^[A-Za-z0-9_@%+=:,./-]+$/;
+
+/** One sh command line running exactly `argv`: each word single-quoted unless it is plainly safe. */
+export function shellQuote(argv: readonly string[]): string {
+  return argv.map((w) => (SAFE_WORD.test(w) ? w : `'${w.replaceAll("'", `'\\''`)}'`)).join(' ');
+}
+
+type Pending = { resolve: (fields: string[]) => void; reject: (err: Error) => void };
 
 function decode(field: string | undefined): Buffer {
   return !field || field === '-' ? Buffer.alloc(0) : Buffer.from(field, 'base64');
 }
 
-function agentError(message: string, node?: string): TopoError {
-  return new TopoError(message, { code: 'E_AGENT', node });
+function b64(data: Buffer | string): string {
+  return data.length === 0 ? '-' : Buffer.from(data).toString('base64');
 }
 
 export class AgentClient {
   private readonly chunks: Buffer[] = [];
-  private pending: Pending | undefined;
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly pending = new Map<string, Pending>();
   private nextId = 1;
   private closedReason: string | undefined;
+  private greeted = false;
+  private greeting: Promise<void> | undefined;
+  private readonly greetingTimeoutMs: number;
+  private readonly defaultReplyTimeoutMs: number;
 
   /** `node` only labels errors. */
   constructor(
     private readonly stream: Duplex,
     private readonly node?: string,
+    opts: AgentClientOptions = {},
   ) {
+    this.greetingTimeoutMs = opts.greetingTimeoutMs ?? GREETING_TIMEOUT_MS;
+    this.defaultReplyTimeoutMs = opts.defaultReplyTimeoutMs ?? DEFAULT_REPLY_TIMEOUT_MS;
     stream.on('data', (chunk: Buffer) => this.onData(chunk));
-    const closed = (why: string) => () => this.fail(why);
-    stream.on('end', closed('agent channel closed'));
-    stream.on('close', closed('agent channel closed'));
+    const closed = () => this.fail('agent channel closed');
+    stream.on('end', closed);
+    stream.on('close', closed);
     stream.on('error', (err: Error) => this.fail(`agent channel error: ${err.message}`));
   }
 
-  /** Runs `command` with `sh` in the guest. Requests are queued: one runs at a time. */
-  exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
+  /** Runs `command` with `sh` in the guest (an argv array is quoted with shellQuote). Requests run concurrently. */
+  async exec(command: string | readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
+    const text = typeof command === 'string' ? command : shellQuote(command);
+    const what = `command ${JSON.stringify(text.split('\n')[0])}`;
+    if (opts.signal?.aborted) throw this.aborted(what);
+    await this.untilAborted(this.greet(), opts.signal, what);
     const timeoutMs = Math.max(0, Math.ceil(opts.timeoutMs ?? 0));
-    const replyTimeout = opts.replyTimeoutMs ?? (timeoutMs > 0 ? timeoutMs + 60_000 : undefined);
-    const b64 = command === '' ? '-' : Buffer.from(command, 'utf8').toString('base64');
-    return this.enqueue(async () => {
-      const f = await this.request((id) => `X ${id} ${timeoutMs} ${b64}\n`, replyTimeout, `command ${JSON.stringify(command.split('\n')[0])}`);
-      if (f[0] !== 'R' || f.length < 4) throw agentError(`agent refused the command: ${decode(f[2]).toString('utf8')}`, this.node);
-      return { exitCode: Number(f[2]), timedOut: f[3] === '1', stdout: decode(f[4]), stderr: decode(f[5]) };
-    });
+    const replyTimeout = opts.replyTimeoutMs ?? (timeoutMs > 0 ? timeoutMs + REPLY_GRACE_MS : this.defaultReplyTimeoutMs);
+    const stdin = opts.stdin === undefined || opts.stdin.length === 0 ? '' : ` ${b64(opts.stdin)}`;
+    const line = (id: string) => `X ${id} ${timeoutMs} ${b64(text)}${stdin}\n`;
+    const f = await this.request(line, replyTimeout, what, { signal: opts.signal, kill: true });
+    if (f[0] !== 'R' || f.length < 4) throw this.error(`agent refused the command: ${decode(f[2]).toString('utf8')}`, what);
+    return { exitCode: Number(f[2]), timedOut: f[3] === '1', stdout: decode(f[4]), stderr: decode(f[5]) };
   }
 
-  /** Resolves when the agent answers; rejects with E_AGENT after timeoutMs. */
-  ping(timeoutMs = 5_000): Promise<void> {
-    return this.enqueue(async () => {
-      await this.request((id) => `P ${id}\n`, timeoutMs, 'ping');
-    });
+  /** Resolves when the agent answers; rejects after timeoutMs (E_NO_AGENT if it never answered at all). */
+  async ping(timeoutMs = 5_000): Promise<void> {
+    await this.request((id) => `P ${id}\n`, timeoutMs, 'ping');
+  }
+
+  /** True once the agent answers a ping within timeoutMs; false on timeout or a closed channel. */
+  ready(timeoutMs: number): Promise<boolean> {
+    return this.ping(timeoutMs).then(
+      () => true,
+      () => false,
+    );
   }
 
   close(): void {
@@ -84,31 +118,64 @@ export class AgentClient {
     this.stream.destroy();
   }
 
-  private enqueue<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(fn, fn);
-    this.queue = run.catch(() => undefined);
-    return run;
+  /** The first request waits for a pong, so a node without an agent gives E_NO_AGENT, not a long silence. */
+  private greet(): Promise<void> {
+    if (this.greeted) return Promise.resolve();
+    this.greeting ??= this.ping(this.greetingTimeoutMs).finally(() => (this.greeting = undefined));
+    return this.greeting;
   }
 
-  private request(line: (id: string) => string, timeoutMs: number | undefined, what: string): Promise<string[]> {
-    if (this.closedReason) return Promise.reject(agentError(`${this.closedReason} (${what})`, this.node));
+  private untilAborted<T>(p: Promise<T>, signal: AbortSignal | undefined, what: string): Promise<T> {
+    if (!signal) return p;
+    let onAbort = () => {};
+    const aborted = new Promise<never>((_, reject) => (onAbort = () => reject(this.aborted(what))));
+    signal.addEventListener('abort', onAbort, { once: true });
+    return Promise.race([p, aborted]).finally(() => signal.removeEventListener('abort', onAbort));
+  }
+
+  private request(line: (id: string) => string, timeoutMs: number, what: string, how: { signal?: AbortSignal; kill?: boolean } = {}): Promise<string[]> {
+    const { signal } = how;
+    if (this.closedReason) return Promise.reject(this.error(this.closedReason, what));
     const id = String(this.nextId++);
     return new Promise<string[]>((resolve, reject) => {
-      const timer =
-        timeoutMs === undefined
-          ? undefined
-          : setTimeout(() => {
-              if (this.pending?.id === id) this.pending = undefined;
-              reject(agentError(`no reply from the guest agent within ${timeoutMs} ms (${what})`, this.node));
-            }, timeoutMs);
-      const done = () => timer && clearTimeout(timer);
-      this.pending = {
-        id,
-        resolve: (f) => (done(), resolve(f)),
-        reject: (e) => (done(), reject(new TopoError(`${e.message} (${what})`, { code: 'E_AGENT', node: this.node }))),
+      const settle = () => {
+        this.pending.delete(id);
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
       };
+      // Given up on: the command must not outlive our interest in it.
+      const giveUp = (err: Error) => {
+        settle();
+        if (how.kill && !this.closedReason) this.stream.write(`K ${id}\n`);
+        reject(err);
+      };
+      const timer = setTimeout(() => giveUp(this.timeoutError(timeoutMs, what)), timeoutMs);
+      const onAbort = () => giveUp(this.aborted(what));
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.pending.set(id, {
+        resolve: (f) => (settle(), resolve(f)),
+        reject: (e) => (settle(), reject(this.error(e.message, what))),
+      });
       this.stream.write(line(id));
     });
+  }
+
+  private timeoutError(ms: number, what: string): TopoError {
+    if (this.greeted) return this.error(`no reply from the guest agent within ${ms} ms`, what);
+    const who = this.node ? `node ${this.node}` : 'the node';
+    return new TopoError(`${who} does not answer on the topo agent channel: is it running topo's default guest?`, {
+      code: 'E_NO_AGENT',
+      node: this.node,
+      hint: `no answer to ${what} within ${ms} ms`,
+    });
+  }
+
+  private aborted(what: string): TopoError {
+    return new TopoError(`aborted (${what})`, { code: 'E_ABORTED', node: this.node });
+  }
+
+  private error(message: string, what: string): TopoError {
+    return new TopoError(`${message} (${what})`, { code: 'E_AGENT', node: this.node });
   }
 
   private onData(chunk: Buffer): void {
@@ -126,16 +193,13 @@ export class AgentClient {
 
   private onLine(line: string): void {
     const fields = line.split(' ');
-    const p = this.pending;
-    if (!p || fields[1] !== p.id) return;
-    this.pending = undefined;
-    p.resolve(fields);
+    if (!/^[ORE]$/.test(fields[0] ?? '')) return;
+    this.greeted = true;
+    this.pending.get(fields[1] ?? '')?.resolve(fields);
   }
 
   private fail(reason: string): void {
     this.closedReason ??= reason;
-    const p = this.pending;
-    this.pending = undefined;
-    p?.reject(new Error(reason));
+    for (const p of [...this.pending.values()]) p.reject(new Error(reason));
   }
 }

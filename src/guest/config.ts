@@ -10,6 +10,8 @@
 //   gateway <name> <ipv4>        default route (the host interface: SLIRP's 10.0.2.2)
 //   dns <ip>                     nameserver for /etc/resolv.conf
 //   run <b64 command>            a `run:` command, executed in file order by `sh`
+//   channel <name>               a user virtio-serial port: ready waits for /dev/virtio-ports/<name>
+//   nonce <hex>                  per run: init prints exactly "topo-guest: ready <hex>" (readyLine)
 import type { ResolvedNode } from '../topology/model.js';
 import { TopoError } from '../errors.js';
 
@@ -17,6 +19,10 @@ export const GUEST_CONFIG_FW_CFG_NAME = 'opt/topo/config';
 /** virtio-serial port name the agent (guest/agent.sh) listens on. */
 export const AGENT_PORT_NAME = 'org.topo.agent';
 export const GUEST_CONFIG_VERSION = 1;
+/** Prefix of the line init prints once the node is ready; the whole line is readyLine(nonce). */
+export const READY_LINE = 'topo-guest: ready';
+/** Names of user virtio-serial channels (the guest links /dev/virtio-ports/<name>). */
+export const CHANNEL_NAME = /^[a-z][a-z0-9._-]{0,63}$/;
 
 /** User-mode networking (SLIRP) defaults: static, so the guest needs no DHCP round trip. */
 export const SLIRP = { address: '10.0.2.15/24', gateway: '10.0.2.2', dns: '10.0.2.3' } as const;
@@ -24,6 +30,7 @@ export const SLIRP = { address: '10.0.2.15/24', gateway: '10.0.2.2', dns: '10.0.
 const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
 const IFNAME = /^[A-Za-z0-9_.-]{1,15}$/;
 const CIDR = /^[0-9A-Fa-f:.]+\/\d{1,3}$/;
+const NONCE = /^[0-9a-f]{1,64}$/;
 
 const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
 
@@ -31,8 +38,25 @@ function check(ok: boolean, node: string, what: string): void {
   if (!ok) throw new TopoError(`cannot render guest config: invalid ${what}`, { code: 'E_GUEST_CONFIG', node });
 }
 
-/** Pure: the same node always gives the same bytes. */
-export function renderGuestConfig(node: ResolvedNode): Buffer {
+export interface GuestConfigOptions {
+  /** Per-run random hex (e.g. randomBytes(8).toString('hex')): only this run's guest can print its ready line. */
+  readonly nonce?: string;
+  /** User virtio-serial port names the node has; the guest is ready only once each has its /dev/virtio-ports link. */
+  readonly channels?: readonly string[];
+}
+
+/** The exact console line of a ready default guest configured with `nonce` ('' = no nonce record). */
+export function readyLine(nonce: string): string {
+  return nonce ? `${READY_LINE} ${nonce}` : READY_LINE;
+}
+
+/** Whole-line compare (a trailing \r from the serial console is ignored): run: output can't fake it. */
+export function isReadyLine(line: string, nonce: string): boolean {
+  return (line.endsWith('\r') ? line.slice(0, -1) : line) === readyLine(nonce);
+}
+
+/** Pure: the same node and options always give the same bytes. */
+export function renderGuestConfig(node: ResolvedNode, opts: GuestConfigOptions = {}): Buffer {
   const lines = [`topo-guest-config ${GUEST_CONFIG_VERSION}`, `hostname ${b64(node.name)}`];
   const addrs: string[] = [];
   for (const i of node.interfaces) {
@@ -50,6 +74,14 @@ export function renderGuestConfig(node: ResolvedNode): Buffer {
   }
   lines.push(...addrs);
   for (const cmd of node.run) lines.push(`run ${b64(cmd)}`);
+  for (const name of opts.channels ?? []) {
+    check(CHANNEL_NAME.test(name) && name !== AGENT_PORT_NAME, node.name, `channel name ${JSON.stringify(name)}`);
+    lines.push(`channel ${name}`);
+  }
+  if (opts.nonce !== undefined) {
+    check(NONCE.test(opts.nonce), node.name, `nonce ${JSON.stringify(opts.nonce)} (1-64 lowercase hex digits)`);
+    lines.push(`nonce ${opts.nonce}`);
+  }
   return Buffer.from(`${lines.join('\n')}\n`, 'utf8');
 }
 

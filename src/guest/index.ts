@@ -9,11 +9,9 @@ import { BUILDER_VERSION, buildEntry } from './build.js';
 import { addRef, prune, publish, type Release } from './refs.js';
 import { TopoError, isTopoError } from '../errors.js';
 
-export { renderGuestConfig, AGENT_PORT_NAME, GUEST_CONFIG_FW_CFG_NAME, GUEST_KERNEL_ARGS } from './config.js';
-export { AgentClient, type ExecResult } from './agent-client.js';
+export { renderGuestConfig, readyLine, isReadyLine, READY_LINE, CHANNEL_NAME, AGENT_PORT_NAME, GUEST_CONFIG_FW_CFG_NAME, GUEST_KERNEL_ARGS, type GuestConfigOptions } from './config.js';
+export { AgentClient, shellQuote, type ExecResult, type ExecOptions } from './agent-client.js';
 export type { GuestManifest } from './cache.js';
-
-export const READY_LINE = 'topo-guest: ready';
 
 export { BUILDER_VERSION } from './build.js';
 

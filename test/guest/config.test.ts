@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { GUEST_CONFIG_FW_CFG_NAME, renderGuestConfig } from '../../src/guest/config.js';
+import { GUEST_CONFIG_FW_CFG_NAME, READY_LINE, isReadyLine, readyLine, renderGuestConfig } from '../../src/guest/config.js';
+import { READY_LINE as INDEX_READY_LINE } from '../../src/guest/index.js';
 import { iface, node } from '../helpers/model.js';
 
 const weird = `printf '%s' "it's \\"quoted\\" $HOME \\\\ back\\\\slash" > /tmp/w\necho 'second line' ✓ é\t$(true)`;
@@ -54,5 +55,33 @@ describe('renderGuestConfig', () => {
     expect(() => renderGuestConfig(node('x', { interfaces: [iface('eth1', { mac: 'zz' })] }))).toThrow(/invalid MAC/);
     expect(() => renderGuestConfig(node('x', { interfaces: [iface('eth1', { addresses: ['10.0.0.1/24 x'] })] }))).toThrow(/invalid address/);
     expect(() => renderGuestConfig(node('x', { interfaces: [iface('eth1', { name: 'eth 1' })] }))).toThrow(/interface name/);
+  });
+
+  it('adds the run nonce and the channels as records, and only valid ones', () => {
+    const n = node('r1', { run: ['true'] });
+    const lines = parse(renderGuestConfig(n, { nonce: '0123abcd', channels: ['test.chan', 'b-2_x'] }));
+    expect(lines).toContainEqual(['nonce', '0123abcd']);
+    expect(lines.filter((l) => l[0] === 'channel')).toEqual([['channel', 'test.chan'], ['channel', 'b-2_x']]);
+    expect(parse(renderGuestConfig(n)).some((l) => l[0] === 'nonce' || l[0] === 'channel')).toBe(false);
+    for (const nonce of ['', 'ABCD', 'xyz', 'ab cd', '0'.repeat(65)]) {
+      expect(() => renderGuestConfig(n, { nonce })).toThrow(/invalid nonce/);
+    }
+    for (const name of ['Upper', '1abc', 'a/b', 'a b', '', 'org.topo.agent', `a${'b'.repeat(64)}`]) {
+      expect(() => renderGuestConfig(n, { channels: [name] })).toThrow(/invalid channel name/);
+    }
+  });
+});
+
+describe('ready line', () => {
+  it('is the prefix plus the nonce, matched as a whole line only', () => {
+    expect(readyLine('c0ffee')).toBe('topo-guest: ready c0ffee');
+    expect(readyLine('')).toBe(READY_LINE);
+    expect(INDEX_READY_LINE).toBe('topo-guest: ready');
+    expect(isReadyLine('topo-guest: ready c0ffee', 'c0ffee')).toBe(true);
+    expect(isReadyLine('topo-guest: ready c0ffee\r', 'c0ffee')).toBe(true);
+    // A run: command echoing the line, another run's nonce, a bare prefix, extra text: all not ready.
+    for (const line of ['topo-run[0]: topo-guest: ready c0ffee', 'topo-guest: ready c0ffe', 'topo-guest: ready', 'topo-guest: ready c0ffee x', ' topo-guest: ready c0ffee', 'topo-guest: ready c0ffee\r\r']) {
+      expect(isReadyLine(line, 'c0ffee')).toBe(false);
+    }
   });
 });

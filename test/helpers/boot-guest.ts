@@ -1,13 +1,17 @@
 // Boots one default-guest VM through the real plan builder and NodeProcess, with links wired by the test.
 // Lower level than up(): the guest tests choose MACs, NIC order and raw configs that a topology can't express.
+// The helper owns the serial console (to type into it) and can add virtio-serial channels to the plan.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AgentClient, type GuestArtifacts } from '../../src/guest/index.js';
 import { hostTscKhz } from '../../src/qemu/accel.js';
-import { planNode } from '../../src/qemu/plan.js';
-import { closeFd, socketPair } from '../../src/runtime/fds.js';
+import { qemuOpts } from '../../src/qemu/escape.js';
+import { planNode, type FdSlot, type NodePlan } from '../../src/qemu/plan.js';
+import type { QmpClient } from '../../src/qemu/qmp.js';
+import { closeFd, socketFromFd, socketPair } from '../../src/runtime/fds.js';
 import { NodeProcess } from '../../src/runtime/node-process.js';
+import { LineSplitter } from '../../src/runtime/tail.js';
 import type { ResolvedInterface } from '../../src/topology/model.js';
 import { iface, node, topology } from './model.js';
 
@@ -24,6 +28,8 @@ export interface BootOptions {
   extraNics?: string[];
   memoryMiB?: number;
   appendExtra?: string;
+  /** Extra virtio-serial ports: the guest end of a socketpair each (ownership passes to bootGuest). */
+  channels?: { name: string; fd: number }[];
 }
 
 export interface BootedGuest {
@@ -31,6 +37,9 @@ export interface BootedGuest {
   /** Everything the console printed so far. */
   console(): string;
   waitForConsole(pattern: string | RegExp, timeoutMs?: number): Promise<void>;
+  /** Types into the serial console. */
+  writeConsole(data: string): void;
+  readonly qmp: QmpClient;
   stop(): Promise<void>;
   readonly argv: readonly string[];
 }
@@ -50,7 +59,7 @@ export async function bootGuest(guest: GuestArtifacts, opts: BootOptions = {}): 
   for (const l of opts.links ?? []) wire(l.mac, l.fd);
   for (const mac of opts.extraNics ?? []) wire(mac, danglingEnd());
   const vm = node('vm', { memoryMiB: opts.memoryMiB ?? 192, hostNetwork: Boolean(opts.hostMac), interfaces: nics, cmdline: opts.appendExtra });
-  const plan = planNode(topology([vm]), vm, {
+  const base = planNode(topology([vm]), vm, {
     accel: 'tcg',
     kernel: guest.kernel,
     initrd: guest.initrd,
@@ -59,6 +68,9 @@ export async function bootGuest(guest: GuestArtifacts, opts: BootOptions = {}): 
     guestConfigFile: configFile,
     hostForwards: [],
   });
+  const [consoleEnd, consoleVm] = socketPair();
+  fds.set(CONSOLE, consoleVm);
+  const plan = withChannels(takeConsole(base), opts.channels ?? [], fds);
 
   let text = '';
   const waiters = new Set<() => void>();
@@ -68,11 +80,17 @@ export async function bootGuest(guest: GuestArtifacts, opts: BootOptions = {}): 
     readyPatterns: [],
     readyTimeoutMs: 1,
     linkFd: (slot) => fds.get(slot.link)!,
-    onConsoleLine: (line) => {
+  });
+  const consoleSock = socketFromFd(consoleEnd);
+  const splitter = new LineSplitter();
+  consoleSock.setEncoding('utf8');
+  consoleSock.on('error', () => undefined);
+  consoleSock.on('data', (chunk: string) =>
+    splitter.push(chunk, (line) => {
       text += `${line}\n`;
       for (const w of waiters) w();
-    },
-  });
+    }),
+  );
   await proc.start();
   let exited = false;
   void proc.exited.then(() => {
@@ -101,9 +119,32 @@ export async function bootGuest(guest: GuestArtifacts, opts: BootOptions = {}): 
   const stop = async () => {
     proc.kill();
     await proc.exited;
+    consoleSock.destroy();
     await rm(dir, { recursive: true, force: true });
   };
-  return { agent: proc.agent!, console: () => text, waitForConsole, stop, argv: plan.argv };
+  const writeConsole = (data: string) => void consoleSock.write(data);
+  return { agent: proc.agent!, qmp: proc.qmp!, console: () => text, waitForConsole, writeConsole, stop, argv: plan.argv };
+}
+
+const CONSOLE = 'console';
+
+/** The console slot becomes a "link" slot, so its socket is ours and not NodeProcess's (the same fd number in argv). */
+function takeConsole(plan: NodePlan): NodePlan {
+  const fdSlots = plan.fdSlots.map((s): FdSlot => (s.kind === 'console' ? { kind: 'link', iface: CONSOLE, link: CONSOLE } : s));
+  return { ...plan, fdSlots };
+}
+
+/** One more virtserialport per channel on the guest's virtio-serial bus, each on an inherited socket. */
+function withChannels(plan: NodePlan, channels: { name: string; fd: number }[], fds: Map<string, number>): NodePlan {
+  const fdSlots = [...plan.fdSlots];
+  const argv = [...plan.argv];
+  channels.forEach((ch, i) => {
+    const link = `channel:${ch.name}`;
+    fds.set(link, ch.fd);
+    const fd = fdSlots.push({ kind: 'link', iface: ch.name, link }) + 2;
+    argv.push('-chardev', qemuOpts('socket', { id: `ch${i}`, fd }), '-device', qemuOpts('virtserialport', { chardev: `ch${i}`, name: ch.name }));
+  });
+  return { ...plan, fdSlots, argv };
 }
 
 /** A NIC whose cable goes nowhere: the far end is closed at once. */
