@@ -4,8 +4,13 @@ import { isTopoError } from '../errors.js';
 
 type Runner = () => Promise<number>;
 
-export async function main(argv: string[]): Promise<number> {
+export async function main(argvIn: string[]): Promise<number> {
   let pending: Runner | undefined;
+  // `topo exec ... -- CMD ARGS`: everything after the first `--` is the guest's argv, untouched by option parsing.
+  const dd = argvIn.indexOf('--');
+  const isExec = argvIn.slice(2).find((w) => !w.startsWith('-')) === 'exec';
+  const argv = isExec && dd >= 0 ? argvIn.slice(0, dd) : argvIn;
+  const guestArgv = isExec && dd >= 0 ? argvIn.slice(dd + 1) : [];
   const later = (fn: Runner) => {
     pending = fn;
   };
@@ -47,9 +52,60 @@ export async function main(argv: string[]): Promise<number> {
     .option('--jobs <n>', 'nodes booting at once (default: derived from cores)', (v) => parsePositive(v, '--jobs'))
     .option('--run-dir <dir>', 'parent directory for run directories')
     .option('--capture-dir <dir>', 'where pcaps of links with capture: true go (default ./captures/<lab>)')
+    .option('-d, --detach', 'return once every node is ready, leaving the lab running in the background')
+    .addOption(new Option('--supervise').hideHelp())
     .action((file: string, opts: Record<string, unknown>) =>
       later(async () => (await import('./up.js')).upCommand(file, opts)),
     );
+
+  const runDirOption = () => new Option('--run-dir <dir>', 'parent directory of run directories').env('TOPO_RUN_DIR');
+  program
+    .command('ps')
+    .description('list running labs: nodes, states, pids, ports, links')
+    .argument('[lab]', 'only this lab')
+    .option('--json', 'print JSON')
+    .addOption(runDirOption())
+    .action((lab: string | undefined, opts: Record<string, unknown>) => later(async () => (await import('./ps.js')).psCommand(lab, opts)));
+  program
+    .command('exec')
+    .description('run a command in a node through its agent: topo exec [LAB] NODE -- CMD [ARGS...]')
+    .argument('<words...>', '[LAB] NODE')
+    .option('--timeout <duration>', 'kill the command after this long (default 300s; 0: none); exit code 124')
+    .addOption(runDirOption())
+    .action((words: string[], opts: Record<string, unknown>) => later(async () => (await import('./exec.js')).execCommand(words, guestArgv, opts)));
+  program
+    .command('console')
+    .description("attach to a node's serial console (Ctrl-] leaves): topo console [LAB] NODE")
+    .argument('<words...>', '[LAB] NODE')
+    .addOption(runDirOption())
+    .action((words: string[], opts: Record<string, unknown>) => later(async () => (await import('./console.js')).consoleCommand(words, opts)));
+  program
+    .command('logs')
+    .description("what a node's console printed: topo logs [LAB] NODE [-f] [--tail N]")
+    .argument('<words...>', '[LAB] NODE')
+    .option('-f, --follow', 'keep printing new output')
+    .option('--tail <n>', 'only the last N lines', (v) => parseCount(v, '--tail'))
+    .addOption(runDirOption())
+    .action((words: string[], opts: Record<string, unknown>) => later(async () => (await import('./logs.js')).logsCommand(words, opts)));
+  program
+    .command('link')
+    .description('take a link down or up (carrier at both ends): topo link [LAB] ENDPOINT down|up')
+    .argument('<words...>', '[LAB] ENDPOINT down|up')
+    .addOption(runDirOption())
+    .action((words: string[], opts: Record<string, unknown>) => later(async () => (await import('./link.js')).linkCommand(words, opts)));
+  program
+    .command('channel')
+    .description("bridge a node's extra virtio-serial channel to stdin/stdout: topo channel [LAB] NODE NAME")
+    .argument('<words...>', '[LAB] NODE NAME')
+    .addOption(runDirOption())
+    .action((words: string[], opts: Record<string, unknown>) => later(async () => (await import('./channel.js')).channelCommand(words, opts)));
+  program
+    .command('down')
+    .description('stop a running lab (or clean up a stale one): topo down [LAB] [--all]')
+    .argument('[lab]', 'the lab (default: the only one running)')
+    .option('--all', 'every lab')
+    .addOption(runDirOption())
+    .action((lab: string | undefined, opts: Record<string, unknown>) => later(async () => (await import('./down.js')).downCommand(lab, opts)));
 
   const guest = program.command('guest').description('the embedded default guest (kernel + initramfs)');
   guest
@@ -88,12 +144,18 @@ export async function main(argv: string[]): Promise<number> {
     // Last line of defence: never a stack trace for a user-facing failure.
     if (isTopoError(err)) {
       process.stderr.write(`topo: ${err.oneLine()}\n`);
-      return 1;
+      return err.code === 'E_USAGE' ? 2 : 1;
     }
     process.stderr.write(`topo: internal error: ${err instanceof Error ? err.message : String(err)}\n`);
     if (process.env.TOPO_DEBUG) process.stderr.write(`${err instanceof Error ? err.stack : ''}\n`);
     return 70;
   }
+}
+
+function parseCount(v: string, flag: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${flag} must be a whole number`);
+  return n;
 }
 
 function parsePositive(v: string, flag: string): number {

@@ -1,10 +1,11 @@
-// `topo up FILE`: validate, boot, supervise in the foreground, tear down on Ctrl-C or failure.
-import { isTopoError } from '../errors.js';
+// `topo up FILE`: validate, boot, supervise in the foreground (or hand over to a background supervisor with --detach).
+import { isTopoError, TopoError } from '../errors.js';
 import { parseAccelRequest } from '../qemu/accel.js';
 import type { SupervisorEvent } from '../runtime/events.js';
 import { up, type Lab } from '../runtime/lab.js';
 import { ownSignals } from '../runtime/signals.js';
 import { loadTopology } from '../topology/index.js';
+import type { ResolvedTopology } from '../topology/model.js';
 import { errorLines, summaryLines } from '../ui/format.js';
 import { JsonReporter, PlainReporter, type Reporter } from '../ui/plain.js';
 import { formatDiagnostic } from '../topology/diagnostics.js';
@@ -18,9 +19,12 @@ export interface UpFlags {
   jobs?: number;
   runDir?: string;
   captureDir?: string;
+  detach?: boolean;
+  /** Internal: this process is the background supervisor of `up --detach` (events go to fd 3). */
+  supervise?: boolean;
 }
 
-export async function upCommand(file: string, flags: UpFlags): Promise<number> {
+export async function loadForUp(file: string): Promise<ResolvedTopology | number> {
   let loaded;
   try {
     loaded = await loadTopology(file);
@@ -35,19 +39,38 @@ export async function upCommand(file: string, flags: UpFlags): Promise<number> {
     for (const d of loaded.diagnostics) process.stderr.write(`${formatDiagnostic(d)}\n`);
     return 1;
   }
-  const topology = loaded.topology;
-  const reporter = await makeReporter(flags, topology.nodes.map((n) => n.name));
+  return loaded.topology;
+}
 
+export async function upCommand(file: string, flags: UpFlags): Promise<number> {
+  const topology = await loadForUp(file);
+  if (typeof topology === 'number') return topology;
+  if (flags.detach) return (await import('./detach.js')).detachUp(file, topology, flags, await makeReporter(flags, topology.nodes.map((n) => n.name)));
+  if (flags.supervise) return (await import('./detach.js')).superviseDetached(topology, flags);
+  const reporter = await makeReporter(flags, topology.nodes.map((n) => n.name));
+  return runForeground(topology, flags, reporter);
+}
+
+export interface ForegroundHooks {
+  /** Replaces the summary: called once every node is ready. */
+  onReady?: (lab: Lab) => void;
+  /** Every failure that ends the lab, before it is printed. */
+  onError?: (err: TopoError) => void;
+}
+
+export async function runForeground(topology: ResolvedTopology, flags: UpFlags, reporter: Reporter, hooks: ForegroundHooks = {}): Promise<number> {
   const abort = new AbortController();
+  const force = new AbortController();
   let lab: Lab | undefined;
   let stopRequested = false;
   let wake!: () => void;
   const stopped = new Promise<void>((resolve) => (wake = resolve));
-  const releaseSignals = ownSignals((force) => {
+  const releaseSignals = ownSignals((forced) => {
     stopRequested = true;
-    if (lab) void lab.down({ force });
+    if (lab) void lab.down({ force: forced });
+    else if (forced) force.abort();
     else abort.abort();
-    if (force) reporter.print(['topo: forcing stop (SIGKILL)'], 'stderr');
+    if (forced) reporter.print(['topo: forcing stop (SIGKILL)'], 'stderr');
     wake();
   });
 
@@ -59,31 +82,37 @@ export async function upCommand(file: string, flags: UpFlags): Promise<number> {
       runDirBase: flags.runDir,
       captureDir: flags.captureDir,
       signal: abort.signal,
+      forceSignal: force.signal,
       onEvent: (e: SupervisorEvent) => reporter.handle(e),
     });
   } catch (err) {
     await reporter.close();
     releaseSignals();
     if (stopRequested) return 0;
-    reporter.print(isTopoError(err) ? errorLines(err) : [`topo: error: ${String(err)}`], 'stderr');
+    const error = isTopoError(err) ? err : new TopoError(String(err), { code: 'E_INTERNAL', cause: err });
+    hooks.onError?.(error);
+    reporter.print(errorLines(error), 'stderr');
     return 1;
   }
   await reporter.close();
-  reporter.print(summaryLines(lab));
+  if (hooks.onReady) hooks.onReady(lab);
+  else reporter.print(summaryLines(topology, lab.status()));
   if (stopRequested) void lab.down();
 
-  const outcome = await Promise.race([lab.failure.then((err) => err), stopped.then(() => undefined)]);
-  if (outcome) reporter.print(errorLines(outcome), 'stderr');
+  const outcome = await Promise.race([lab.failure.then((err: TopoError) => err), stopped.then(() => undefined), lab.stopped.then(() => undefined)]);
+  if (outcome) {
+    hooks.onError?.(outcome);
+    reporter.print(errorLines(outcome), 'stderr');
+  }
   await lab.down();
   releaseSignals();
   return outcome ? 1 : 0;
 }
 
-async function makeReporter(flags: UpFlags, nodes: string[]): Promise<Reporter> {
+export async function makeReporter(flags: UpFlags, nodes: string[]): Promise<Reporter> {
   if (flags.json) return new JsonReporter({ follow: flags.follow });
   const interactive = process.stdout.isTTY && !process.env.CI && flags.ui !== false && !flags.follow;
   if (!interactive) return new PlainReporter({ follow: flags.follow });
   const { TaskListReporter } = await import('../ui/tasks.js');
   return new TaskListReporter(nodes);
 }
-

@@ -45,9 +45,49 @@ export function parseAccelRequest(value: string | undefined): AccelRequest {
   throw new TopoError(`unknown accelerator "${value}"`, { code: 'E_USAGE', hint: 'use auto, kvm or tcg (flag --accel or TOPO_ACCEL)' });
 }
 
-/** Host TSC rate in kHz from /proc/cpuinfo, for the guest's tsc_early_khz=. */
-export async function hostTscKhz(cpuinfoPath = '/proc/cpuinfo'): Promise<number | undefined> {
-  const text = await readFile(cpuinfoPath, 'utf8').catch(() => '');
+export interface TscRate {
+  khz: number;
+  /** Where the rate came from: the kernel's own calibration, or the (possibly scaled) current clock. */
+  source: 'sysfs' | 'kernel log' | 'cpuinfo';
+}
+
+export interface TscSources {
+  sysfs?: string;
+  kernelLog?: () => Promise<string>;
+  cpuinfo?: string;
+}
+
+/** The kernel's calibrated TSC rate in a kernel log: the refined value if present, else the early one. */
+export function tscFromKernelLog(log: string): number | undefined {
+  const refined = [...log.matchAll(/Refined TSC clocksource calibration: ([\d.]+) MHz/g)].at(-1);
+  const detected = /tsc: Detected ([\d.]+) MHz processor/.exec(log);
+  const mhz = refined?.[1] ?? detected?.[1];
+  return mhz ? Math.round(Number(mhz) * 1000) : undefined;
+}
+
+/**
+ * Host TSC rate for the guest's tsc_early_khz=. `cpu MHz` in /proc/cpuinfo is the current clock, which frequency
+ * scaling moves: it is only the last resort after the kernel's own calibrated rate (sysfs, then the kernel log).
+ */
+export async function hostTsc(src: TscSources = {}): Promise<TscRate | undefined> {
+  const sysfs = await readFile(src.sysfs ?? '/sys/devices/system/cpu/cpu0/tsc_freq_khz', 'utf8').catch(() => '');
+  if (/^\d+\s*$/.test(sysfs)) return { khz: Number(sysfs.trim()), source: 'sysfs' };
+  const log = await (src.kernelLog ?? kernelLog)().catch(() => '');
+  const fromLog = tscFromKernelLog(log);
+  if (fromLog) return { khz: fromLog, source: 'kernel log' };
+  const text = await readFile(src.cpuinfo ?? '/proc/cpuinfo', 'utf8').catch(() => '');
   const m = /^cpu MHz\s*:\s*([\d.]+)/m.exec(text);
-  return m?.[1] ? Math.round(Number(m[1]) * 1000) : undefined;
+  return m?.[1] ? { khz: Math.round(Number(m[1]) * 1000), source: 'cpuinfo' } : undefined;
+}
+
+async function kernelLog(): Promise<string> {
+  const { execa } = await import('execa');
+  const r = await execa('dmesg', [], { reject: false, timeout: 2000, stdin: 'ignore' });
+  return r.exitCode === 0 ? String(r.stdout) : '';
+}
+
+/** Host TSC rate in kHz (see hostTsc); `cpuinfoPath` alone reads only that file (tests). */
+export async function hostTscKhz(cpuinfoPath?: string): Promise<number | undefined> {
+  const rate = cpuinfoPath ? await hostTsc({ sysfs: '/nonexistent', kernelLog: async () => '', cpuinfo: cpuinfoPath }) : await hostTsc();
+  return rate?.khz;
 }

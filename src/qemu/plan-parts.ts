@@ -12,7 +12,9 @@ export type FdSlot =
   | { kind: 'agent' }
   | { kind: 'link'; iface: string; link: string }
   /** swtpm's control channel (QEMU's -tpmdev emulator); the runtime starts swtpm on the other end. */
-  | { kind: 'tpm' };
+  | { kind: 'tpm' }
+  /** A user's extra virtio-serial port (`channels:`). */
+  | { kind: 'channel'; name: string };
 
 export interface HostForward {
   readonly protocol: 'tcp' | 'udp';
@@ -82,13 +84,24 @@ export function consoleAndQmp(slots: Slots): string[] {
   ];
 }
 
-/** The agent's virtio-serial port; `bus` is the transport's virtio-serial device. */
-export function agentArgs(slots: Slots, bus: 'virtio-serial-device' | 'virtio-serial-pci'): string[] {
-  return [
-    '-device', bus,
-    '-chardev', qemuOpts('socket', { id: 'agent', fd: slots.fd({ kind: 'agent' }) }),
-    '-device', qemuOpts('virtserialport', { chardev: 'agent', name: AGENT_PORT_NAME }),
-  ];
+/** The agent's virtio-serial port and the node's extra channels; `bus` is the transport's virtio-serial device. */
+export function serialPortArgs(slots: Slots, bus: 'virtio-serial-device' | 'virtio-serial-pci', node: ResolvedNode, agent: boolean): string[] {
+  const channels = node.channels ?? [];
+  if (!agent && channels.length === 0) return [];
+  const argv = ['-device', bus];
+  if (agent) {
+    argv.push(
+      '-chardev', qemuOpts('socket', { id: 'agent', fd: slots.fd({ kind: 'agent' }) }),
+      '-device', qemuOpts('virtserialport', { chardev: 'agent', name: AGENT_PORT_NAME }),
+    );
+  }
+  channels.forEach((name, i) => {
+    argv.push(
+      '-chardev', qemuOpts('socket', { id: `chan${i}`, fd: slots.fd({ kind: 'channel', name }) }),
+      '-device', qemuOpts('virtserialport', { chardev: `chan${i}`, name }),
+    );
+  });
+  return argv;
 }
 
 export function fwCfgArgs(node: ResolvedNode, guestConfigFile: string | undefined): string[] {

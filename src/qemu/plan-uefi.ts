@@ -1,7 +1,7 @@
 // Pure plan for kind: uefi — q35 + OVMF booting the node's disk, with the same channels as microvm. No I/O here.
 import type { ResolvedNode, ResolvedTopology } from '../topology/model.js';
 import { qemuOpts } from './escape.js';
-import { agentArgs, baseArgs, consoleAndQmp, fwCfgArgs, must, netdev, netId, pciNic, QEMU_BINARY, Slots, type NodeLaunchInputs, type NodePlan } from './plan-parts.js';
+import { serialPortArgs, baseArgs, consoleAndQmp, fwCfgArgs, must, netdev, netId, pciNic, QEMU_BINARY, Slots, type NodeLaunchInputs, type NodePlan } from './plan-parts.js';
 
 /** NICs get fixed PCI addresses from this slot on (8 slots, 8 functions each); lower slots stay for auto-placed devices. */
 export const UEFI_NIC_FIRST_SLOT = 0x10;
@@ -20,7 +20,7 @@ export function planUefi(topology: ResolvedTopology, node: ResolvedNode, inputs:
   );
   argv.push(...consoleAndQmp(slots), '-device', 'virtio-rng-pci');
   // Always present: harmless for an arbitrary OS, and what topo's own guest (see `topo guest esp`) talks through.
-  argv.push(...agentArgs(slots, 'virtio-serial-pci'));
+  argv.push(...serialPortArgs(slots, 'virtio-serial-pci', node, true));
   if (node.tpm) {
     argv.push(
       '-chardev', qemuOpts('socket', { id: 'chrtpm', fd: slots.fd({ kind: 'tpm' }) }),

@@ -2,7 +2,7 @@
 import type { ResolvedNode, ResolvedTopology } from '../topology/model.js';
 import { GUEST_KERNEL_ARGS } from '../guest/config.js';
 import { qemuOpts } from './escape.js';
-import { agentArgs, baseArgs, consoleAndQmp, fwCfgArgs, must, netdev, netId, pciNic, QEMU_BINARY, Slots, type NodeLaunchInputs, type NodePlan } from './plan-parts.js';
+import { serialPortArgs, baseArgs, consoleAndQmp, fwCfgArgs, must, netdev, netId, pciNic, QEMU_BINARY, Slots, type NodeLaunchInputs, type NodePlan } from './plan-parts.js';
 import { planUefi } from './plan-uefi.js';
 
 export type { Accel, DiskFormat, FdSlot, HostForward, NodeLaunchInputs, NodePlan } from './plan-parts.js';
@@ -12,7 +12,8 @@ export function planNode(topology: ResolvedTopology, node: ResolvedNode, inputs:
   if (node.kind === 'uefi') return planUefi(topology, node, inputs);
   const slots = new Slots();
   // microvm has 24 virtio-mmio transports (rng and the agent port take one each): more NICs go on its PCIe bus.
-  const pcie = node.interfaces.length > MMIO_TRANSPORTS - 1 - (inputs.defaultGuest ? 1 : 0);
+  const serialBus = inputs.defaultGuest || (node.channels ?? []).length > 0 ? 1 : 0;
+  const pcie = node.interfaces.length > MMIO_TRANSPORTS - 1 - serialBus;
   const machine = qemuOpts('microvm', { 'x-option-roms': 'off', 'isa-serial': 'on', pcie: pcie ? 'on' : undefined });
 
   const argv = baseArgs(`${topology.name}-${node.name}`, node, inputs, machine);
@@ -20,7 +21,7 @@ export function planNode(topology: ResolvedTopology, node: ResolvedNode, inputs:
   if (inputs.initrd) argv.push('-initrd', inputs.initrd);
   argv.push('-append', kernelCmdline(node, inputs));
   argv.push(...consoleAndQmp(slots), '-device', 'virtio-rng-device');
-  if (inputs.defaultGuest) argv.push(...agentArgs(slots, 'virtio-serial-device'));
+  argv.push(...serialPortArgs(slots, 'virtio-serial-device', node, inputs.defaultGuest));
   argv.push(...fwCfgArgs(node, inputs.guestConfigFile));
 
   let nic = 0;

@@ -43,4 +43,11 @@ export interface NoticeEvent {
   message: string;
 }
 
-export type SupervisorEvent = NodeEvent | LabEvent | ConsoleEvent | NoticeEvent;
+export interface LinkEvent {
+  type: 'link';
+  link: string;
+  state: 'up' | 'down';
+  at: number;
+}
+
+export type SupervisorEvent = NodeEvent | LabEvent | ConsoleEvent | NoticeEvent | LinkEvent;

@@ -1,22 +1,28 @@
-// The engine behind `topo up` and the library API: prepare resources in stages, run the supervisor, tear down.
-import { EventEmitter } from 'node:events';
+// The engine behind `topo up` and the library API: prepare resources in stages, run the supervisor, serve control.
+import { randomBytes } from 'node:crypto';
+import { rmdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import os from 'node:os';
 import { TopoError } from '../errors.js';
-import { ensureGuest, READY_LINE, renderGuestConfig, type ExecResult } from '../guest/index.js';
-import { chooseAccel, hostTscKhz, probeAccel, type AccelRequest } from '../qemu/accel.js';
-import { planNode, type Accel, type HostForward, type NodePlan } from '../qemu/plan.js';
+import { ensureGuest, readyLine, renderGuestConfig } from '../guest/index.js';
+import { chooseAccel, hostTsc, probeAccel, type AccelRequest } from '../qemu/accel.js';
+import { planNode, type Accel, type NodePlan } from '../qemu/plan.js';
+import { compilePattern } from '../topology/pattern.js';
 import type { ResolvedNode, ResolvedTopology } from '../topology/model.js';
 import type { SupervisorEvent } from './events.js';
-
-export type { ExecResult };
+import { Journal } from './journal.js';
 import { LinkFabric } from './links.js';
 import { allocateHostPorts } from './ports.js';
 import { preflight, qemuBinary } from './preflight.js';
-import { acquireRunDir, runBase, type RunDir } from './rundir.js';
+import { Janitor } from './proc-group.js';
+import { exactLine, type LinePattern } from './readiness.js';
+import { acquireRunDir, runBase } from './rundir.js';
+import { Lab } from './running-lab.js';
 import { Supervisor } from './supervisor.js';
 import { prepareUefi } from './uefi.js';
 import { CAPTURE_POLICY, secureDir } from './safe-fs.js';
+
+export { Lab, DEFAULT_EXEC_TIMEOUT_MS, type ExecResult } from './running-lab.js';
 
 export interface UpOptions {
   accel?: AccelRequest;
@@ -30,8 +36,11 @@ export interface UpOptions {
   captureDir?: string;
   /** Aborting stops a lab that is still booting; up() then rejects with E_ABORTED. */
   signal?: AbortSignal;
+  /** Aborting escalates a stop in progress to SIGKILL (a second Ctrl-C). */
+  forceSignal?: AbortSignal;
+  /** Serve the control socket (`topo ps`, `exec`, `connect()`); default true. */
+  control?: boolean;
 }
-
 
 export function defaultJobs(): number {
   return Math.max(4, os.availableParallelism() * 4);
@@ -41,86 +50,67 @@ export function defaultReadyTimeoutMs(accel: Accel): number {
   return accel === 'tcg' ? 120_000 : 60_000;
 }
 
-export class Lab extends EventEmitter<{ event: [SupervisorEvent] }> {
-  private downing?: Promise<void>;
-
-  constructor(
-    readonly topology: ResolvedTopology,
-    readonly accel: Accel,
-    readonly runDir: RunDir,
-    readonly forwards: ReadonlyMap<string, readonly HostForward[]>,
-    readonly captureDir: string,
-    readonly supervisor: Supervisor,
-    private readonly fabric: LinkFabric,
-    private readonly keep: boolean,
-  ) {
-    super();
-  }
-
-  /** Resolves with the first unrecoverable node failure after the lab was ready. */
-  get failure(): Promise<TopoError> {
-    return this.supervisor.failure;
-  }
-
-  async exec(node: string, command: string, opts: { timeoutMs?: number } = {}): Promise<ExecResult> {
-    const agent = this.supervisor.procs.get(node)?.agent;
-    if (!agent) throw new TopoError(`node "${node}" has no agent (not running, or not the default guest)`, { code: 'E_NO_AGENT', node });
-    return agent.exec(command, opts);
-  }
-
-  /** Tear down once; calling again (e.g. a second Ctrl-C with force) escalates to SIGKILL. */
-  down(opts: { force?: boolean } = {}): Promise<void> {
-    if (this.downing) {
-      if (opts.force) void this.supervisor.stopAll(true);
-      return this.downing;
-    }
-    this.downing = (async () => {
-      this.emit('event', { type: 'lab', state: 'stopping', at: this.supervisor.elapsed() });
-      await this.supervisor.stopAll(opts.force);
-      await this.fabric.close();
-      await this.runDir.release();
-      this.emit('event', { type: 'lab', state: 'stopped', at: this.supervisor.elapsed(), detail: this.keep ? `kept ${this.runDir.path}` : undefined });
-    })();
-    return this.downing;
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.down();
-  }
-}
-
 /** Bring a topology up: resolves once every node is ready; on failure nothing is left behind. */
 export async function up(topology: ResolvedTopology, opts: UpOptions = {}): Promise<Lab> {
   const emit = (e: SupervisorEvent) => opts.onEvent?.(e);
   emit({ type: 'lab', state: 'preparing', at: 0 });
-  await preflight(topology);
-  const choice = chooseAccel(opts.accel ?? 'auto', await probeAccel());
-  if (choice.notice) emit({ type: 'notice', message: choice.notice });
-  const needsGuest = topology.nodes.some((n) => n.kind === 'microvm' && !n.kernel);
-  const guest = needsGuest ? await ensureGuest({ signal: opts.signal, onProgress: (message: string) => emit({ type: 'notice', message: `guest: ${message}` }) }) : undefined;
-  const tscKhz = choice.accel === 'tcg' ? await hostTscKhz() : undefined;
-
-  const cleanups: (() => Promise<void>)[] = [];
-  // The lab references its guest cache entry until torn down, so no prune or rebuild removes it meanwhile.
-  if (guest) cleanups.push(() => guest.release());
+  // On failure these run in reverse; once ready, `owned` passes to the lab (its down() runs them).
+  const cleanups: (() => Promise<void> | void)[] = [];
+  const owned: (() => Promise<void> | void)[] = [];
+  const undo = async () => {
+    for (const c of [...owned.splice(0), ...cleanups.splice(0)].reverse()) await Promise.resolve(c()).catch(() => undefined);
+  };
   try {
+    await preflight(topology);
+    const choice = chooseAccel(opts.accel ?? 'auto', await probeAccel());
+    if (choice.notice) emit({ type: 'notice', message: choice.notice });
+    const needsGuest = topology.nodes.some((n) => n.kind === 'microvm' && !n.kernel);
+    const guest = needsGuest
+      ? await ensureGuest({ signal: opts.signal, onProgress: (message: string) => emit({ type: 'notice', message: `guest: ${message}` }) })
+      : undefined;
+    // The lab references its guest cache entry until torn down, so no prune or rebuild removes it meanwhile.
+    if (guest) owned.push(() => guest.release());
+    abortCheck(opts.signal);
+    const tsc = choice.accel === 'tcg' ? await hostTsc() : undefined;
+    if (tsc?.source === 'cpuinfo') emit({ type: 'notice', message: `notice: TSC rate taken from /proc/cpuinfo (${tsc.khz} kHz; the kernel's calibrated rate was not readable): guests booting together may stall if the clock is scaled` });
+    const tscKhz = tsc?.khz;
+
     const runDir = await acquireRunDir(topology.name, runBase(opts.runDirBase), { keep: opts.keep });
     if (runDir.notice) emit({ type: 'notice', message: runDir.notice });
     cleanups.push(() => runDir.release());
+    const journal = new Journal(runDir.openLogFd('events.jsonl'));
+    owned.push(() => journal.close());
+    const janitor = new Janitor(runDir.file('pgids'));
+    owned.push(() => janitor.dismiss());
     const forwards = await allocateHostPorts(topology.nodes);
     const captureDir = path.resolve(opts.captureDir ?? path.join('captures', topology.name));
-    if (topology.links.some((l) => l.capture)) await secureDir(captureDir, CAPTURE_POLICY);
-    const fabric = new LinkFabric(topology, { captureFile: (link) => path.join(captureDir, `${link.id}.pcap`) });
-    cleanups.push(() => fabric.close());
+    if (topology.links.some((l) => l.capture)) {
+      const created = await missingDirs(captureDir);
+      await secureDir(captureDir, CAPTURE_POLICY);
+      // A lab that never ran leaves no empty ./captures/<lab> behind; pcaps of one that did are kept.
+      cleanups.push(() => removeEmptyDirs(created));
+    }
+    // Events exist once the lab does; until then, data-plane trouble goes straight to onEvent.
+    let report = emit;
+    const fabric = new LinkFabric(topology, {
+      captureFile: (link) => path.join(captureDir, `${link.id}.pcap`),
+      onError: (err) => report({ type: 'notice', message: err.message }),
+    });
+    cleanups.push(async () => {
+      const empty = fabric.forwarded().filter((f) => f.link.capture && f.forwarder.stats().capture?.frames === 0);
+      await fabric.close();
+      for (const f of empty) await unlink(path.join(captureDir, `${f.link.id}.pcap`)).catch(() => undefined);
+    });
 
+    const nonce = randomBytes(8).toString('hex');
     const plans = new Map<string, NodePlan>();
-    const readyPatterns = new Map<string, RegExp[]>();
+    const readyPatterns = new Map<string, LinePattern[]>();
     for (const node of topology.nodes) {
       const uefi = node.kind === 'uefi';
       const defaultGuest = !uefi && !node.kernel;
       // uefi disks may run topo's guest (topo guest esp): they always get the configuration.
       const configFile = defaultGuest || uefi ? runDir.file(`${node.name}.config`) : undefined;
-      if (configFile) await runDir.createFile(`${node.name}.config`, renderGuestConfig(node));
+      if (configFile) await runDir.createFile(`${node.name}.config`, renderGuestConfig(node, { nonce, channels: node.channels }));
       plans.set(
         node.name,
         planNode(topology, node, {
@@ -135,7 +125,7 @@ export async function up(topology: ResolvedTopology, opts: UpOptions = {}): Prom
           ...(uefi ? await prepareUefi(node, runDir) : {}),
         }),
       );
-      readyPatterns.set(node.name, readyFor(node, defaultGuest));
+      readyPatterns.set(node.name, readyFor(node, defaultGuest, nonce));
     }
     const supervisor = new Supervisor({
       topology,
@@ -146,38 +136,65 @@ export async function up(topology: ResolvedTopology, opts: UpOptions = {}): Prom
       readyOnQmp: (node: ResolvedNode) => node.kind === 'uefi' && !node.ready.console,
       tpmStateDir: (node: ResolvedNode) => (node.tpm ? runDir.file(`${node.name}.tpm`) : undefined),
       fabric,
-      runDir,
+      openConsoleLog: (name) => runDir.openLogFd(`${name}.log`),
+      consoleLogHint: (name) => (opts.keep ? runDir.file(`${name}.log`) : undefined),
       jobs: opts.jobs ?? defaultJobs(),
+      janitor,
     });
-    const lab = new Lab(topology, choice.accel, runDir, forwards, captureDir, supervisor, fabric, opts.keep ?? false);
-    // Everything (supervisor and teardown events) reaches onEvent through the lab.
+    const lab = new Lab({ topology, accel: choice.accel, runDir, forwards, captureDir, supervisor, fabric, keep: opts.keep ?? false, cleanups: owned });
+    // Everything (supervisor and teardown events) reaches onEvent and the journal through the lab.
     supervisor.on('event', (e) => lab.emit('event', e));
-    lab.on('event', emit);
-    lab.on('event', (e) => void (e.type === 'lab' && e.state === 'stopped' && guest?.release()));
-    cleanups.unshift(() => supervisor.stopAll(true));
+    lab.on('event', (e) => {
+      journal.write(e);
+      emit(e);
+    });
+    report = (e) => void lab.emit('event', e);
+    if (opts.control !== false) {
+      const { serveLab } = await import('../control/server.js');
+      const server = await serveLab(lab);
+      owned.push(() => server.close());
+    }
     const onAbort = () => void supervisor.stopAll();
+    const onForce = () => void supervisor.stopAll(true);
     opts.signal?.addEventListener('abort', onAbort, { once: true });
+    opts.forceSignal?.addEventListener('abort', onForce, { once: true });
     try {
       abortCheck(opts.signal);
       await supervisor.start();
+    } catch (err) {
+      await supervisor.stopAll(true);
+      throw err;
     } finally {
       opts.signal?.removeEventListener('abort', onAbort);
+      opts.forceSignal?.removeEventListener('abort', onForce);
     }
+    cleanups.length = 0;
     return lab;
   } catch (err) {
-    for (const cleanup of cleanups) await cleanup().catch(() => undefined);
+    await undo();
     if (opts.signal?.aborted) throw new TopoError('stopped before the lab was ready', { code: 'E_ABORTED', cause: err });
     throw err;
   }
+}
+
+/** The directories mkdir -p would create for `dir`, deepest first. */
+async function missingDirs(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (let d = dir; !(await stat(d).then(() => true, () => false)); d = path.dirname(d)) out.push(d);
+  return out;
+}
+
+async function removeEmptyDirs(dirs: readonly string[]): Promise<void> {
+  for (const d of dirs) await rmdir(d).catch(() => undefined);
 }
 
 function abortCheck(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new TopoError('stopped before the lab was ready', { code: 'E_ABORTED' });
 }
 
-function readyFor(node: ResolvedNode, defaultGuest: boolean): RegExp[] {
-  const patterns: RegExp[] = [];
-  if (defaultGuest) patterns.push(new RegExp(READY_LINE.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
-  if (node.ready.console) patterns.push(new RegExp(node.ready.console));
+function readyFor(node: ResolvedNode, defaultGuest: boolean, nonce: string): LinePattern[] {
+  const patterns: LinePattern[] = [];
+  if (defaultGuest) patterns.push(exactLine(readyLine(nonce)));
+  if (node.ready.console) patterns.push(compilePattern(node.ready.console));
   return patterns;
 }

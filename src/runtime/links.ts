@@ -23,6 +23,8 @@ type Entry = DirectLink | Forwarded;
 export interface FabricOptions {
   /** Where to write pcaps of links with capture: true. */
   captureFile: (link: ResolvedLink) => string;
+  /** Data-plane trouble (a peer broke the framing, a pcap write failed): never fatal, never silent. */
+  onError?: (err: TopoError) => void;
 }
 
 /** A link is forwarded when a plain socketpair can't do what the file asks: a LAN, impairments, capture, or restarts. */
@@ -42,6 +44,7 @@ export class LinkFabric {
             link,
             lab: topology.name,
             captureFile: link.capture ? opts.captureFile(link) : undefined,
+            onError: opts.onError,
           });
           forwarder.start();
           this.entries.set(link.id, { kind: 'forwarded', link, forwarder, handedOut: new Set() });

@@ -1,45 +1,49 @@
-// One QEMU process: spawn with inherited socketpair fds, console log + readiness, QMP, agent, graceful stop.
+// One QEMU launch: its own process group, inherited socketpair fds, console into the node's hub, QMP, agent, channels, swtpm.
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { WriteStream } from 'node:fs';
 import type net from 'node:net';
-import { execa, type ResultPromise } from 'execa';
 import { TopoError } from '../errors.js';
 import { AgentClient } from '../guest/agent-client.js';
 import { QmpClient } from '../qemu/qmp.js';
 import type { FdSlot, NodePlan } from '../qemu/plan.js';
+import type { ConsoleHub } from './console.js';
 import { closeFd, socketFromFd, socketPair } from './fds.js';
+import { spawnGroup, type GroupChild, type Janitor } from './proc-group.js';
+import { watchReadiness, type LinePattern } from './readiness.js';
 import { Swtpm } from './swtpm.js';
-import { openAppendStream } from './safe-fs.js';
-import { ByteTail, LineSplitter, LineTail } from './tail.js';
+import { ByteTail, LineTail } from './tail.js';
+
+export type { LinePattern } from './readiness.js';
 
 export interface ExitInfo {
   code?: number;
   signal?: string;
   stderrTail: string;
   consoleTail: string;
+  /** Why topo ended it, when it did so because something else failed (swtpm died, the log could not be written). */
+  reason?: string;
+  /** topo asked it to stop (down, Ctrl-C, restart): not a failure. */
+  requested?: boolean;
 }
 
 export interface NodeProcessOptions {
   plan: NodePlan;
-  consoleLog: string;
+  /** The node's console (kept across launches): log file, readers, input. */
+  console: ConsoleHub;
   /** Patterns that must all have appeared on the console for the node to count as ready. */
-  readyPatterns: readonly RegExp[];
+  readyPatterns: readonly LinePattern[];
   readyTimeoutMs: number;
+  /** Named in the ready-timeout hint (a kept path, or none when the run directory goes away). */
+  consoleLogHint?: string;
   /** Ready once QMP greets (QEMU runs) instead of on console patterns; used when there are none. */
   readyOnQmp?: boolean;
   /** State directory of the node's swtpm (plans with a tpm slot); kept across launches. */
   tpmStateDir?: string;
   /** Called right after QEMU is spawned (after swtpm is up, for TPM nodes). */
-  onSpawn?: (pid: number | undefined) => void;
+  onSpawn?: (pid: number) => void;
   /** Parent-side fd for a link slot; the process closes it right after spawn. */
   linkFd: (slot: Extract<FdSlot, { kind: 'link' }>) => number;
-  onConsoleLine?: (line: string) => void;
   env?: Record<string, string>;
-}
-
-/** Wraps the binary so QEMU dies with us even on SIGKILL of topo (the kernel sends it SIGKILL). */
-export function deathLinkedArgv(plan: NodePlan): [string, string[]] {
-  return ['setpriv', ['--pdeathsig', 'KILL', '--', plan.binary, ...plan.argv]];
+  janitor?: Janitor;
 }
 
 export class NodeProcess {
@@ -47,12 +51,13 @@ export class NodeProcess {
   pid?: number;
   qmp?: QmpClient;
   agent?: AgentClient;
+  /** Parent ends of the node's extra virtio-serial channels, by name. */
+  readonly channels = new Map<string, net.Socket>();
   readonly exited: Promise<ExitInfo>;
-  private child?: ResultPromise;
+  private child?: GroupChild;
   private resolveExit!: (info: ExitInfo) => void;
   private readonly stderr = new ByteTail();
-  private readonly console = new LineTail();
-  private log?: WriteStream;
+  private readonly consoleTail = new LineTail();
   private sockets: net.Socket[] = [];
   private hasExited = false;
   private tpm?: Swtpm;
@@ -60,6 +65,10 @@ export class NodeProcess {
   /** Between start() and the spawn (swtpm is starting); stop/kill then cancel the launch. */
   private starting = false;
   private cancelled = false;
+  private stopRequested = false;
+  private reason?: string;
+  private readonly onLine = (line: string) => this.consoleTail.push(line);
+  private readonly onFault = (err: Error) => this.fail(err.message);
 
   constructor(private readonly opts: NodeProcessOptions) {
     this.node = opts.plan.node;
@@ -76,7 +85,7 @@ export class NodeProcess {
       if (plan.fdSlots.some((s) => s.kind === 'tpm')) {
         const stateDir = this.opts.tpmStateDir;
         if (!stateDir) throw new Error('NodeProcess: a tpm slot needs tpmStateDir');
-        this.tpm = await Swtpm.start({ node: this.node, stateDir });
+        this.tpm = await Swtpm.start({ node: this.node, stateDir, janitor: this.opts.janitor });
         if (this.cancelled) throw new TopoError('stopped while starting', { code: 'E_STOPPING', node: this.node });
       }
       for (const slot of plan.fdSlots) {
@@ -95,37 +104,46 @@ export class NodeProcess {
       void this.onExit(undefined, undefined);
       throw err;
     }
-    this.log = openAppendStream(this.opts.consoleLog);
-    const [file, args] = deathLinkedArgv(plan);
     try {
-      this.child = execa(file, args, {
-        // execa passes integer fds through to child_process (dup2 into the slot) but its types don't list them.
-        stdio: ['ignore', 'pipe', 'pipe', ...childFds] as unknown as ['ignore', 'pipe', 'pipe'],
-        reject: false,
-        buffer: false,
-        cleanup: true,
-        env: this.opts.env,
-      });
+      this.child = spawnGroup([plan.binary, ...plan.argv], { fds: childFds, env: this.opts.env, janitor: this.opts.janitor });
     } finally {
       this.starting = false;
       for (const fd of childFds) closeFd(fd);
     }
     this.pid = this.child.pid;
     this.opts.onSpawn?.(this.pid);
-    this.child.stdout?.on('data', (b: Buffer) => this.stderr.push(b));
-    this.child.stderr?.on('data', (b: Buffer) => this.stderr.push(b));
-    void this.child.then((result) => this.onExit(result.exitCode, result.signal));
+    this.child.child.stdout?.on('data', (b: Buffer) => this.stderr.push(b));
+    this.child.child.stderr?.on('data', (b: Buffer) => this.stderr.push(b));
+    void this.child.exited.then((r) => this.onExit(r.code, r.signal));
+    this.opts.console.on('line', this.onLine);
+    this.opts.console.on('fault', this.onFault);
+    // swtpm is part of the node: if it dies, the node fails (and restarts by its policy).
+    void this.tpm?.exited.then((info) => {
+      if (!this.hasExited && !this.stopRequested) this.fail(`swtpm ${info.signal ? `was killed by ${info.signal}` : `exited with code ${info.code}`}`);
+    });
 
     for (const { slot, fd } of ownEnds) this.attach(slot, fd);
-    await this.watchReadiness(ownEnds);
+    if (this.cancelled) this.kill();
+    await watchReadiness({
+      node: this.node,
+      console: this.opts.console,
+      patterns: this.opts.readyPatterns,
+      timeoutMs: this.opts.readyTimeoutMs,
+      onQmp: this.opts.readyPatterns.length === 0 && this.opts.readyOnQmp ? this.qmpConnected : undefined,
+      hasConsole: ownEnds.some((e) => e.slot.kind === 'console'),
+      exited: this.exited.then((info) => exitError(this.node, info, 'before it became ready')),
+      timeoutHint: this.opts.consoleLogHint ? `see ${this.opts.consoleLogHint}; raise ready.timeout if the guest is just slow` : 'raise ready.timeout if the guest is just slow; run with --keep to keep the console log',
+      tails: () => this.tails(),
+    });
   }
 
   get swtpmPid(): number | undefined {
     return this.tpm?.pid;
   }
 
-  /** QMP quit, then SIGTERM, then SIGKILL; resolves when the process is gone. */
+  /** QMP quit, then SIGTERM, then SIGKILL to the process group; resolves when the process is gone. */
   async stop(graceMs = 3000): Promise<ExitInfo> {
+    this.stopRequested = true;
     if (this.starting) this.cancelled = true;
     if (!this.child || this.hasExited) return this.exited;
     const gone = (ms: number) => Promise.race([this.exited.then(() => true), sleep(ms, undefined, { ref: false }).then(() => false)]);
@@ -137,9 +155,11 @@ export class NodeProcess {
     return this.exited;
   }
 
-  kill(): void {
+  /** SIGKILL now; `requested` false means topo kills it because of a failure (reported as such). */
+  kill(requested = true): void {
+    if (requested) this.stopRequested = true;
     if (this.starting) this.cancelled = true;
-    if (!this.hasExited) this.child?.kill('SIGKILL');
+    this.child?.kill('SIGKILL');
   }
 
   get running(): boolean {
@@ -147,7 +167,14 @@ export class NodeProcess {
   }
 
   tails(): { stderrTail: string; consoleTail: string } {
-    return { stderrTail: this.stderr.text(), consoleTail: this.console.text() };
+    return { stderrTail: this.stderr.text(), consoleTail: this.consoleTail.text() };
+  }
+
+  /** Something topo depends on failed while QEMU runs: end the launch and report why. */
+  private fail(reason: string): void {
+    if (this.hasExited || this.stopRequested) return;
+    this.reason ??= reason;
+    this.kill(false);
   }
 
   private attach(slot: FdSlot, fd: number): void {
@@ -160,71 +187,42 @@ export class NodeProcess {
       this.qmpConnected.catch(() => undefined);
     } else if (slot.kind === 'agent') {
       this.agent = new AgentClient(sock, this.node);
+    } else if (slot.kind === 'channel') {
+      this.channels.set(slot.name, sock);
     } else if (slot.kind === 'console') {
-      const splitter = new LineSplitter();
-      sock.setEncoding('utf8');
-      sock.on('data', (chunk: string) => {
-        this.log?.write(chunk);
-        splitter.push(chunk, (line) => this.onConsoleLine(line));
-      });
+      sock.on('data', (chunk: Buffer) => this.opts.console.push(chunk));
+      this.opts.console.setInput((b) => sock.write(b));
     }
   }
 
-  private readyWaiters: ((line: string) => void)[] = [];
-
-  private onConsoleLine(line: string): void {
-    this.console.push(line);
-    this.opts.onConsoleLine?.(line);
-    for (const w of this.readyWaiters) w(line);
-  }
-
-  private watchReadiness(ownEnds: { slot: FdSlot }[]): Promise<void> {
-    const pending = [...this.opts.readyPatterns];
-    const hasConsole = ownEnds.some((e) => e.slot.kind === 'console');
-    const onQmp = pending.length === 0 && this.opts.readyOnQmp ? this.qmpConnected : undefined;
-    return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        reject(
-          new TopoError(`not ready after ${Math.round(this.opts.readyTimeoutMs / 1000)} s (waiting for ${onQmp ? 'the QMP greeting' : `${pending.map((p) => `/${p.source}/`).join(', ')} on the console`})`, {
-            code: 'E_READY_TIMEOUT',
-            node: this.node,
-            hint: `see ${this.opts.consoleLog}; raise ready.timeout if the guest is just slow`,
-            ...this.tails(),
-          }),
-        );
-      }, this.opts.readyTimeoutMs);
-      const done = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-      if (onQmp) onQmp.then(done, () => undefined);
-      else if (pending.length === 0 || !hasConsole) return done();
-      else {
-        this.readyWaiters.push((line) => {
-          for (let i = pending.length - 1; i >= 0; i--) if (pending[i]!.test(line)) pending.splice(i, 1);
-          if (pending.length === 0) done();
-        });
-      }
-      void this.exited.then((info) => {
-        clearTimeout(timer);
-        reject(exitError(this.node, info, 'before it became ready'));
-      });
-    });
-  }
-
   private async onExit(code: number | undefined, signal: string | undefined): Promise<void> {
+    if (this.hasExited) return;
     this.hasExited = true;
+    this.opts.console.flush();
+    this.opts.console.setInput(undefined);
+    this.opts.console.off('line', this.onLine);
+    this.opts.console.off('fault', this.onFault);
+    this.agent?.close();
     for (const s of this.sockets) s.destroy();
-    this.log?.end();
     // swtpm goes with its QEMU (it would end on its own once the channel closes); `exited` means both are reaped.
     const tpm = this.tpm ? await this.tpm.stop() : undefined;
     const tails = this.tails();
     const failedTpm = tpm && (tpm.code ?? 0) !== 0 && tpm.stderrTail;
-    this.resolveExit({ code, signal, ...tails, stderrTail: failedTpm ? `${tails.stderrTail}\nswtpm: ${tpm.stderrTail}`.trim() : tails.stderrTail });
+    this.resolveExit({
+      code,
+      signal,
+      ...tails,
+      stderrTail: failedTpm ? `${tails.stderrTail}\nswtpm: ${tpm.stderrTail}`.trim() : tails.stderrTail,
+      reason: this.reason,
+      requested: this.stopRequested && !this.reason,
+    });
   }
 }
 
 export function exitError(node: string, info: ExitInfo, when: string): TopoError {
+  if (info.reason) {
+    return new TopoError(info.reason, { code: 'E_NODE_FAULT', node, stderrTail: info.stderrTail, consoleTail: info.consoleTail });
+  }
   const how = info.signal ? `was killed by ${info.signal}` : `exited with code ${info.code}`;
   const firstStderr = info.stderrTail.split('\n').filter(Boolean).at(-1);
   return new TopoError(`QEMU ${how} ${when}${firstStderr ? `: ${firstStderr}` : ''}`, {

@@ -1,11 +1,11 @@
 // Private run directory per lab. It appears (by rename) already holding owner.json, the lab's lock: pid plus process
 // start time and boot id, so a lock whose holder died (or whose pid was reused) is recognised as stale.
-import { constants, type WriteStream } from 'node:fs';
+import { constants } from 'node:fs';
 import { lstat, mkdtemp, open, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { TopoError } from '../errors.js';
-import { checkPrivateDir, createDirExclusive, createFileExclusive, openAppendStream, secureDir, type DirPolicy } from './safe-fs.js';
+import { checkPrivateDir, createDirExclusive, createFileExclusive, openAppendFd, secureDir, type DirPolicy } from './safe-fs.js';
 
 export const OWNER_FILE = 'owner.json';
 /** Present in a run directory taken with keep: the next `up` moves it aside instead of deleting it. */
@@ -27,8 +27,8 @@ export interface RunDir {
   createFile(name: string, data: string | Uint8Array, mode?: number): Promise<string>;
   /** A new directory in the run directory (0700); returns its path. */
   createDir(name: string): Promise<string>;
-  /** An append stream that never follows a symlink at `name`. */
-  openLog(name: string): WriteStream;
+  /** A new append-only file (O_EXCL|O_NOFOLLOW) for a log; the caller owns the fd. */
+  openLogFd(name: string): number;
   /** Remove the directory (and with it the lock). */
   remove(): Promise<void>;
   /** Done with the lab: remove, or with keep leave the files (marked kept) and drop the lock. */
@@ -191,7 +191,7 @@ function makeRunDir(lab: string, dir: string, keep: boolean, notice: string | un
       await createDirExclusive(file(name));
       return file(name);
     },
-    openLog: (name) => openAppendStream(file(name)),
+    openLogFd: (name) => openAppendFd(file(name)),
     remove,
     release: () => (keep ? withRunDirErrors(dir, () => unlink(file(OWNER_FILE)).catch(() => undefined)) : remove()),
   };

@@ -1,5 +1,5 @@
 // Directories and files in places other users might reach: never follow what they planted, never use what they own.
-import { constants, createWriteStream, type Stats, type WriteStream } from 'node:fs';
+import { constants, openSync, type Stats } from 'node:fs';
 import { lstat, mkdir, open, readlink, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import { TopoError } from '../errors.js';
@@ -136,12 +136,9 @@ export async function createDirExclusive(dir: string, mode = 0o700): Promise<voi
 }
 
 /** Append to a log without following a symlink at its name; an open or write failure never crashes the runner. */
-export function openAppendStream(file: string): WriteStream {
-  // Node passes numeric flags straight to open(2); its types only list strings.
-  const stream = createWriteStream(file, { flags: APPEND_NOFOLLOW as unknown as string, mode: 0o600 });
-  // A log is a convenience: readiness and error tails come from QEMU's pipes, not from this file.
-  stream.on('error', () => undefined);
-  return stream;
+/** A new append-only file that never follows a symlink at `file`; the caller owns the fd. */
+export function openAppendFd(file: string): number {
+  return openSync(file, APPEND_NOFOLLOW | constants.O_EXCL, 0o600);
 }
 
 /** Capture directories may be shared (pcaps are opened O_EXCL|O_NOFOLLOW), but not reached through others' paths. */

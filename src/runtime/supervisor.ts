@@ -1,32 +1,45 @@
 // Boots nodes in dependency order with a bounded number booting at once, then watches them; emits events only.
 import { EventEmitter } from 'node:events';
 import { TopoError } from '../errors.js';
+import { bootOrder } from '../topology/graph.js';
 import type { NodePlan } from '../qemu/plan.js';
 import type { ResolvedNode, ResolvedTopology } from '../topology/model.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ConsoleHub } from './console.js';
 import type { NodeState, SupervisorEvent } from './events.js';
 import type { LinkFabric } from './links.js';
-import { exitError, NodeProcess, type ExitInfo } from './node-process.js';
-import type { RunDir } from './rundir.js';
+import { exitError, NodeProcess, type ExitInfo, type LinePattern } from './node-process.js';
+import type { Janitor } from './proc-group.js';
 
 const RUN_FAILED = /topo-guest: (run\[\d+\] failed.*)$/;
 
 export interface SupervisorOptions {
   topology: ResolvedTopology;
   plans: ReadonlyMap<string, NodePlan>;
-  readyPatterns: ReadonlyMap<string, readonly RegExp[]>;
+  readyPatterns: ReadonlyMap<string, readonly LinePattern[]>;
   readyTimeoutMs: (node: ResolvedNode) => number;
   /** Nodes that count as ready once QMP greets (no console pattern to wait for). */
   readyOnQmp?: (node: ResolvedNode) => boolean;
   /** swtpm state directory for nodes with tpm: true. */
   tpmStateDir?: (node: ResolvedNode) => string | undefined;
   fabric: LinkFabric;
-  runDir: RunDir;
+  /** An fd for the node's console log, opened safely by the run directory. */
+  openConsoleLog: (node: string) => number | undefined;
+  /** The console log path named in hints, when it outlives the lab (--keep). */
+  consoleLogHint?: (node: string) => string | undefined;
   /** Nodes booting (spawned, not yet ready) at once. */
   jobs: number;
   /** Restarts allowed per node for restart: on-failure. */
   maxRestarts?: number;
+  /** First restart delay; doubles per restart up to RESTART_BACKOFF_CAP_MS. */
+  restartBackoffMs?: number;
   env?: Record<string, string>;
+  janitor?: Janitor;
 }
+
+export const MAX_RESTARTS = 5;
+export const RESTART_BACKOFF_MS = 1000;
+export const RESTART_BACKOFF_CAP_MS = 10_000;
 
 export class Supervisor extends EventEmitter<{ event: [SupervisorEvent] }> {
   readonly states = new Map<string, NodeState>();
@@ -40,31 +53,35 @@ export class Supervisor extends EventEmitter<{ event: [SupervisorEvent] }> {
   readonly failure: Promise<TopoError>;
   private slots: number;
   private readonly slotWaiters: (() => void)[] = [];
+  /** One console per node, kept across restarts so readers and the log continue. */
+  readonly consoles = new Map<string, ConsoleHub>();
+  readonly restartCounts: ReadonlyMap<string, number>;
 
   constructor(private readonly opts: SupervisorOptions) {
     super();
     this.slots = opts.jobs;
+    this.restartCounts = this.restarts;
     this.failure = new Promise((resolve) => (this.fatal = resolve));
-    for (const node of opts.topology.nodes) this.states.set(node.name, 'waiting');
+    for (const node of opts.topology.nodes) {
+      this.states.set(node.name, 'waiting');
+      const hub = new ConsoleHub(opts.openConsoleLog(node.name));
+      hub.on('line', (line) => this.onConsoleLine(node.name, line));
+      this.consoles.set(node.name, hub);
+    }
   }
 
   /** Resolve when every node is ready; reject with the first failure (the caller tears down). */
   async start(): Promise<void> {
+    // The dependency graph's topological order: every node's dependencies have their boot promise before it.
     const ready = new Map<string, Promise<void>>();
     const byName = new Map(this.opts.topology.nodes.map((n) => [n.name, n]));
-    const boot = (node: ResolvedNode): Promise<void> => {
-      let p = ready.get(node.name);
-      if (!p) {
-        p = (async () => {
-          await Promise.all(node.dependsOn.map((d) => boot(byName.get(d)!)));
-          await this.bootWithSlot(node);
-        })();
-        ready.set(node.name, p);
-      }
-      return p;
-    };
+    for (const name of bootOrder(this.opts.topology)) {
+      const node = byName.get(name)!;
+      const deps = node.dependsOn.map((d) => ready.get(d)!);
+      ready.set(name, Promise.all(deps).then(() => this.bootWithSlot(node)));
+    }
     this.emit('event', { type: 'lab', state: 'starting', at: this.elapsed() });
-    const all = this.opts.topology.nodes.map((n) => boot(n));
+    const all = [...ready.values()];
     // Fail fast: the first failure aborts the lab even while other nodes are still booting.
     await new Promise<void>((resolve, reject) => {
       Promise.all(all).then(() => resolve(), reject);
@@ -77,7 +94,36 @@ export class Supervisor extends EventEmitter<{ event: [SupervisorEvent] }> {
   async stopAll(force = false): Promise<void> {
     this.stopping = true;
     for (const w of this.slotWaiters.splice(0)) w();
+    for (const w of this.backoffs.splice(0)) w.abort();
     await Promise.all([...this.procs.values()].map((proc) => this.stopOne(proc, force)));
+    for (const hub of this.consoles.values()) hub.close();
+  }
+
+  private readonly backoffs: AbortController[] = [];
+
+  /** Stop a node gracefully and boot it again (its forwarded links reconnect; a direct link cannot). */
+  async restartNode(name: string): Promise<void> {
+    const node = this.nodeByName(name);
+    const proc = this.procs.get(name);
+    if (proc?.running) {
+      this.procs.delete(name);
+      this.setState(name, 'stopping');
+      await proc.stop();
+    }
+    this.setState(name, 'restarting', { detail: 'restart requested' });
+    await this.bootWithSlot(node);
+  }
+
+  /** SIGKILL a node's QEMU as a crash would (restart: on-failure brings it back). */
+  killNode(name: string): void {
+    this.nodeByName(name);
+    this.procs.get(name)?.kill(false);
+  }
+
+  private nodeByName(name: string): ResolvedNode {
+    const node = this.opts.topology.nodes.find((n) => n.name === name);
+    if (!node) throw new TopoError(`no node "${name}" (nodes: ${this.opts.topology.nodes.map((n) => n.name).join(', ')})`, { code: 'E_NO_NODE' });
+    return node;
   }
 
   private readonly stops = new Map<NodeProcess, Promise<void>>();
@@ -112,15 +158,16 @@ export class Supervisor extends EventEmitter<{ event: [SupervisorEvent] }> {
     if (this.stopping) throw new TopoError('lab is stopping', { code: 'E_STOPPING', node: node.name });
     const proc = new NodeProcess({
       plan: this.opts.plans.get(node.name)!,
-      consoleLog: this.opts.runDir.file(`${node.name}.log`),
+      console: this.consoles.get(node.name)!,
+      consoleLogHint: this.opts.consoleLogHint?.(node.name),
       readyPatterns: this.opts.readyPatterns.get(node.name) ?? [],
       readyTimeoutMs: this.opts.readyTimeoutMs(node),
       readyOnQmp: this.opts.readyOnQmp?.(node),
       tpmStateDir: this.opts.tpmStateDir?.(node),
       onSpawn: (pid) => this.setState(node.name, 'booting', { pid }),
       linkFd: (slot) => this.opts.fabric.fdFor(node.name, slot.iface, slot.link),
-      onConsoleLine: (line) => this.onConsoleLine(node.name, line),
       env: this.opts.env,
+      janitor: this.opts.janitor,
     });
     this.procs.set(node.name, proc);
     this.setState(node.name, 'starting');
@@ -128,10 +175,12 @@ export class Supervisor extends EventEmitter<{ event: [SupervisorEvent] }> {
     try {
       await proc.start();
     } catch (err) {
-      proc.kill();
+      proc.kill(false);
       await proc.exited;
       const error = err instanceof TopoError ? err : new TopoError(String(err), { code: 'E_LAUNCH', node: node.name, cause: err });
-      this.setState(node.name, 'failed', { error, detail: error.message });
+      // A stop the user asked for is not a failure, whatever the launch saw (SIGKILL, a closed channel).
+      if (this.stopping) this.setState(node.name, 'stopped');
+      else this.setState(node.name, 'failed', { error, detail: error.message });
       throw error;
     }
     const readyMs = Date.now() - started;
@@ -142,22 +191,34 @@ export class Supervisor extends EventEmitter<{ event: [SupervisorEvent] }> {
 
   private async onUnexpectedExit(node: ResolvedNode, proc: NodeProcess, info: ExitInfo): Promise<void> {
     if (this.stopping || this.procs.get(node.name) !== proc) return;
+    if (info.requested) {
+      this.setState(node.name, 'stopped');
+      return;
+    }
     const error = exitError(node.name, info, 'unexpectedly');
     const count = this.restarts.get(node.name) ?? 0;
-    const failed = info.signal !== undefined || info.code !== 0;
-    if (node.restart === 'on-failure' && failed && count < (this.opts.maxRestarts ?? 5)) {
+    const failed = info.reason !== undefined || info.signal !== undefined || info.code !== 0;
+    const max = this.opts.maxRestarts ?? MAX_RESTARTS;
+    if (node.restart === 'on-failure' && failed && count < max) {
       this.restarts.set(node.name, count + 1);
-      this.setState(node.name, 'restarting', { error, detail: `${error.message}; restart ${count + 1}` });
+      const delay = Math.min((this.opts.restartBackoffMs ?? RESTART_BACKOFF_MS) * 2 ** count, RESTART_BACKOFF_CAP_MS);
+      this.setState(node.name, 'restarting', { error, detail: `${error.message}; restart ${count + 1}/${max} in ${(delay / 1000).toFixed(1)} s` });
+      const wait = new AbortController();
+      this.backoffs.push(wait);
       try {
-        await this.launch(node);
+        await sleep(delay, undefined, { signal: wait.signal });
+        await this.bootWithSlot(node);
         return;
       } catch (err) {
         if (this.stopping) return;
         this.fatal?.(err instanceof TopoError ? err : error);
         return;
+      } finally {
+        this.backoffs.splice(this.backoffs.indexOf(wait) >>> 0, 1);
       }
     }
-    this.setState(node.name, 'failed', { error, detail: error.message });
+    const limit = node.restart === 'on-failure' && failed ? ` (gave up after ${max} restarts)` : '';
+    this.setState(node.name, 'failed', { error, detail: `${error.message}${limit}` });
     this.fatal?.(error);
   }
 

@@ -3,9 +3,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { readSync, writeSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { execa, type ResultPromise } from 'execa';
 import { TopoError } from '../errors.js';
 import { closeFd, socketPair } from './fds.js';
+import { spawnGroup, type GroupChild, type Janitor } from './proc-group.js';
 import { ByteTail } from './tail.js';
 
 export const SWTPM_BINARY = 'swtpm';
@@ -22,6 +22,7 @@ export interface SwtpmOptions {
   binary?: string;
   /** How long swtpm may take to answer its first command. */
   initTimeoutMs?: number;
+  janitor?: Janitor;
 }
 
 export interface SwtpmExit {
@@ -47,20 +48,20 @@ export class Swtpm {
 
   private constructor(
     readonly node: string,
-    private readonly child: ResultPromise,
+    private readonly child: GroupChild,
     /** The parent's end of the control channel, until handed to QEMU with takeQemuFd(). */
     private ctrlFd: number | undefined,
   ) {
-    child.stdout?.on('data', (b: Buffer) => this.stderr.push(b));
-    child.stderr?.on('data', (b: Buffer) => this.stderr.push(b));
-    this.exited = child.then((r) => {
+    child.child.stdout?.on('data', (b: Buffer) => this.stderr.push(b));
+    child.child.stderr?.on('data', (b: Buffer) => this.stderr.push(b));
+    this.exited = child.exited.then((r) => {
       this.done = true;
-      return { code: r.exitCode, signal: r.signal, stderrTail: this.stderr.text() };
+      return { code: r.code, signal: r.signal, stderrTail: this.stderr.text() };
     });
   }
 
   get pid(): number | undefined {
-    return this.child.pid;
+    return this.child.pid > 0 ? this.child.pid : undefined;
   }
 
   get running(): boolean {
@@ -69,7 +70,7 @@ export class Swtpm {
 
   /** Start swtpm and check it initialises its TPM; on failure nothing is left running and E_SWTPM is thrown. */
   static async start(opts: SwtpmOptions): Promise<Swtpm> {
-    const fail = (why: string, extra: { stderrTail?: string; cause?: unknown } = {}) =>
+    const fail = (why: string, extra: { stderrTail?: string; stderrSource?: string; cause?: unknown } = {}) =>
       new TopoError(`swtpm ${why}`, { code: 'E_SWTPM', node: opts.node, hint: `see swtpm's message; TPM state is in ${opts.stateDir}`, ...extra });
     try {
       await mkdir(opts.stateDir, { recursive: true, mode: 0o700 });
@@ -78,16 +79,10 @@ export class Swtpm {
     }
     const args = swtpmArgs(opts.stateDir);
     const [mine, theirs] = socketPair();
-    let child: ResultPromise;
+    let child: GroupChild;
     try {
-      // setpriv: swtpm dies with topo even on SIGKILL, like QEMU.
-      child = execa('setpriv', ['--pdeathsig', 'KILL', '--', opts.binary ?? SWTPM_BINARY, ...args], {
-        cwd: path.dirname(opts.stateDir),
-        stdio: ['ignore', 'pipe', 'pipe', theirs] as unknown as ['ignore', 'pipe', 'pipe'],
-        reject: false,
-        buffer: false,
-        cleanup: true,
-      });
+      // Its own process group under pdeathsig, like QEMU: dies with topo, never sees the terminal's Ctrl-C.
+      child = spawnGroup([opts.binary ?? SWTPM_BINARY, ...args], { cwd: path.dirname(opts.stateDir), fds: [theirs], janitor: opts.janitor });
     } catch (err) {
       closeFd(mine);
       throw fail(`could not be started: ${(err as Error).message}`, { cause: err });
@@ -102,7 +97,7 @@ export class Swtpm {
       await tpm.stop();
       const info = await tpm.exited;
       const last = info.stderrTail.split('\n').filter(Boolean).at(-1);
-      throw fail(`failed to start: ${last ?? (err as Error).message}`, { stderrTail: info.stderrTail, cause: err });
+      throw fail(`failed to start: ${last ?? (err as Error).message}`, { stderrTail: info.stderrTail, stderrSource: 'swtpm', cause: err });
     }
     return tpm;
   }

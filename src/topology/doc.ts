@@ -18,6 +18,7 @@ export interface RawNode {
   ready?: { console?: string; timeout?: number | string };
   run?: string[];
   depends_on?: string[];
+  channels?: string[];
   restart?: 'never' | 'on-failure';
   persist?: boolean;
 }

@@ -58,6 +58,8 @@ export interface ResolvedNode {
   readonly persist: boolean;
   /** Sorted by index: eth0 (host) first when hostNetwork, then link interfaces. */
   readonly interfaces: readonly ResolvedInterface[];
+  /** Extra virtio-serial ports (`channels:`), by name. */
+  readonly channels?: readonly string[];
 }
 
 export interface LinkEndpoint {

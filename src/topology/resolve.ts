@@ -78,6 +78,7 @@ function resolveNode(name: string, n: RawNode, dir: string, lab: string, linkIfa
     ready,
     run: [...(n.run ?? [])],
     dependsOn: [...(n.depends_on ?? [])],
+    channels: [...(n.channels ?? [])],
     restart: n.restart ?? 'never',
     persist: n.persist ?? false,
     interfaces,

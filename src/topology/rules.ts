@@ -59,6 +59,16 @@ export function checkRules(data: unknown, ctx: RuleContext): Issue[] {
         if (typeof d === 'string' && !known.has(d)) add(`${where('depends_on')}/${i}`, 'E_UNKNOWN_NODE', `${subject(`${where('depends_on')}/${i}`, d)}: ${unknownNode(d)}`);
       });
     }
+    if (Array.isArray(node.channels)) {
+      const seen = new Set<string>();
+      node.channels.forEach((c, i) => {
+        if (typeof c !== 'string') return;
+        const at = `${where('channels')}/${i}`;
+        if (seen.has(c)) add(at, 'E_CHANNEL_TWICE', `node ${name}: channel ${JSON.stringify(c)} is listed twice; remove one`);
+        else if (c.startsWith('org.topo.')) add(at, 'E_CHANNEL_RESERVED', `node ${name}: channel names starting with "org.topo." are reserved for topo's own ports; rename it`);
+        seen.add(c);
+      });
+    }
     if (Array.isArray(node.ports)) {
       if (node.ports.length > 0 && node.host_network === false)
         add(where('ports'), 'E_PORTS_NO_HOST', `node ${name}: ports need the host interface; remove them or drop host_network: false`, 'key');

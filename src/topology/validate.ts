@@ -40,6 +40,7 @@ const PATTERN_HINTS: Record<string, string> = {
   name: "not a valid name; use lowercase letters, digits and '-', starting with a letter, at most 32 characters",
   endpoint: 'not an endpoint; write node:ethN (eth0..eth63) or a bare node name',
   cidr: 'not a CIDR address; write e.g. 10.0.12.1/24 or fd00::1/64',
+  channel: "not a channel name; use lowercase letters, digits, '.', '_' and '-', starting with a letter, at most 64 characters",
 };
 
 // What a value of one of the shared kinds (by $defs name) should look like.

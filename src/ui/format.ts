@@ -1,7 +1,8 @@
 // Words for events, shared by every reporter so TTY, plain and JSON tell the same story.
 import type { TopoError } from '../errors.js';
 import type { NodeEvent } from '../runtime/events.js';
-import type { Lab } from '../runtime/lab.js';
+import type { LabStatus } from '../runtime/status.js';
+import type { ResolvedTopology } from '../topology/model.js';
 
 export function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(1)} s`;
@@ -23,18 +24,19 @@ export function describeNode(e: NodeEvent): string {
 }
 
 /** The lines printed once the lab is ready: nodes, forwarded ports, where logs are. */
-export function summaryLines(lab: Lab): string[] {
-  const lines = [`lab ${lab.topology.name}: ${lab.topology.nodes.length} nodes, ${lab.topology.links.length} links, accel ${lab.accel}`];
-  for (const node of lab.topology.nodes) {
-    const fwd = (lab.forwards.get(node.name) ?? []).map((f) => `${f.bind}:${f.host}->${f.guest}/${f.protocol}`);
+export function summaryLines(topology: ResolvedTopology, status: LabStatus, opts: { detached?: boolean } = {}): string[] {
+  const lines = [`lab ${topology.name}: ${topology.nodes.length} nodes, ${topology.links.length} links, accel ${status.accel}`];
+  for (const node of topology.nodes) {
+    const fwd = (status.nodes.find((n) => n.name === node.name)?.ports ?? []).map((f) => `${f.bind}:${f.host}->${f.guest}/${f.protocol}`);
     const addrs = node.interfaces.flatMap((i) => i.addresses.map((a) => `${i.name} ${a}`));
     const parts = [addrs.length ? addrs.join(', ') : undefined, fwd.length ? `ports ${fwd.join(' ')}` : undefined].filter(Boolean);
     lines.push(`  ${node.name}${parts.length ? `  ${parts.join('; ')}` : ''}`);
   }
-  lines.push(`logs: ${lab.runDir.path}/<node>.log`);
-  const captured = lab.topology.links.filter((l) => l.capture).map((l) => l.id);
-  if (captured.length) lines.push(`captures: ${lab.captureDir}/{${captured.join(',')}}.pcap`);
-  lines.push('press Ctrl-C to stop (twice to force)');
+  lines.push(`logs: ${status.runDir}/<node>.log (or topo logs ${topology.name} NODE)`);
+  const captured = topology.links.filter((l) => l.capture).map((l) => l.id);
+  if (captured.length) lines.push(`captures: ${status.captureDir}/{${captured.join(',')}}.pcap`);
+  if (opts.detached) lines.push(`running in the background (pid ${status.pid}): topo exec ${topology.name} NODE -- CMD; topo down ${topology.name} to stop`);
+  else lines.push('press Ctrl-C to stop (twice to force)');
   return lines;
 }
 

@@ -16,7 +16,7 @@ export class PlainReporter implements Reporter {
     if (e.type === 'node') this.out(`${e.node}: ${describeNode(e)}`);
     else if (e.type === 'notice') this.out(`topo: ${e.message}`);
     else if (e.type === 'console') {
-      if (this.opts.follow) this.out(`${e.node} | ${e.line}`);
+      if (this.opts.follow) this.out(`${e.node} | ${printable(e.line)}`);
     } else if (e.type === 'lab') {
       if (e.state === 'ready') this.out(e.detail ?? 'all nodes ready');
       else if (e.state === 'stopping') this.out('stopping lab');
@@ -51,4 +51,10 @@ export class JsonReporter implements Reporter {
   }
 
   async close(): Promise<void> {}
+}
+
+/** A guest's terminal escapes and control bytes shown, not obeyed (they could move the cursor or retitle the terminal). */
+export function printable(line: string): string {
+  // eslint-disable-next-line no-control-regex
+  return line.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }

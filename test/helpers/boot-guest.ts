@@ -10,6 +10,7 @@ import { qemuOpts } from '../../src/qemu/escape.js';
 import { planNode, type FdSlot, type NodePlan } from '../../src/qemu/plan.js';
 import type { QmpClient } from '../../src/qemu/qmp.js';
 import { closeFd, socketFromFd, socketPair } from '../../src/runtime/fds.js';
+import { ConsoleHub } from '../../src/runtime/console.js';
 import { NodeProcess } from '../../src/runtime/node-process.js';
 import { LineSplitter } from '../../src/runtime/tail.js';
 import type { ResolvedInterface } from '../../src/topology/model.js';
@@ -76,7 +77,8 @@ export async function bootGuest(guest: GuestArtifacts, opts: BootOptions = {}): 
   const waiters = new Set<() => void>();
   const proc = new NodeProcess({
     plan,
-    consoleLog: join(dir, 'console.log'),
+    // The console slot is the test's own (takeConsole): the hub stays empty.
+    console: new ConsoleHub(),
     readyPatterns: [],
     readyTimeoutMs: 1,
     linkFd: (slot) => fds.get(slot.link)!,

@@ -7,14 +7,26 @@ export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
 export type TopoChild = ResultPromise<{ reject: false; all: true; buffer: true }>;
 
-export function topo(args: string[], env: Record<string, string> = {}): TopoChild {
-  return execa(process.execPath, ['--import', 'tsx', entry, ...args], {
+/**
+ * `group: true` starts topo as the leader of its own process group, like a shell's foreground job, so a test can
+ * signal the whole group as a terminal's Ctrl-C does (`process.kill(-child.pid, 'SIGINT')`).
+ * Unhandled rejections are fatal in every topo the tests start.
+ */
+export function topo(args: string[], env: Record<string, string> = {}, opts: { group?: boolean; input?: string | Buffer } = {}): TopoChild {
+  return execa(process.execPath, ['--unhandled-rejections=strict', '--import', 'tsx', entry, ...args], {
     cwd: repoRoot,
     reject: false,
     all: true,
     buffer: true,
+    detached: opts.group ?? false,
+    ...(opts.input === undefined ? { stdin: 'ignore' as const } : { input: opts.input }),
     env: { ...env, CI: '1', NO_COLOR: '1' },
-  });
+  }) as TopoChild;
+}
+
+/** Ctrl-C as a terminal sends it: to every process in the foreground group. */
+export function ctrlC(child: TopoChild, signal: NodeJS.Signals = 'SIGINT'): void {
+  process.kill(-child.pid!, signal);
 }
 
 /** Resolve with the output so far once a line matching `pattern` appeared; reject if the process exits first. */

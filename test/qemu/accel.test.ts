@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { chooseAccel, hostTscKhz, parseAccelRequest } from '../../src/qemu/accel.js';
+import { chooseAccel, hostTsc, hostTscKhz, parseAccelRequest, tscFromKernelLog } from '../../src/qemu/accel.js';
 
 describe('chooseAccel', () => {
   it('auto picks KVM on a normal KVM host', () => {
@@ -34,5 +34,23 @@ describe('hostTscKhz', () => {
     await writeFile(file, 'processor\t: 0\n');
     expect(await hostTscKhz(file)).toBeUndefined();
     await rm(dir, { recursive: true });
+  });
+});
+
+describe('hostTsc', () => {
+  it("prefers the kernel's calibrated rate over cpuinfo's current clock", async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'topo-tsc-'));
+    const cpuinfo = path.join(dir, 'cpuinfo');
+    await writeFile(cpuinfo, 'cpu MHz\t\t: 1200.000\n');
+    const log = '[0.0] tsc: Detected 2499.998 MHz processor\n[1.2] tsc: Refined TSC clocksource calibration: 2500.001 MHz\n';
+    expect(await hostTsc({ sysfs: path.join(dir, 'none'), kernelLog: async () => log, cpuinfo })).toEqual({ khz: 2500001, source: 'kernel log' });
+    expect(await hostTsc({ sysfs: path.join(dir, 'none'), kernelLog: async () => '', cpuinfo })).toEqual({ khz: 1200000, source: 'cpuinfo' });
+    await writeFile(path.join(dir, 'sysfs'), '2600000\n');
+    expect(await hostTsc({ sysfs: path.join(dir, 'sysfs'), kernelLog: async () => log, cpuinfo })).toEqual({ khz: 2600000, source: 'sysfs' });
+  });
+
+  it('reads the early calibration when no refined one was logged', () => {
+    expect(tscFromKernelLog('tsc: Detected 2599.999 MHz processor')).toBe(2599999);
+    expect(tscFromKernelLog('nothing here')).toBeUndefined();
   });
 });

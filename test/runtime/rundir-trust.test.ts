@@ -1,11 +1,11 @@
 // Run-directory trust: a base or lab directory another user controls is refused before anything is written into it.
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, writeSync } from 'node:fs';
 import { chmod, lstat, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TopoError } from '../../src/errors.js';
 import { acquireRunDir } from '../../src/runtime/rundir.js';
-import { CAPTURE_POLICY, createFileExclusive, openAppendStream, secureDir } from '../../src/runtime/safe-fs.js';
+import { CAPTURE_POLICY, createFileExclusive, openAppendFd, secureDir } from '../../src/runtime/safe-fs.js';
 import { topo } from '../helpers/cli.js';
 import { asNobody, NOBODY, sandbox } from '../helpers/other-user.js';
 
@@ -130,9 +130,7 @@ describe('files created in the run directory and shared places', () => {
 
   it('a log planted as a symlink is not appended to', async () => {
     await asNobody('ln', '-s', victim, path.join(shared, 'b.log'));
-    const log = openAppendStream(path.join(shared, 'b.log'));
-    log.write('console output\n');
-    await new Promise<void>((resolve) => log.once('close', () => resolve()));
+    expect(() => openAppendFd(path.join(shared, 'b.log'))).toThrow(/ELOOP|EEXIST/);
     expect(await readFile(victim, 'utf8')).toBe('root secret\n');
   });
 
@@ -142,9 +140,10 @@ describe('files created in the run directory and shared places', () => {
     const file = await run.createFile('a.config', 'cfg');
     expect((await stat(file)).mode & 0o777).toBe(0o600);
     await expect(run.createFile('a.config', 'again')).rejects.toMatchObject({ code: 'E_RUNDIR' });
-    const log = run.openLog('a.log');
-    log.end('line\n');
-    await new Promise<void>((resolve) => log.once('close', () => resolve()));
+    const log = run.openLogFd('a.log');
+    writeSync(log, 'line\n');
+    closeSync(log);
+    expect(() => run.openLogFd('a.log')).toThrow(/EEXIST/);
     expect(await readFile(run.file('a.log'), 'utf8')).toBe('line\n');
     expect((await lstat(await run.createDir('a.tpm'))).isDirectory()).toBe(true);
     await run.remove();

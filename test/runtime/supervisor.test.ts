@@ -1,5 +1,5 @@
 // Supervisor edge cases against a fake QEMU (test/fixtures/fake-qemu.mjs): crashes, hangs and deaths on demand.
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, openSync, writeSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,6 +7,10 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { SupervisorEvent } from '../../src/runtime/events.js';
 import { up, type Lab } from '../../src/runtime/lab.js';
+import { LinkFabric } from '../../src/runtime/links.js';
+import { Supervisor } from '../../src/runtime/supervisor.js';
+import { planNode } from '../../src/qemu/plan.js';
+import { compilePattern } from '../../src/topology/pattern.js';
 import type { ResolvedNode } from '../../src/topology/model.js';
 import { iface, node, topology } from '../helpers/model.js';
 
@@ -71,6 +75,9 @@ describe('supervisor with a fake QEMU', () => {
     const err = await up(topo, { accel: 'tcg', runDirBase: base }).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'E_READY_TIMEOUT', node: 'slow' });
     expect((err as { consoleTail: string }).consoleTail).toContain('booting slow');
+    // The run directory is gone by now: the hint must not send the user to a log file that no longer exists.
+    expect((err as { hint: string }).hint).not.toMatch(/\.log/);
+    expect((err as { hint: string }).hint).toMatch(/--keep/);
   });
 
   it('a QEMU dying after ready is a lab failure with its stderr', async () => {
@@ -87,7 +94,9 @@ describe('supervisor with a fake QEMU', () => {
     const events: SupervisorEvent[] = [];
     const lab = await start(pairTopology('restarts', { restart: 'on-failure' }), events);
     await waitFor(() => events.filter((e) => e.type === 'node' && e.node === 'a' && e.state === 'ready').length === 2);
-    expect(events.some((e) => e.type === 'node' && e.node === 'a' && e.state === 'restarting')).toBe(true);
+    const restarting = events.find((e) => e.type === 'node' && e.node === 'a' && e.state === 'restarting');
+    // Backoff and the limit are part of what the user sees.
+    expect(restarting).toMatchObject({ detail: expect.stringMatching(/; restart 1\/5 in 1\.0 s$/) });
     expect(lab.supervisor.states.get('a')).toBe('ready');
   });
 
@@ -118,6 +127,54 @@ describe('supervisor with a fake QEMU', () => {
     const err = await up(pairTopology('one'), { accel: 'tcg', runDirBase: base }).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'E_LAB_RUNNING' });
     expect((err as Error).message).toMatch(/lab "one" is already running/);
+  });
+
+  it('a console log that cannot be written (disk full) fails the node with the reason; the lab tears down, nothing crashes', async () => {
+    const events: SupervisorEvent[] = [];
+    const topo = pairTopology('full');
+    const sup = new Supervisor({
+      topology: topo,
+      plans: new Map(topo.nodes.map((n) => [n.name, planNode(topo, n, { accel: 'tcg', binary: fake, kernel: fake, defaultGuest: false, hostForwards: [] })])),
+      readyPatterns: new Map(topo.nodes.map((n) => [n.name, [compilePattern('fake: ready')]])),
+      readyTimeoutMs: () => 10_000,
+      fabric: new LinkFabric(topo, { captureFile: () => '/nonexistent' }),
+      openConsoleLog: () => openSync('/dev/full', 'w'),
+      jobs: 2,
+    });
+    sup.on('event', (e) => events.push(e));
+    const err = await sup.start().catch((e: unknown) => e);
+    await sup.stopAll(true);
+    expect(err).toMatchObject({ code: 'E_NODE_FAULT' });
+    expect((err as Error).message).toMatch(/cannot write the console log: .*ENOSPC/);
+    expect(events.some((e) => e.type === 'node' && e.state === 'failed' && /ENOSPC/.test(e.detail ?? ''))).toBe(true);
+    for (const p of sup.procs.values()) expect(p.running).toBe(false);
+  });
+
+  it('a capture directory topo created for a lab that failed to start is removed again', async () => {
+    process.env.FAKE_QEMU_MODE = 'crash';
+    const cwd = process.cwd();
+    process.chdir(base);
+    try {
+      const link = { id: 'l1', index: 0, kind: 'p2p' as const, mtu: 1500, capture: true, endpoints: [{ node: 'a', iface: 'eth0', mac: 'x' }, { node: 'b', iface: 'eth0', mac: 'y' }] };
+      const topo = topology([vm('a', { interfaces: [iface('eth0', { link: 'l1' })] }), vm('b', { interfaces: [iface('eth0', { link: 'l1' })] })], { name: 'capfail', links: [link] });
+      await expect(up(topo, { accel: 'tcg', runDirBase: path.join(base, 'run') })).rejects.toMatchObject({ code: 'E_QEMU_EXIT' });
+      expect(existsSync(path.join(base, 'captures'))).toBe(false);
+    } finally {
+      process.chdir(cwd);
+    }
+  });
+
+  it('a forwarded link whose peer breaks the framing reaches the events; the lab keeps running', async () => {
+    const events: SupervisorEvent[] = [];
+    const lab = await start(pairTopology('frames', { restart: 'on-failure' }), events);
+    const fwd = (lab.supervisor as unknown as { opts: { fabric: LinkFabric } }).opts.fabric.forwarded()[0]!;
+    fwd.forwarder.replaceEndpoint(0);
+    const fd = fwd.forwarder.takeGuestFd(0);
+    // A length prefix of 0x7fffffff is not a frame: the runner must drop the port, say so, and keep going.
+    writeSync(fd, Buffer.from([0x7f, 0xff, 0xff, 0xff, 1, 2, 3]));
+    await waitFor(() => events.some((e) => e.type === 'notice' && /l1: .*broke the frame protocol/.test(e.message)));
+    closeSync(fd);
+    expect(lab.supervisor.states.get('b')).toBe('ready');
   });
 
   it('a missing QEMU binary is one clear error before anything starts', async () => {

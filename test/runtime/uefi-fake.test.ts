@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { SupervisorEvent } from '../../src/runtime/events.js';
 import { up } from '../../src/runtime/lab.js';
 import { detectDiskFormat } from '../../src/runtime/uefi.js';
 import { node, topology } from '../helpers/model.js';
@@ -44,6 +45,27 @@ describe('uefi nodes with a fake QEMU', () => {
       await lab.down();
       for (const pid of pids) expect(existsSync(`/proc/${pid}`)).toBe(false);
       expect(existsSync(lab.runDir.path)).toBe(false);
+    } finally {
+      await lab.down({ force: true });
+    }
+  });
+
+  it('a swtpm killed under a running node fails the node with that reason (it is supervised)', async () => {
+    const disk = path.join(base, 'disk.img');
+    await writeFile(disk, Buffer.alloc(1024));
+    const fw = node('fw', { kind: 'uefi', disk, tpm: true });
+    const events: SupervisorEvent[] = [];
+    const lab = await up(topology([fw], { name: 'uefi-tpm-dies' }), { accel: 'tcg', runDirBase: base, onEvent: (e) => events.push(e) });
+    try {
+      const proc = lab.supervisor.procs.get('fw')!;
+      const qemu = proc.pid!;
+      process.kill(proc.swtpmPid!, 'SIGKILL');
+      const failure = await lab.failure;
+      expect(failure.message).toBe('swtpm was killed by SIGKILL');
+      expect(failure.node).toBe('fw');
+      expect(events.some((e) => e.type === 'node' && e.node === 'fw' && e.state === 'failed')).toBe(true);
+      await proc.exited;
+      expect(existsSync(`/proc/${qemu}`)).toBe(false);
     } finally {
       await lab.down({ force: true });
     }

@@ -27,7 +27,7 @@ describe('resolve', () => {
     const [r1, fw] = t.nodes;
     expect(r1).toEqual({
       name: 'r1', kind: 'microvm', cpus: 1, memoryMiB: 256, tpm: false, fwCfg: [], hostNetwork: true, ports: [],
-      ready: {}, run: [], dependsOn: [], restart: 'never', persist: false,
+      ready: {}, run: [], dependsOn: [], channels: [], restart: 'never', persist: false,
       interfaces: [{ name: 'eth0', index: 0, mac: macFor('lab', 'r1', 'eth0'), kind: 'host', mtu: 1500, addresses: [] }],
     });
     expect(fw?.memoryMiB).toBe(512);

@@ -1,0 +1,17 @@
+// `topo channel [LAB] NODE NAME`: a node's extra virtio-serial channel on our stdin/stdout, binary safe.
+import { ControlConnection } from '../control/client.js';
+import { socketOf } from '../control/labs.js';
+import { findLab, splitLab, type LabFlags } from './lab-args.js';
+
+export async function channelCommand(words: string[], flags: LabFlags): Promise<number> {
+  const { lab, rest } = splitLab(words, 2, '[LAB] NODE NAME');
+  const entry = await findLab(lab, flags);
+  const sock = await ControlConnection.stream(socketOf(entry), entry.lab, { op: 'channel', node: rest[0]!, name: rest[1]! });
+  return new Promise<number>((resolve) => {
+    // stdin's end does not close the channel: the guest may still answer. The channel ends with the node or Ctrl-C.
+    process.stdin.on('data', (b: Buffer) => sock.write(b));
+    sock.on('data', (b: Buffer) => process.stdout.write(b));
+    sock.on('close', () => resolve(0));
+    sock.resume();
+  });
+}

@@ -1,0 +1,117 @@
+// `topo up --detach`: a background supervisor (own session, no terminal) runs the lab; this process shows its boot and returns.
+import { spawn } from 'node:child_process';
+import { closeSync, writeSync } from 'node:fs';
+import path from 'node:path';
+import { TopoError } from '../errors.js';
+import type { SupervisorEvent } from '../runtime/events.js';
+import { ownSignals } from '../runtime/signals.js';
+import type { LabStatus } from '../runtime/status.js';
+import type { ResolvedTopology } from '../topology/model.js';
+import { errorLines, summaryLines } from '../ui/format.js';
+import type { Reporter } from '../ui/plain.js';
+import { runForeground, type UpFlags } from './up.js';
+
+/** fd of the pipe from the background supervisor to the `up --detach` that started it. */
+const HANDOFF_FD = 3;
+
+type ErrorFields = { code: string; message: string; hint?: string; node?: string; stderrTail?: string; consoleTail?: string };
+type Handoff = { kind: 'event'; event: SupervisorEvent & { error?: ErrorFields } } | { kind: 'ready'; status: LabStatus } | { kind: 'failed'; error: ErrorFields };
+
+const toError = (e: ErrorFields) => new TopoError(e.message, { code: e.code, hint: e.hint, node: e.node, stderrTail: e.stderrTail, consoleTail: e.consoleTail });
+
+export async function detachUp(file: string, topology: ResolvedTopology, flags: UpFlags, reporter: Reporter): Promise<number> {
+  const args = [...process.execArgv, process.argv[1]!, 'up', path.resolve(file), '--supervise'];
+  if (flags.accel) args.push('--accel', flags.accel);
+  if (flags.keep) args.push('--keep');
+  if (flags.jobs) args.push('--jobs', String(flags.jobs));
+  if (flags.runDir) args.push('--run-dir', path.resolve(flags.runDir));
+  if (flags.captureDir) args.push('--capture-dir', path.resolve(flags.captureDir));
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'ignore', 'pipe'], detached: true });
+  const pipe = child.stdio[HANDOFF_FD] as NodeJS.ReadableStream;
+  let stopRequested = false;
+  const release = ownSignals(() => {
+    stopRequested = true;
+    // The supervisor owns the lab: it tears down on SIGTERM (a second one forces), as a foreground `up` does on Ctrl-C.
+    if (child.pid) process.kill(child.pid, 'SIGTERM');
+  });
+  let outcome: Handoff | undefined;
+  let buf = '';
+  try {
+    await new Promise<void>((resolve) => {
+      pipe.on('data', (b: Buffer) => {
+        buf += b.toString('utf8');
+        for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+          const msg = JSON.parse(buf.slice(0, nl)) as Handoff;
+          buf = buf.slice(nl + 1);
+          if (msg.kind === 'event') reporter.handle({ ...msg.event, error: msg.event.error && toError(msg.event.error) } as SupervisorEvent);
+          else outcome = msg;
+          if (msg.kind === 'ready') return resolve();
+        }
+      });
+      pipe.on('end', () => resolve());
+      pipe.on('error', () => resolve());
+    });
+  } finally {
+    release();
+  }
+  await reporter.close();
+  if (outcome?.kind === 'ready') {
+    (pipe as unknown as { destroy(): void }).destroy();
+    child.unref();
+    reporter.print(summaryLines(topology, outcome.status, { detached: true }));
+    return 0;
+  }
+  const code = await new Promise<number | null>((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once('exit', (c) => resolve(c))));
+  if (outcome?.kind === 'failed') {
+    reporter.print(errorLines(toError(outcome.error)), 'stderr');
+    return 1;
+  }
+  if (stopRequested) return 0;
+  reporter.print([`topo: error: the background supervisor exited (code ${code}) before the lab was ready`], 'stderr');
+  return 1;
+}
+
+/** The background side: the same engine as a foreground `up`, reporting to the pipe until the lab is ready. */
+export async function superviseDetached(topology: ResolvedTopology, flags: UpFlags): Promise<number> {
+  let open = true;
+  const send = (msg: Handoff) => {
+    if (!open) return;
+    try {
+      writeSync(HANDOFF_FD, `${JSON.stringify(msg)}\n`);
+    } catch {
+      open = false; // the `up --detach` that started us is gone: carry on without it
+    }
+  };
+  const hangUp = () => {
+    if (!open) return;
+    open = false;
+    try {
+      closeSync(HANDOFF_FD);
+    } catch {
+      // already closed
+    }
+  };
+  const fields = (e: TopoError): ErrorFields => ({ code: e.code, message: e.message, hint: e.hint, node: e.node, stderrTail: e.stderrTail, consoleTail: e.consoleTail });
+  const reporter: Reporter = {
+    handle(e) {
+      if (e.type === 'console') return;
+      const { error, ...rest } = e as SupervisorEvent & { error?: TopoError };
+      send({ kind: 'event', event: { ...rest, ...(error ? { error: fields(error) } : {}) } as Handoff extends { kind: 'event'; event: infer E } ? E : never });
+    },
+    print() {},
+    async close() {},
+  };
+  let failure: TopoError | undefined;
+  const code = await runForeground(topology, flags, reporter, {
+    onReady: (lab) => {
+      send({ kind: 'ready', status: lab.status() });
+      hangUp();
+    },
+    onError: (err) => (failure ??= err),
+  });
+  if (open) send({ kind: 'failed', error: fields(failure ?? new TopoError('stopped before the lab was ready', { code: 'E_ABORTED' })) });
+  hangUp();
+  // A `topo down` waits for its reply: let the control socket flush it before this process exits.
+  await new Promise((r) => setTimeout(r, 200));
+  return code;
+}

@@ -1,0 +1,39 @@
+// `topo down [LAB] [--all]`: stop a lab with the same guarantees as Ctrl-C on a foreground `up`; clean up a stale one.
+import { cleanStale, listLabs, socketOf, type LabEntry } from '../control/labs.js';
+import { ControlConnection } from '../control/client.js';
+import { runBase } from '../runtime/rundir.js';
+import { findLab, type LabFlags } from './lab-args.js';
+
+export async function downCommand(lab: string | undefined, flags: LabFlags & { all?: boolean }): Promise<number> {
+  const labs = flags.all ? await listLabs(runBase(flags.runDir)) : [await findLab(lab, flags)];
+  if (flags.all && labs.length === 0) process.stdout.write('no labs running\n');
+  for (const entry of labs) await downOne(entry);
+  return 0;
+}
+
+async function downOne(entry: LabEntry): Promise<void> {
+  if (entry.state === 'stale') {
+    await cleanStale(entry);
+    process.stdout.write(`${entry.lab}: stale lab cleaned up (${entry.dir} removed)\n`);
+    return;
+  }
+  const conn = await ControlConnection.open(socketOf(entry), entry.lab);
+  try {
+    await conn.request({ op: 'down' });
+  } finally {
+    conn.close();
+  }
+  // The reply comes once every QEMU is gone; wait for the supervisor itself to exit too.
+  const pid = entry.status?.pid;
+  for (let i = 0; pid && i < 100 && alive(pid); i++) await new Promise((r) => setTimeout(r, 50));
+  process.stdout.write(`${entry.lab}: stopped\n`);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,43 @@
+// `topo exec [LAB] NODE [--timeout 30s] -- CMD [ARGS...]`: run in the guest; its output, stdin and exit code are ours.
+import ms from 'ms';
+import { connect } from '../control/remote-lab.js';
+import { TopoError } from '../errors.js';
+import { DEFAULT_EXEC_TIMEOUT_MS } from '../runtime/running-lab.js';
+import { splitLab, type LabFlags } from './lab-args.js';
+
+/** coreutils `timeout` convention. */
+export const EXIT_TIMEOUT = 124;
+
+export async function execCommand(words: string[], argv: string[], flags: LabFlags & { timeout?: string }): Promise<number> {
+  const { lab, rest } = splitLab(words, 1, '[LAB] NODE -- CMD [ARGS...]');
+  if (argv.length === 0) throw new TopoError('nothing to run: give the command after `--`', { code: 'E_USAGE', hint: 'topo exec r1 -- ip addr' });
+  const timeout = parseTimeout(flags.timeout);
+  const stdin = process.stdin.isTTY ? undefined : await readAll(process.stdin);
+  const remote = await connect(lab, { runDirBase: flags.runDir });
+  try {
+    // One word is a shell command line as typed (`topo exec r1 -- 'ip a | grep eth1'`); several are quoted word by word.
+    const r = await remote.node(rest[0]!).exec(argv.length === 1 ? argv[0]! : argv, { timeout, stdin });
+    process.stdout.write(r.stdout);
+    process.stderr.write(r.stderr);
+    if (r.timedOut) {
+      process.stderr.write(`topo: ${rest[0]}: command timed out after ${ms(timeout, { long: true })} and was killed\n`);
+      return EXIT_TIMEOUT;
+    }
+    return r.exitCode;
+  } finally {
+    remote.close();
+  }
+}
+
+function parseTimeout(value: string | undefined): number {
+  if (value === undefined) return DEFAULT_EXEC_TIMEOUT_MS;
+  const n = /^\d+$/.test(value) ? Number(value) * 1000 : ms(value as ms.StringValue);
+  if (typeof n !== 'number' || !Number.isFinite(n) || n < 0) throw new TopoError(`--timeout ${JSON.stringify(value)} is not a duration (e.g. 30s, 2m, 0 for none)`, { code: 'E_USAGE' });
+  return n;
+}
+
+async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(Buffer.from(c as Buffer));
+  return Buffer.concat(chunks);
+}

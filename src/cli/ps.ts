@@ -1,0 +1,38 @@
+// `topo ps [LAB] [--json]`: running labs, their nodes and links.
+import { listLabs } from '../control/labs.js';
+import { runBase } from '../runtime/rundir.js';
+import type { LabStatus } from '../runtime/status.js';
+import { seconds } from '../ui/format.js';
+import type { LabFlags } from './lab-args.js';
+
+export async function psCommand(lab: string | undefined, flags: LabFlags & { json?: boolean }): Promise<number> {
+  const labs = (await listLabs(runBase(flags.runDir))).filter((l) => !lab || l.lab === lab);
+  if (lab && labs.length === 0) {
+    process.stderr.write(`topo: error: no lab "${lab}"\n`);
+    return 1;
+  }
+  const rows = labs.map((l) => l.status ?? { lab: l.lab, file: '', state: l.state, runDir: l.dir, nodes: [], links: [] });
+  if (flags.json) {
+    process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+    return 0;
+  }
+  if (rows.length === 0) {
+    process.stdout.write('no labs running\n');
+    return 0;
+  }
+  for (const s of rows) process.stdout.write(`${render(s as LabStatus).join('\n')}\n`);
+  return 0;
+}
+
+function table(rows: string[][], indent = ''): string[] {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => indent + r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd());
+}
+
+function render(s: LabStatus): string[] {
+  if (s.state === 'stale') return [`${s.lab}  stale (its supervisor is gone; \`topo down ${s.lab}\` removes ${s.runDir})`];
+  const head = `${s.lab}  ${s.state}  ${s.file}  accel ${s.accel}  up ${seconds(s.uptimeMs)}  pid ${s.pid}`;
+  const nodes = table([['NODE', 'STATE', 'PID', 'RESTARTS', 'PORTS'], ...s.nodes.map((n) => [n.name, n.state, n.pid ? String(n.pid) : '-', String(n.restarts), n.ports.map((p) => `${p.bind}:${p.host}->${p.guest}/${p.protocol}`).join(' ') || '-'])], '  ');
+  const links = s.links.length ? table([['LINK', 'ENDPOINTS', 'STATE', 'KIND'], ...s.links.map((l) => [l.id, l.endpoints.join(' '), l.state, l.kind])], '  ') : [];
+  return [head, ...nodes, ...links];
+}

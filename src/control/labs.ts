@@ -1,0 +1,67 @@
+// Finding labs: every run directory under the base is a lab; its control socket says how it is, or it is stale.
+import { readdir, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { TopoError } from '../errors.js';
+import { labOwner, runBase } from '../runtime/rundir.js';
+import type { LabStatus } from '../runtime/status.js';
+import { ControlConnection } from './client.js';
+import { SOCKET_NAME } from './protocol.js';
+
+export interface LabEntry {
+  readonly lab: string;
+  readonly dir: string;
+  /** undefined: the supervisor is gone (stale) or not serving yet (starting). */
+  readonly status?: LabStatus;
+  readonly state: 'running' | 'starting' | 'stale';
+}
+
+const LAB_NAME = /^[a-z][a-z0-9-]{0,31}$/;
+
+export async function listLabs(base = runBase()): Promise<LabEntry[]> {
+  const names = await readdir(base).catch(() => [] as string[]);
+  const out: LabEntry[] = [];
+  for (const lab of names.filter((n) => LAB_NAME.test(n)).sort()) {
+    const dir = path.join(base, lab);
+    if (!(await stat(dir).then((s) => s.isDirectory(), () => false))) continue;
+    out.push(await probeLab(lab, dir));
+  }
+  return out;
+}
+
+async function probeLab(lab: string, dir: string): Promise<LabEntry> {
+  try {
+    const conn = await ControlConnection.open(path.join(dir, SOCKET_NAME), lab);
+    try {
+      return { lab, dir, state: 'running', status: await conn.request<LabStatus>({ op: 'status' }) };
+    } finally {
+      conn.close();
+    }
+  } catch {
+    // No answer: a supervisor still preparing (before its socket exists) or one that died.
+    return { lab, dir, state: (await labOwner(dir)) ? 'starting' : 'stale' };
+  }
+}
+
+/** The lab named, or the only one running; otherwise one line listing what exists. */
+export async function pickLab(name: string | undefined, base = runBase()): Promise<LabEntry> {
+  const labs = await listLabs(base);
+  if (name) {
+    const found = labs.find((l) => l.lab === name);
+    if (found) return found;
+    throw new TopoError(`no lab "${name}" (running: ${labs.map((l) => l.lab).join(', ') || 'none'})`, { code: 'E_NO_LAB', hint: 'see `topo ps`' });
+  }
+  const live = labs.filter((l) => l.state !== 'stale');
+  if (live.length === 1) return live[0]!;
+  if (live.length === 0) throw new TopoError('no lab is running', { code: 'E_NO_LAB', hint: 'start one with `topo up --detach FILE`' });
+  throw new TopoError(`several labs are running (${live.map((l) => l.lab).join(', ')}): name one`, { code: 'E_NO_LAB' });
+}
+
+/** Remove what a dead supervisor left (its QEMUs died with it: pdeathsig and the janitor). */
+export async function cleanStale(entry: LabEntry): Promise<void> {
+  if (await labOwner(entry.dir)) throw new TopoError(`lab ${entry.lab} is still starting`, { code: 'E_LAB_RUNNING', hint: 'wait for it, then `topo down` again' });
+  await rm(entry.dir, { recursive: true, force: true });
+}
+
+export function socketOf(entry: LabEntry): string {
+  return path.join(entry.dir, SOCKET_NAME);
+}

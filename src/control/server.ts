@@ -1,0 +1,202 @@
+// Serves one lab on an owner-only Unix socket in its run directory (directory 0700, socket 0600).
+import { chmod, unlink } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
+import { TopoError } from '../errors.js';
+import type { Lab } from '../runtime/running-lab.js';
+import { errorBody, LineReader, PROTOCOL_VERSION, SOCKET_NAME, STREAMING_OPS, type Hello, type Request, type Response } from './protocol.js';
+
+export interface ControlServer {
+  readonly path: string;
+  close(): Promise<void>;
+}
+
+/** Unix socket paths are limited to 107 bytes on Linux. */
+const SUN_PATH_MAX = 107;
+
+export async function serveLab(lab: Lab): Promise<ControlServer> {
+  const sockPath = lab.runDir.file(SOCKET_NAME);
+  if (Buffer.byteLength(sockPath) > SUN_PATH_MAX) {
+    throw new TopoError(`control socket path ${sockPath} is longer than ${SUN_PATH_MAX} bytes`, { code: 'E_RUNDIR', hint: 'use a shorter --run-dir' });
+  }
+  const conns = new Set<net.Socket>();
+  const state = { closing: false };
+  const server = net.createServer((sock) => {
+    if (state.closing) return void sock.destroy();
+    conns.add(sock);
+    sock.on('close', () => conns.delete(sock));
+    serveConnection(lab, sock, state);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(sockPath, () => resolve());
+  });
+  await chmod(sockPath, 0o600);
+  server.on('error', () => undefined);
+  return {
+    path: sockPath,
+    async close() {
+      state.closing = true;
+      server.close();
+      await unlink(sockPath).catch(() => undefined);
+      // Idle connections end now; one still waiting for a reply (the `down` that closes us) ends after it.
+      for (const c of conns) if (!pendingOf(c)) c.end();
+    },
+  };
+}
+
+const pending = new WeakMap<net.Socket, number>();
+const pendingOf = (sock: net.Socket) => pending.get(sock) ?? 0;
+
+function serveConnection(lab: Lab, sock: net.Socket, state: { closing: boolean }): void {
+  sock.on('error', () => undefined);
+  const hello: Hello = { topo: 'control', version: PROTOCOL_VERSION, lab: lab.name, pid: process.pid };
+  sock.write(`${JSON.stringify(hello)}\n`);
+  const abort = new AbortController();
+  sock.on('close', () => abort.abort());
+  let raw = false;
+  const reply = (r: Response) => {
+    if (!sock.destroyed) sock.write(`${JSON.stringify(r)}\n`);
+  };
+  const settle = (r: Response) => {
+    pending.set(sock, pendingOf(sock) - 1);
+    reply(r);
+    if (state.closing && !pendingOf(sock)) sock.end();
+  };
+  const reader = new LineReader(
+    (line) => {
+      let msg: { v?: unknown; id?: unknown; op?: unknown } & Record<string, unknown>;
+      try {
+        msg = JSON.parse(line) as typeof msg;
+        if (!msg || typeof msg !== 'object') throw new Error('not an object');
+      } catch {
+        reply({ id: 0, ok: false, error: { code: 'E_BAD_REQUEST', message: 'malformed request (one JSON object per line expected)' } });
+        return;
+      }
+      const id = typeof msg.id === 'number' ? msg.id : 0;
+      if (msg.v !== PROTOCOL_VERSION) {
+        reply({ id, ok: false, error: { code: 'E_PROTOCOL', message: `control protocol version ${String(msg.v)} is not supported by this lab's topo (it speaks ${PROTOCOL_VERSION})`, hint: 'use the same topo version that started the lab' } });
+        return;
+      }
+      if (typeof msg.op === 'string' && STREAMING_OPS.has(msg.op)) raw = true;
+      pending.set(sock, pendingOf(sock) + 1);
+      void handle(lab, msg as unknown as Request, sock, abort.signal).then(
+        (result) => {
+          if (result !== STREAMED) settle({ id, ok: true, result });
+          else pending.set(sock, pendingOf(sock) - 1);
+        },
+        (err) => {
+          settle({ id, ok: false, error: errorBody(err) });
+          if (raw) sock.end();
+        },
+      );
+    },
+    () => {
+      reply({ id: 0, ok: false, error: { code: 'E_TOO_LARGE', message: 'request too large' } });
+    },
+  );
+  const onData = (chunk: Buffer) => {
+    const rest = reader.push(chunk, () => raw);
+    if (raw) {
+      sock.off('data', onData);
+      if (rest?.length) sock.unshift(rest);
+    }
+  };
+  sock.on('data', onData);
+}
+
+const STREAMED = Symbol('streamed');
+
+async function handle(lab: Lab, req: Request, sock: net.Socket, signal: AbortSignal): Promise<unknown> {
+  switch (req.op) {
+    case 'status':
+      return lab.status();
+    case 'exec': {
+      const r = await lab.exec(req.node, req.cmd, { timeout: req.timeoutMs, stdin: req.stdin ? Buffer.from(req.stdin, 'base64') : undefined, signal });
+      return { exitCode: r.exitCode, timedOut: r.timedOut, stdout: r.stdout.toString('base64'), stderr: r.stderr.toString('base64') };
+    }
+    case 'link':
+      if (req.state !== 'up' && req.state !== 'down') throw new TopoError(`link state must be up or down, not ${JSON.stringify(req.state)}`, { code: 'E_BAD_REQUEST' });
+      await lab.link(req.endpoint)[req.state]();
+      return lab.status().links.find((l) => l.id === lab.link(req.endpoint).id);
+    case 'node': {
+      const node = lab.node(req.node);
+      if (req.action === 'restart') await node.restart();
+      else if (req.action === 'kill') await node.kill();
+      else throw new TopoError(`unknown node action ${JSON.stringify(req.action)} (restart, kill)`, { code: 'E_BAD_REQUEST' });
+      return undefined;
+    }
+    case 'down':
+      await lab.down();
+      return undefined;
+    case 'console': {
+      const stream = lab.node(req.node).console();
+      startStream(sock, stream);
+      return STREAMED;
+    }
+    case 'channel': {
+      const chan = lab.node(req.node).channel(req.name);
+      if (chan.listenerCount('data') > 0) throw new TopoError(`channel ${req.name} of ${req.node} is in use by another client`, { code: 'E_CHANNEL_BUSY', node: req.node });
+      startStream(sock, chan, false);
+      return STREAMED;
+    }
+    case 'logs': {
+      lab.node(req.node);
+      const hub = lab.supervisor.consoles.get(req.node)!;
+      // Read and subscribe in one tick: nothing printed in between is lost or doubled.
+      let past: Buffer;
+      try {
+        past = readFileSync(lab.runDir.file(`${req.node}.log`));
+      } catch {
+        past = hub.recent();
+      }
+      if (req.tail !== undefined) past = lastLines(past, req.tail);
+      sock.write(`${JSON.stringify({ id: 0, ok: true })}\n`);
+      sock.write(past);
+      if (!req.follow) {
+        sock.end();
+        return STREAMED;
+      }
+      const onData = (b: Buffer) => sock.write(b);
+      hub.on('data', onData);
+      sock.on('close', () => hub.off('data', onData));
+      signal.addEventListener('abort', () => hub.off('data', onData));
+      return STREAMED;
+    }
+    default:
+      throw new TopoError(`unknown request ${JSON.stringify((req as { op?: unknown }).op)}`, { code: 'E_BAD_REQUEST' });
+  }
+}
+
+/** Answer ok, then bridge raw bytes both ways; closing either side ends both (a channel is not destroyed by a client leaving). */
+function startStream(sock: net.Socket, stream: import('node:stream').Duplex, destroyStream = true): void {
+  sock.write(`${JSON.stringify({ id: 0, ok: true })}\n`);
+  const toClient = (b: Buffer) => sock.write(b);
+  const toStream = (b: Buffer) => stream.write(b);
+  stream.on('data', toClient);
+  stream.resume();
+  sock.on('data', toStream);
+  const end = () => {
+    stream.off('data', toClient);
+    sock.off('data', toStream);
+    // A channel outlives its client: pause it so guest bytes wait (virtio-serial backpressure) for the next one.
+    if (destroyStream) stream.destroy();
+    else stream.pause();
+    sock.end();
+  };
+  sock.once('close', end);
+  stream.once('close', () => sock.end());
+}
+
+export function lastLines(buf: Buffer, n: number): Buffer {
+  if (n <= 0) return Buffer.alloc(0);
+  let end = buf.length;
+  if (end > 0 && buf[end - 1] === 0x0a) end--;
+  let pos = end;
+  for (let i = 0; i < n; i++) {
+    const nl = buf.lastIndexOf(0x0a, pos - 1);
+    if (nl < 0) return buf;
+    pos = nl;
+  }
+  return buf.subarray(pos + 1);
+}

@@ -1,0 +1,223 @@
+// A running lab as an object: status, nodes (exec, console, channels, restart), links (up/down), teardown.
+import { EventEmitter } from 'node:events';
+import { Duplex } from 'node:stream';
+import { TopoError } from '../errors.js';
+import { shellQuote, type ExecResult } from '../guest/agent-client.js';
+import type { Accel, HostForward } from '../qemu/plan.js';
+import type { ResolvedTopology } from '../topology/model.js';
+import type { SupervisorEvent } from './events.js';
+import type { LinkFabric } from './links.js';
+import type { RunDir } from './rundir.js';
+import { portsOf, publicState, type LabStatus, type LinkStatus, type NodeStatus } from './status.js';
+import type { Supervisor } from './supervisor.js';
+import { endpointLink, type ExecOptions, type LabHandle, type LinkHandle, type NodeHandle } from './handles.js';
+
+export type { ExecResult };
+export const DEFAULT_EXEC_TIMEOUT_MS = 300_000;
+
+export interface LabParts {
+  topology: ResolvedTopology;
+  accel: Accel;
+  runDir: RunDir;
+  forwards: ReadonlyMap<string, readonly HostForward[]>;
+  captureDir: string;
+  supervisor: Supervisor;
+  fabric: LinkFabric;
+  keep: boolean;
+  /** Run after the QEMUs are gone (control socket, janitor, guest reference); before the run dir goes. */
+  cleanups: (() => Promise<void> | void)[];
+}
+
+export class Lab extends EventEmitter<{ event: [SupervisorEvent] }> implements LabHandle {
+  readonly topology: ResolvedTopology;
+  readonly accel: Accel;
+  readonly runDir: RunDir;
+  readonly forwards: ReadonlyMap<string, readonly HostForward[]>;
+  readonly captureDir: string;
+  readonly supervisor: Supervisor;
+  readonly startedAt = new Date();
+  private readonly linkDown = new Set<string>();
+  private downing?: Promise<void>;
+  private markStopped!: () => void;
+  /** Settles once the lab is down, whoever stopped it (Ctrl-C, `topo down`, the library). */
+  readonly stopped = new Promise<void>((resolve) => (this.markStopped = resolve));
+
+  constructor(private readonly parts: LabParts) {
+    super();
+    ({ topology: this.topology, accel: this.accel, runDir: this.runDir, forwards: this.forwards, captureDir: this.captureDir, supervisor: this.supervisor } = parts);
+    // A relaunched node starts with carrier up: put back the links the user took down.
+    this.on('event', (e) => {
+      if (e.type !== 'node' || e.state !== 'ready') return;
+      for (const id of this.linkDown) void this.applyLink(id, false, e.node).catch(() => undefined);
+    });
+  }
+
+  get name(): string {
+    return this.topology.name;
+  }
+
+  /** Resolves with the first unrecoverable node failure after the lab was ready. */
+  get failure(): Promise<TopoError> {
+    return this.supervisor.failure;
+  }
+
+  status(): LabStatus {
+    const sup = this.supervisor;
+    const forwarded = new Set(this.parts.fabric.forwarded().map((f) => f.link.id));
+    return {
+      lab: this.topology.name,
+      file: this.topology.file,
+      accel: this.accel,
+      pid: process.pid,
+      startedAt: this.startedAt.toISOString(),
+      uptimeMs: Date.now() - this.startedAt.getTime(),
+      state: this.downing ? 'stopping' : [...sup.states.values()].every((s) => s === 'ready') ? 'ready' : 'starting',
+      runDir: this.runDir.path,
+      captureDir: this.captureDir,
+      nodes: this.topology.nodes.map((n) => ({
+        name: n.name,
+        state: publicState(sup.states.get(n.name) ?? 'waiting'),
+        pid: sup.procs.get(n.name)?.running ? sup.procs.get(n.name)?.pid : undefined,
+        restarts: sup.restartCounts.get(n.name) ?? 0,
+        readyMs: sup.readyMs.get(n.name),
+        ports: portsOf(this.forwards.get(n.name)),
+        channels: n.channels ?? [],
+      })),
+      links: this.topology.links.map(
+        (l): LinkStatus => ({
+          id: l.id,
+          endpoints: l.endpoints.map((ep) => `${ep.node}:${ep.iface}`),
+          state: this.linkDown.has(l.id) ? 'down' : 'up',
+          kind: forwarded.has(l.id) ? 'forwarded' : 'direct',
+        }),
+      ),
+    };
+  }
+
+  node(name: string): NodeHandle {
+    const node = this.topology.nodes.find((n) => n.name === name);
+    if (!node) throw new TopoError(`no node "${name}" in lab ${this.name} (nodes: ${this.topology.nodes.map((n) => n.name).join(', ')})`, { code: 'E_NO_NODE' });
+    const sup = this.supervisor;
+    return {
+      name,
+      exec: (cmd, opts) => this.exec(name, cmd, opts),
+      console: () => consoleStream(sup.consoles.get(name)!),
+      waitForConsole: (re, opts) => waitForLine(sup.consoles.get(name)!, re, opts?.timeout ?? 60_000, name),
+      channel: (channel) => {
+        if (!(node.channels ?? []).includes(channel)) {
+          throw new TopoError(`node ${name} has no channel "${channel}" (channels: ${(node.channels ?? []).join(', ') || 'none'})`, { code: 'E_NO_CHANNEL', node: name });
+        }
+        const sock = sup.procs.get(name)?.channels.get(channel);
+        if (!sock || sock.destroyed) throw new TopoError(`node ${name} is not running`, { code: 'E_NOT_RUNNING', node: name });
+        return sock;
+      },
+      restart: () => sup.restartNode(name),
+      kill: async () => sup.killNode(name),
+    };
+  }
+
+  link(endpoint: string): LinkHandle {
+    const link = endpointLink(this.topology, endpoint);
+    return {
+      id: link.id,
+      down: () => this.setLink(link.id, false),
+      up: () => this.setLink(link.id, true),
+    };
+  }
+
+  ports(node: string): NodeStatus['ports'] {
+    this.node(node);
+    return portsOf(this.forwards.get(node));
+  }
+
+  /** Compatibility with the first library API: `lab.exec(node, cmd)`. */
+  async exec(node: string, cmd: string | readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
+    this.node(node);
+    const agent = this.supervisor.procs.get(node)?.agent;
+    if (!agent || !this.supervisor.procs.get(node)?.running) {
+      throw new TopoError(`node "${node}" has no agent (not running, or not topo's default guest)`, { code: 'E_NO_AGENT', node });
+    }
+    const command = typeof cmd === 'string' ? cmd : shellQuote(cmd);
+    const timeoutMs = opts.timeout ?? opts.timeoutMs ?? DEFAULT_EXEC_TIMEOUT_MS;
+    const stdin = typeof opts.stdin === 'string' ? Buffer.from(opts.stdin) : opts.stdin;
+    return agent.exec(command, { timeoutMs: timeoutMs || undefined, stdin, signal: opts.signal });
+  }
+
+  private async setLink(id: string, up: boolean): Promise<void> {
+    if (up) this.linkDown.delete(id);
+    else this.linkDown.add(id);
+    await this.applyLink(id, up);
+    this.emit('event', { type: 'link', link: id, state: up ? 'up' : 'down', at: this.supervisor.elapsed() });
+  }
+
+  /** QMP set_link on every QEMU end of the link (both guests see carrier change), optionally only one node's. */
+  private async applyLink(id: string, up: boolean, onlyNode?: string): Promise<void> {
+    const link = this.topology.links.find((l) => l.id === id)!;
+    await Promise.all(
+      link.endpoints
+        .filter((ep) => !onlyNode || ep.node === onlyNode)
+        .map(async (ep) => {
+          const iface = this.topology.nodes.find((n) => n.name === ep.node)!.interfaces.find((i) => i.name === ep.iface)!;
+          const qmp = this.supervisor.procs.get(ep.node)?.qmp;
+          if (!qmp || !this.supervisor.procs.get(ep.node)?.running) return; // applied when it is ready again
+          await qmp.execute('set_link', { name: `net${iface.index}`, up });
+        }),
+    );
+  }
+
+  /** Tear down once; calling again (e.g. a second Ctrl-C with force) escalates to SIGKILL. */
+  down(opts: { force?: boolean } = {}): Promise<void> {
+    if (this.downing) {
+      if (opts.force) void this.supervisor.stopAll(true);
+      return this.downing;
+    }
+    this.downing = (async () => {
+      this.emit('event', { type: 'lab', state: 'stopping', at: this.supervisor.elapsed() });
+      await this.supervisor.stopAll(opts.force);
+      await this.parts.fabric.close();
+      // The lab owns these only once up() succeeded; before, up() runs them itself on failure.
+      for (const c of this.parts.cleanups.splice(0).reverse()) await Promise.resolve(c()).catch(() => undefined);
+      this.emit('event', { type: 'lab', state: 'stopped', at: this.supervisor.elapsed(), detail: this.parts.keep ? `kept ${this.runDir.path}` : undefined });
+      await this.runDir.release();
+      this.markStopped();
+    })();
+    return this.downing;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.down();
+  }
+}
+
+function consoleStream(hub: import('./console.js').ConsoleHub): Duplex {
+  const onData = (b: Buffer) => stream.push(b);
+  const stream = new Duplex({
+    read() {},
+    write(chunk: Buffer, _enc, cb) {
+      hub.write(chunk);
+      cb();
+    },
+    destroy(err, cb) {
+      hub.off('data', onData);
+      cb(err);
+    },
+  });
+  hub.on('data', onData);
+  return stream;
+}
+
+function waitForLine(hub: import('./console.js').ConsoleHub, re: RegExp, timeoutMs: number, node: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const onLine = (line: string) => {
+      if (!re.test(line)) return;
+      clearTimeout(timer);
+      hub.off('line', onLine);
+      resolve(line);
+    };
+    const timer = setTimeout(() => {
+      hub.off('line', onLine);
+      reject(new TopoError(`no console line matching ${re} within ${timeoutMs} ms`, { code: 'E_TIMEOUT', node }));
+    }, timeoutMs);
+    hub.on('line', onLine);
+  });
+}

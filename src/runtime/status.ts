@@ -1,0 +1,48 @@
+// The serialisable description of a running lab: what `ps` prints, what the control socket serves, what a bundle stores.
+import type { Accel, HostForward } from '../qemu/plan.js';
+
+/** Node states as `ps` shows them. */
+export type PublicNodeState = 'waiting' | 'booting' | 'ready' | 'restarting' | 'failed' | 'stopped';
+
+export interface NodeStatus {
+  readonly name: string;
+  readonly state: PublicNodeState;
+  readonly pid?: number;
+  readonly restarts: number;
+  readonly readyMs?: number;
+  readonly ports: readonly { readonly guest: number; readonly host: number; readonly protocol: 'tcp' | 'udp'; readonly bind: string }[];
+  readonly channels: readonly string[];
+}
+
+export interface LinkStatus {
+  readonly id: string;
+  readonly endpoints: readonly string[];
+  readonly state: 'up' | 'down';
+  readonly kind: 'direct' | 'forwarded';
+}
+
+export interface LabStatus {
+  readonly lab: string;
+  /** The topology file the lab was started from. */
+  readonly file: string;
+  readonly accel: Accel;
+  /** The supervisor's pid (the process serving the control socket). */
+  readonly pid: number;
+  readonly startedAt: string;
+  readonly uptimeMs: number;
+  readonly state: 'starting' | 'ready' | 'stopping' | 'stale';
+  readonly runDir: string;
+  readonly captureDir: string;
+  readonly nodes: readonly NodeStatus[];
+  readonly links: readonly LinkStatus[];
+}
+
+export function publicState(state: string): PublicNodeState {
+  if (state === 'starting') return 'booting';
+  if (state === 'stopping') return 'stopped';
+  return state as PublicNodeState;
+}
+
+export function portsOf(forwards: readonly HostForward[] | undefined): NodeStatus['ports'] {
+  return (forwards ?? []).map((f) => ({ guest: f.guest, host: f.host, protocol: f.protocol, bind: f.bind }));
+}
