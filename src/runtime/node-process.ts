@@ -67,6 +67,7 @@ export class NodeProcess {
   private cancelled = false;
   private stopRequested = false;
   private reason?: string;
+  private failLaunch?: (reason: string) => void;
   private readonly onLine = (line: string) => this.consoleTail.push(line);
   private readonly onFault = (err: Error) => this.fail(err.message);
 
@@ -124,16 +125,30 @@ export class NodeProcess {
 
     for (const { slot, fd } of ownEnds) this.attach(slot, fd);
     if (this.cancelled) this.kill();
-    await watchReadiness({
-      node: this.node,
-      console: this.opts.console,
-      patterns: this.opts.readyPatterns,
-      timeoutMs: this.opts.readyTimeoutMs,
-      onQmp: this.opts.readyPatterns.length === 0 && this.opts.readyOnQmp ? this.qmpConnected : undefined,
-      hasConsole: ownEnds.some((e) => e.slot.kind === 'console'),
-      exited: this.exited.then((info) => exitError(this.node, info, 'before it became ready')),
-      timeoutHint: this.opts.consoleLogHint ? `see ${this.opts.consoleLogHint}; raise ready.timeout if the guest is just slow` : 'raise ready.timeout if the guest is just slow; run with --keep to keep the console log',
-      tails: () => this.tails(),
+    try {
+      await this.untilReady(ownEnds.some((e) => e.slot.kind === 'console'));
+    } finally {
+      this.failLaunch = undefined;
+    }
+  }
+
+  /** Readiness, or the first fault (log write error, swtpm death): a ready line in the same console chunk must not win. */
+  private untilReady(hasConsole: boolean): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.failLaunch = (reason) => reject(new TopoError(reason, { code: 'E_NODE_FAULT', node: this.node, ...this.tails() }));
+      watchReadiness({
+        node: this.node,
+        console: this.opts.console,
+        patterns: this.opts.readyPatterns,
+        timeoutMs: this.opts.readyTimeoutMs,
+        onQmp: this.opts.readyPatterns.length === 0 && this.opts.readyOnQmp ? this.qmpConnected : undefined,
+        hasConsole,
+        exited: this.exited.then((info) => exitError(this.node, info, 'before it became ready')),
+        timeoutHint: this.opts.consoleLogHint
+          ? `see ${this.opts.consoleLogHint}; raise ready.timeout if the guest is just slow`
+          : 'raise ready.timeout if the guest is just slow; run with --keep to keep the console log',
+        tails: () => this.tails(),
+      }).then(resolve, reject);
     });
   }
 
@@ -174,6 +189,7 @@ export class NodeProcess {
   private fail(reason: string): void {
     if (this.hasExited || this.stopRequested) return;
     this.reason ??= reason;
+    this.failLaunch?.(reason);
     this.kill(false);
   }
 
