@@ -41,6 +41,19 @@ async function freePort(): Promise<number> {
 const withPorts = (name: string, ...ports: PortForward[]) => node(name, { ports });
 
 describe('allocateHostPorts', () => {
+  it('binds where the forward says, warning once for a non-loopback address and never for loopback', async () => {
+    const notices: string[] = [];
+    const forwards = await allocateHostPorts(
+      [withPorts('a', { guest: 22, host: 'auto', protocol: 'tcp', bind: '0.0.0.0' }, { guest: 80, host: 'auto', protocol: 'tcp', bind: '127.0.0.2' }, { guest: 81, host: 'auto', protocol: 'tcp' })],
+      (m) => notices.push(m),
+    );
+    const [exposed, local, plain] = forwards.get('a')!;
+    expect(exposed).toMatchObject({ guest: 22, bind: '0.0.0.0' });
+    expect(local).toMatchObject({ guest: 80, bind: '127.0.0.2' });
+    expect(plain).toMatchObject({ guest: 81, bind: FORWARD_BIND });
+    expect(notices).toEqual([`warning: a: guest port 22/tcp is forwarded on 0.0.0.0:${exposed!.host}, reachable from other hosts (bind: 127.0.0.1 keeps it local)`]);
+  });
+
   it('an explicit port allocated, released and allocated again in one process is still free', async () => {
     const port = await freePort();
     const nodes = [withPorts('a', { guest: 80, host: port, protocol: 'tcp' })];
