@@ -99,3 +99,11 @@ function probe(port: number, protocol: 'tcp' | 'udp', bind: string, held: Probe[
 function release(p: Probe): Promise<void> {
   return new Promise((resolve) => void p.close(() => resolve()));
 }
+
+/** The host port forwarded to `guest` (tcp unless said otherwise) among a node's forwards; E_NO_PORT when none is. */
+export function hostPortIn(node: string, forwards: readonly { guest: number; host: number; protocol: 'tcp' | 'udp' }[], guest: number, protocol: 'tcp' | 'udp' = 'tcp'): number {
+  const f = forwards.find((p) => p.guest === guest && p.protocol === protocol);
+  if (f) return f.host;
+  const have = forwards.map((p) => `${p.guest}/${p.protocol}`).join(', ') || 'none';
+  throw new TopoError(`node ${node} has no forward of guest port ${guest}/${protocol} (forwarded: ${have})`, { code: 'E_NO_PORT', node, hint: `add it to the node's ports, e.g. ports: [{ guest: ${guest}, host: auto }]` });
+}

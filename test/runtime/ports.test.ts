@@ -3,7 +3,7 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import getPort from 'get-port';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { allocateHostPorts, FORWARD_BIND } from '../../src/runtime/ports.js';
+import { allocateHostPorts, FORWARD_BIND, hostPortIn } from '../../src/runtime/ports.js';
 import type { PortForward } from '../../src/topology/model.js';
 import { node } from '../helpers/model.js';
 
@@ -112,5 +112,16 @@ describe('allocateHostPorts', () => {
     const udp = forwards.get('b')!.map((f) => f.host);
     expect(new Set(tcp).size).toBe(3);
     expect(new Set(udp).size).toBe(2);
+  });
+});
+
+describe('hostPortIn (lab.hostPort)', () => {
+  const fwds = [{ guest: 22, host: 40022, protocol: 'tcp' as const }, { guest: 53, host: 40053, protocol: 'udp' as const }];
+  it('finds the host port of a forwarded guest port, tcp by default', () => {
+    expect(hostPortIn('r1', fwds, 22)).toBe(40022);
+    expect(hostPortIn('r1', fwds, 53, 'udp')).toBe(40053);
+  });
+  it('names what is forwarded when the port is not', () => {
+    expect(() => hostPortIn('r1', fwds, 53)).toThrow('node r1 has no forward of guest port 53/tcp (forwarded: 22/tcp, 53/udp)');
   });
 });
