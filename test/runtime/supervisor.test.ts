@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { SupervisorEvent } from '../../src/runtime/events.js';
 import { up, type Lab } from '../../src/runtime/lab.js';
 import { LinkFabric } from '../../src/runtime/links.js';
-import { Supervisor } from '../../src/runtime/supervisor.js';
+import { guestExitCause, Supervisor } from '../../src/runtime/supervisor.js';
 import { planNode } from '../../src/qemu/plan.js';
 import { compilePattern } from '../../src/topology/pattern.js';
 import type { ResolvedNode } from '../../src/topology/model.js';
@@ -251,3 +251,12 @@ async function waitFor(cond: () => boolean, limitMs = 25_000): Promise<void> {
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+describe('guestExitCause', () => {
+  it('reads the last panic, reboot or power-off line of the console tail', () => {
+    expect(guestExitCause('a\n[ 1.0] Kernel panic - not syncing: sysrq triggered crash\n---[ end Kernel panic ]---')).toBe('panic');
+    expect(guestExitCause('[ 2.0] reboot: Restarting system')).toBe('reboot');
+    expect(guestExitCause('reboot: Restarting system\n[ 3.0] reboot: Power down')).toBe('poweroff');
+    expect(guestExitCause('nothing known here')).toBeUndefined();
+  });
+});
