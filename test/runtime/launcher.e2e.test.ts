@@ -1,7 +1,7 @@
 // End to end under TCG: what the Go launcher could do — in-place reboots, panics restarted, uefi without a disk
 // (the cached ESP) with prepared TPM state, fw_cfg strings, and the persistent EFI variable store.
 import { createHash } from 'node:crypto';
-import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -94,6 +94,7 @@ describe('uefi without a disk, with prepared TPM state', () => {
   let digest: string;
   beforeAll(async () => {
     tpmDir = path.join(base, 'tpm-state');
+    await mkdir(tpmDir);
     await prepareTpmState('prep', tpmDir, undefined);
     digest = await dirDigest(tpmDir);
     lab = await boot('uefi', `
