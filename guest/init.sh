@@ -31,6 +31,8 @@ read -r CMDLINE < /proc/cmdline
 trace init
 /bin/busybox --install -s
 mount -t sysfs sysfs /sys
+# Booted by UEFI (topo's ESP): EFI variables readable and writable, as on a full distribution.
+[ -d /sys/firmware/efi/efivars ] && mount -t efivarfs efivarfs /sys/firmware/efi/efivars
 mount -t devtmpfs devtmpfs /dev
 mount -t tmpfs -o mode=1777 tmpfs /tmp
 mount -t tmpfs -o mode=755 tmpfs /run

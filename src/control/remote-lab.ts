@@ -1,5 +1,6 @@
 // `connect(lab)`: the lab API of a lab running in another process, over its control socket.
 import { Duplex } from 'node:stream';
+import { hostPortIn } from '../runtime/ports.js';
 import { TopoError } from '../errors.js';
 import type { ExecResult } from '../guest/agent-client.js';
 import { endpointLink, type ExecOptions, type LabHandle, type LinkHandle, type NodeHandle } from '../runtime/handles.js';
@@ -64,6 +65,12 @@ export class RemoteLab implements LabHandle {
   async ports(node: string): Promise<NodeStatus['ports']> {
     this.node(node);
     return (await this.status()).nodes.find((n) => n.name === node)!.ports;
+  }
+
+  /** The host port forwarded to a node's guest port (chosen at `up`, so the status seen at connect holds it). */
+  hostPort(node: string, guestPort: number, protocol: 'tcp' | 'udp' = 'tcp'): number {
+    this.node(node);
+    return hostPortIn(node, this.initial.nodes.find((n) => n.name === node)!.ports, guestPort, protocol);
   }
 
   async exec(node: string, cmd: string | readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {

@@ -14,6 +14,7 @@
 //   nonce <hex>                  per run: init prints exactly "topo-guest: ready <hex>" (readyLine)
 import type { ResolvedNode } from '../topology/model.js';
 import { TopoError } from '../errors.js';
+import { slirpAddresses } from '../topology/values.js';
 
 export const GUEST_CONFIG_FW_CFG_NAME = 'opt/topo/config';
 /** virtio-serial port name the agent (guest/agent.sh) listens on. */
@@ -65,12 +66,13 @@ export function renderGuestConfig(node: ResolvedNode, opts: GuestConfigOptions =
     check(IFNAME.test(i.name), node.name, `interface name ${JSON.stringify(i.name)}`);
     check(Number.isInteger(i.mtu) && i.mtu >= 68 && i.mtu <= 65535, node.name, `MTU ${i.mtu} on ${i.name}`);
     lines.push(`iface ${mac} ${i.name} ${i.mtu}`);
-    const list = i.kind === 'host' && i.addresses.length === 0 ? [SLIRP.address] : i.addresses;
+    const slirp = node.hostSubnet ? slirpAddresses(node.hostSubnet) : SLIRP;
+    const list = i.kind === 'host' && i.addresses.length === 0 ? [slirp.address] : i.addresses;
     for (const a of list) {
       check(CIDR.test(a), node.name, `address ${JSON.stringify(a)} on ${i.name}`);
       addrs.push(`addr ${i.name} ${a}`);
     }
-    if (i.kind === 'host') addrs.push(`gateway ${i.name} ${SLIRP.gateway}`, `dns ${SLIRP.dns}`);
+    if (i.kind === 'host') addrs.push(`gateway ${i.name} ${slirp.gateway}`, `dns ${slirp.dns}`);
   }
   lines.push(...addrs);
   for (const cmd of node.run) lines.push(`run ${b64(cmd)}`);

@@ -85,6 +85,18 @@ export interface EspOptions {
 
 /** Builds (or reuses) the default guest's ESP image and copies it to `out`. */
 export async function buildEsp(out: string, opts: EspOptions = {}): Promise<EspResult> {
+  const { cacheFile, cached } = await espImage(opts);
+  const dest = resolve(out);
+  await mkdir(dirname(dest), { recursive: true });
+  await copyFile(cacheFile, dest);
+  return { path: dest, cacheFile, bytes: (await stat(dest)).size, cached };
+}
+
+/**
+ * The cached ESP image itself (built on first use), for uefi nodes without a disk: boot it read-only (snapshot).
+ * It lives in the guest's cache entry, so a caller holding that entry (a lab's ensureGuest) keeps it in place.
+ */
+export async function espImage(opts: EspOptions = {}): Promise<{ cacheFile: string; cached: boolean }> {
   const progress = opts.onProgress ?? (() => {});
   await access(EFI_STUB).catch(() => {
     throw new TopoError(`systemd-boot's EFI stub ${EFI_STUB} not found`, { code: 'E_ESP_TOOL', hint: 'install it: apt-get install systemd-boot-efi' });
@@ -121,10 +133,7 @@ export async function buildEsp(out: string, opts: EspOptions = {}): Promise<EspR
       await rm(tmp, { recursive: true, force: true });
     }
   }
-  const dest = resolve(out);
-  await mkdir(dirname(dest), { recursive: true });
-  await copyFile(cacheFile, dest);
-  return { path: dest, cacheFile, bytes: (await stat(dest)).size, cached };
+  return { cacheFile, cached };
 }
 
 async function tool(name: string, args: string[], pkg: string): Promise<void> {

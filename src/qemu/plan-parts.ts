@@ -43,6 +43,8 @@ export interface NodeLaunchInputs {
   readonly firmware?: { readonly code: string; readonly vars: string };
   /** uefi: the disk's format, detected by the runtime (the plan does no I/O). */
   readonly diskFormat?: DiskFormat;
+  /** uefi without a disk of its own: the default guest's cached ESP image (always in snapshot mode). */
+  readonly disk?: string;
 }
 
 export interface NodePlan {
@@ -71,24 +73,31 @@ export function baseArgs(name: string, node: ResolvedNode, inputs: NodeLaunchInp
     '-smp', String(node.cpus),
     '-m', `${node.memoryMiB}M`,
     '-nodefaults', '-no-user-config', '-display', 'none',
-    // A guest reboot ends QEMU, so the supervisor sees it instead of a silent boot loop.
-    '-no-reboot',
+    // A guest reboot ends QEMU, so the supervisor sees it instead of a silent boot loop (allow_reboot resets in place).
+    ...(node.allowReboot ? [] : ['-no-reboot']),
   ];
 }
 
-/** Serial console and QMP, each on its own inherited socket. */
-export function consoleAndQmp(slots: Slots): string[] {
+/**
+ * Console and QMP, each on its own inherited socket. The console is the UART, or with `virtioBus` a virtconsole
+ * (hvc0) as the first port of that virtio-serial bus, which this then creates.
+ */
+export function consoleAndQmp(slots: Slots, virtioBus?: 'virtio-serial-device'): string[] {
+  const con = qemuOpts('socket', { id: 'con', fd: slots.fd({ kind: 'console' }) });
   return [
-    '-chardev', qemuOpts('socket', { id: 'con', fd: slots.fd({ kind: 'console' }) }), '-serial', 'chardev:con',
+    ...(virtioBus ? ['-device', virtioBus, '-chardev', con, '-device', 'virtconsole,chardev=con'] : ['-chardev', con, '-serial', 'chardev:con']),
     '-chardev', qemuOpts('socket', { id: 'qmp', fd: slots.fd({ kind: 'qmp' }) }), '-mon', 'chardev=qmp,mode=control',
   ];
 }
 
-/** The agent's virtio-serial port and the node's extra channels; `bus` is the transport's virtio-serial device. */
-export function serialPortArgs(slots: Slots, bus: 'virtio-serial-device' | 'virtio-serial-pci', node: ResolvedNode, agent: boolean): string[] {
+/**
+ * The agent's virtio-serial port and the node's extra channels; `bus` is the transport's virtio-serial device,
+ * or undefined when one exists already (the virtio console's).
+ */
+export function serialPortArgs(slots: Slots, bus: 'virtio-serial-device' | 'virtio-serial-pci' | undefined, node: ResolvedNode, agent: boolean): string[] {
   const channels = node.channels ?? [];
   if (!agent && channels.length === 0) return [];
-  const argv = ['-device', bus];
+  const argv = bus ? ['-device', bus] : [];
   if (agent) {
     argv.push(
       '-chardev', qemuOpts('socket', { id: 'agent', fd: slots.fd({ kind: 'agent' }) }),
@@ -107,17 +116,19 @@ export function serialPortArgs(slots: Slots, bus: 'virtio-serial-device' | 'virt
 export function fwCfgArgs(node: ResolvedNode, guestConfigFile: string | undefined): string[] {
   const argv: string[] = [];
   if (guestConfigFile) argv.push('-fw_cfg', qemuOpts(undefined, { name: GUEST_CONFIG_FW_CFG_NAME, file: guestConfigFile }));
-  for (const entry of node.fwCfg) argv.push('-fw_cfg', qemuOpts(undefined, { name: entry.name, file: entry.file }));
+  for (const entry of node.fwCfg) {
+    argv.push('-fw_cfg', qemuOpts(undefined, 'file' in entry ? { name: entry.name, file: entry.file } : { name: entry.name, string: entry.string }));
+  }
   return argv;
 }
 
 /** The -netdev value of one interface: user-mode with the node's forwards, or a link on an inherited socket. */
-export function netdev(slots: Slots, iface: ResolvedInterface, hostForwards: readonly HostForward[]): string {
+export function netdev(slots: Slots, iface: ResolvedInterface, hostForwards: readonly HostForward[], subnet?: string): string {
   const id = netId(iface);
   if (iface.kind === 'host') {
     // hostfwd may repeat; qemuOpts takes a record, so the repeated keys are appended by hand (each value escaped).
     const fwds = hostForwards.map((f) => qemuOpts(undefined, { hostfwd: `${f.protocol}:${f.bind}:${f.host}-:${f.guest}` }));
-    return [qemuOpts('user', { id }), ...fwds].join(',');
+    return [qemuOpts('user', { id, net: subnet }), ...fwds].join(',');
   }
   return qemuOpts('socket', { id, fd: slots.fd({ kind: 'link', iface: iface.name, link: must(iface.link, 'link') }) });
 }

@@ -10,12 +10,14 @@ export function planUefi(topology: ResolvedTopology, node: ResolvedNode, inputs:
   const slots = new Slots();
   const fw = must(inputs.firmware, 'firmware');
   // Debian's OVMF_CODE_4M.fd is the build without SMM_REQUIRE: q35's default smm setting is fine (measured: smm=off boots the same).
+  const snapshot = !node.persist || node.disk === undefined;
   const argv = baseArgs(`${topology.name}-${node.name}`, node, inputs, 'q35');
   argv.push(
     '-drive', qemuOpts(undefined, { if: 'pflash', format: 'raw', unit: 0, readonly: true, file: fw.code }),
     '-drive', qemuOpts(undefined, { if: 'pflash', format: 'raw', unit: 1, file: fw.vars }),
-    // snapshot=on: writes go to a temporary overlay, so the image is the same for every run unless persist.
-    '-drive', qemuOpts(undefined, { if: 'none', id: 'disk0', file: must(node.disk, 'disk'), format: inputs.diskFormat ?? 'raw', snapshot: !node.persist }),
+    // snapshot=on: writes go to a temporary overlay, so the image is the same for every run unless persist;
+    // cache=unsafe (as the launcher): the overlay is thrown away anyway, so flushes need not reach the host disk.
+    '-drive', qemuOpts(undefined, { if: 'none', id: 'disk0', file: must(inputs.disk ?? node.disk, 'disk'), format: inputs.diskFormat ?? 'raw', ...(snapshot ? { snapshot: true, cache: 'unsafe' } : {}) }),
     '-device', qemuOpts('virtio-blk-pci', { drive: 'disk0', bootindex: 0 }),
   );
   argv.push(...consoleAndQmp(slots), '-device', 'virtio-rng-pci');
@@ -25,14 +27,14 @@ export function planUefi(topology: ResolvedTopology, node: ResolvedNode, inputs:
     argv.push(
       '-chardev', qemuOpts('socket', { id: 'chrtpm', fd: slots.fd({ kind: 'tpm' }) }),
       '-tpmdev', 'emulator,id=tpm0,chardev=chrtpm',
-      // CRB: the TPM 2.0 interface OVMF and Linux (tpm_crb, built into Debian's kernels) expect on q35.
-      '-device', 'tpm-crb,tpmdev=tpm0',
+      // CRB (default): the TPM 2.0 interface OVMF and Linux (tpm_crb, built in) expect on q35; TIS as the launcher had it.
+      '-device', `tpm-${node.tpm.interface},tpmdev=tpm0`,
     );
   }
   argv.push(...fwCfgArgs(node, inputs.guestConfigFile));
 
   node.interfaces.forEach((iface, i) => {
-    argv.push('-netdev', netdev(slots, iface, inputs.hostForwards));
+    argv.push('-netdev', netdev(slots, iface, inputs.hostForwards, node.hostSubnet));
     // romfile= (none): no iPXE option ROM, so OVMF neither loads nor tries network boot on lab NICs.
     argv.push('-device', pciNic(netId(iface), iface.mac, i, UEFI_NIC_FIRST_SLOT, { romfile: '' }));
   });

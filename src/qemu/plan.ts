@@ -12,7 +12,8 @@ export function planNode(topology: ResolvedTopology, node: ResolvedNode, inputs:
   if (node.kind === 'uefi') return planUefi(topology, node, inputs);
   const slots = new Slots();
   // microvm has 24 virtio-mmio transports (rng and the agent port take one each): more NICs go on its PCIe bus.
-  const serialBus = inputs.defaultGuest || (node.channels ?? []).length > 0 ? 1 : 0;
+  const virtioConsole = node.console === 'virtio';
+  const serialBus = virtioConsole || inputs.defaultGuest || (node.channels ?? []).length > 0 ? 1 : 0;
   const pcie = node.interfaces.length > MMIO_TRANSPORTS - 1 - serialBus;
   const machine = qemuOpts('microvm', { 'x-option-roms': 'off', 'isa-serial': 'on', pcie: pcie ? 'on' : undefined });
 
@@ -20,13 +21,13 @@ export function planNode(topology: ResolvedTopology, node: ResolvedNode, inputs:
   argv.push('-kernel', must(inputs.kernel, 'kernel'));
   if (inputs.initrd) argv.push('-initrd', inputs.initrd);
   argv.push('-append', kernelCmdline(node, inputs));
-  argv.push(...consoleAndQmp(slots), '-device', 'virtio-rng-device');
-  argv.push(...serialPortArgs(slots, 'virtio-serial-device', node, inputs.defaultGuest));
+  argv.push(...consoleAndQmp(slots, virtioConsole ? 'virtio-serial-device' : undefined), '-device', 'virtio-rng-device');
+  argv.push(...serialPortArgs(slots, virtioConsole ? undefined : 'virtio-serial-device', node, inputs.defaultGuest));
   argv.push(...fwCfgArgs(node, inputs.guestConfigFile));
 
   let nic = 0;
   for (const iface of node.interfaces) {
-    argv.push('-netdev', netdev(slots, iface, inputs.hostForwards));
+    argv.push('-netdev', netdev(slots, iface, inputs.hostForwards, node.hostSubnet));
     const id = netId(iface);
     argv.push('-device', pcie ? pciNic(id, iface.mac, nic++, 1) : qemuOpts('virtio-net-device', { netdev: id, mac: iface.mac }));
   }
@@ -36,7 +37,7 @@ export function planNode(topology: ResolvedTopology, node: ResolvedNode, inputs:
 const MMIO_TRANSPORTS = 24;
 
 export function kernelCmdline(node: ResolvedNode, inputs: Pick<NodeLaunchInputs, 'accel' | 'tscKhz' | 'defaultGuest'>): string {
-  const parts: string[] = inputs.defaultGuest ? [...GUEST_KERNEL_ARGS] : ['console=ttyS0', 'panic=-1', 'reboot=t'];
+  const parts: string[] = inputs.defaultGuest ? [...GUEST_KERNEL_ARGS] : [node.console === 'virtio' ? 'console=hvc0' : 'console=ttyS0', 'panic=-1', 'reboot=t'];
   if (inputs.accel === 'tcg' && inputs.tscKhz) parts.push(`tsc_early_khz=${inputs.tscKhz}`);
   if (node.cmdline) parts.push(node.cmdline);
   return parts.join(' ');

@@ -40,6 +40,8 @@ export interface LabHandle {
   node(name: string): NodeHandle;
   link(endpoint: string): LinkHandle;
   ports(node: string): NodeStatus['ports'] | Promise<NodeStatus['ports']>;
+  /** The host port forwarded to `guestPort` of `node` (tcp by default); E_NO_PORT when it is not forwarded. */
+  hostPort(node: string, guestPort: number, protocol?: 'tcp' | 'udp'): number;
   down(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
 }

@@ -5,6 +5,7 @@ import path from 'node:path';
 import os from 'node:os';
 import { TopoError } from '../errors.js';
 import { ensureGuest, readyLine, renderGuestConfig } from '../guest/index.js';
+import { espImage } from '../guest/esp.js';
 import { chooseAccel, hostTsc, probeAccel, type AccelRequest } from '../qemu/accel.js';
 import { planNode, type Accel, type NodePlan } from '../qemu/plan.js';
 import { compilePattern } from '../topology/pattern.js';
@@ -64,7 +65,7 @@ export async function up(topology: ResolvedTopology, opts: UpOptions = {}): Prom
     await preflight(topology);
     const choice = chooseAccel(opts.accel ?? 'auto', await probeAccel());
     if (choice.notice) emit({ type: 'notice', message: choice.notice });
-    const needsGuest = topology.nodes.some((n) => n.kind === 'microvm' && !n.kernel);
+    const needsGuest = topology.nodes.some(usesDefaultGuest);
     const guest = needsGuest
       ? await ensureGuest({ signal: opts.signal, onProgress: (message: string) => emit({ type: 'notice', message: `guest: ${message}` }) })
       : undefined;
@@ -82,7 +83,7 @@ export async function up(topology: ResolvedTopology, opts: UpOptions = {}): Prom
     owned.push(() => journal.close());
     const janitor = new Janitor(runDir.file('pgids'));
     owned.push(() => janitor.dismiss());
-    const forwards = await allocateHostPorts(topology.nodes);
+    const forwards = await allocateHostPorts(topology.nodes, (message) => emit({ type: 'notice', message }));
     const captureDir = path.resolve(opts.captureDir ?? path.join('captures', topology.name));
     if (topology.links.some((l) => l.capture)) {
       const created = await missingDirs(captureDir);
@@ -107,7 +108,7 @@ export async function up(topology: ResolvedTopology, opts: UpOptions = {}): Prom
     const readyPatterns = new Map<string, LinePattern[]>();
     for (const node of topology.nodes) {
       const uefi = node.kind === 'uefi';
-      const defaultGuest = !uefi && !node.kernel;
+      const defaultGuest = usesDefaultGuest(node);
       // uefi disks may run topo's guest (topo guest esp): they always get the configuration.
       const configFile = defaultGuest || uefi ? runDir.file(`${node.name}.config`) : undefined;
       if (configFile) await runDir.createFile(`${node.name}.config`, renderGuestConfig(node, { nonce, channels: node.channels }));
@@ -122,7 +123,7 @@ export async function up(topology: ResolvedTopology, opts: UpOptions = {}): Prom
           tscKhz,
           guestConfigFile: configFile,
           hostForwards: forwards.get(node.name) ?? [],
-          ...(uefi ? await prepareUefi(node, runDir) : {}),
+          ...(uefi ? await prepareUefi(node, runDir, async () => (await espImage({ onProgress: (m) => emit({ type: 'notice', message: `guest: ${m}` }) })).cacheFile) : {}),
         }),
       );
       readyPatterns.set(node.name, readyFor(node, defaultGuest, nonce));
@@ -133,7 +134,7 @@ export async function up(topology: ResolvedTopology, opts: UpOptions = {}): Prom
       readyPatterns,
       readyTimeoutMs: (node: ResolvedNode) => node.ready.timeoutMs ?? defaultReadyTimeoutMs(choice.accel),
       // An arbitrary disk may print nothing we know: without ready.console a uefi node is ready once QEMU runs.
-      readyOnQmp: (node: ResolvedNode) => node.kind === 'uefi' && !node.ready.console,
+      readyOnQmp: (node: ResolvedNode) => node.kind === 'uefi' && !node.ready.console && !usesDefaultGuest(node),
       tpmStateDir: (node: ResolvedNode) => (node.tpm ? runDir.file(`${node.name}.tpm`) : undefined),
       fabric,
       openConsoleLog: (name) => runDir.openLogFd(`${name}.log`),
@@ -190,6 +191,11 @@ async function removeEmptyDirs(dirs: readonly string[]): Promise<void> {
 
 function abortCheck(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new TopoError('stopped before the lab was ready', { code: 'E_ABORTED' });
+}
+
+/** microvm without a kernel, uefi without a disk (booted from the default guest's ESP). */
+function usesDefaultGuest(node: ResolvedNode): boolean {
+  return node.kind === 'uefi' ? !node.disk : !node.kernel;
 }
 
 function readyFor(node: ResolvedNode, defaultGuest: boolean, nonce: string): LinePattern[] {

@@ -1,5 +1,6 @@
 // A running lab as an object: status, nodes (exec, console, channels, restart), links (up/down), teardown.
 import { EventEmitter } from 'node:events';
+import { hostPortIn } from './ports.js';
 import { Duplex } from 'node:stream';
 import { TopoError } from '../errors.js';
 import { shellQuote, type ExecResult } from '../guest/agent-client.js';
@@ -128,6 +129,11 @@ export class Lab extends EventEmitter<{ event: [SupervisorEvent] }> implements L
   ports(node: string): NodeStatus['ports'] {
     this.node(node);
     return portsOf(this.forwards.get(node));
+  }
+
+  /** The host port forwarded to a node's guest port (tcp by default). */
+  hostPort(node: string, guestPort: number, protocol: 'tcp' | 'udp' = 'tcp'): number {
+    return hostPortIn(node, this.ports(node), guestPort, protocol);
   }
 
   /** Compatibility with the first library API: `lab.exec(node, cmd)`. */

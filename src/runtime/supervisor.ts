@@ -13,6 +13,21 @@ import type { Janitor } from './proc-group.js';
 
 const RUN_FAILED = /topo-guest: (run\[\d+\] failed.*)$/;
 
+export type GuestExit = 'panic' | 'reboot' | 'poweroff';
+const GUEST_EXITS: readonly [RegExp, GuestExit][] = [[/Kernel panic/, 'panic'], [/reboot: Restarting system/, 'reboot'], [/reboot: Power down/, 'poweroff']];
+const GUEST_EXIT_WORDS: Record<GuestExit, string> = {
+  panic: 'the guest kernel panicked',
+  reboot: 'the guest rebooted (allow_reboot: true resets it in place instead)',
+  poweroff: 'the guest powered off',
+};
+
+/** What the guest did last, from the console's last lines (QEMU 7.2 exits 0 after each under -no-reboot). */
+export function guestExitCause(consoleTail: string): GuestExit | undefined {
+  const lines = consoleTail.split('\n');
+  for (let i = lines.length - 1; i >= 0; i--) for (const [re, cause] of GUEST_EXITS) if (re.test(lines[i]!)) return cause;
+  return undefined;
+}
+
 export interface SupervisorOptions {
   topology: ResolvedTopology;
   plans: ReadonlyMap<string, NodePlan>;
@@ -56,12 +71,14 @@ export class Supervisor extends EventEmitter<{ event: [SupervisorEvent] }> {
   /** One console per node, kept across restarts so readers and the log continue. */
   readonly consoles = new Map<string, ConsoleHub>();
   readonly restartCounts: ReadonlyMap<string, number>;
+  private readonly allowReboot: ReadonlySet<string>;
 
   constructor(private readonly opts: SupervisorOptions) {
     super();
     this.slots = opts.jobs;
     this.restartCounts = this.restarts;
     this.failure = new Promise((resolve) => (this.fatal = resolve));
+    this.allowReboot = new Set(opts.topology.nodes.filter((n) => n.allowReboot).map((n) => n.name));
     for (const node of opts.topology.nodes) {
       this.states.set(node.name, 'waiting');
       const hub = new ConsoleHub(opts.openConsoleLog(node.name));
@@ -195,11 +212,19 @@ export class Supervisor extends EventEmitter<{ event: [SupervisorEvent] }> {
       this.setState(node.name, 'stopped');
       return;
     }
-    const error = exitError(node.name, info, 'unexpectedly');
+    const cause = info.reason === undefined && info.signal === undefined && info.code === 0 ? guestExitCause(info.consoleTail) : undefined;
+    const error = cause
+      ? new TopoError(`${GUEST_EXIT_WORDS[cause]}: QEMU exited`, { code: 'E_GUEST_EXIT', node: node.name, stderrTail: info.stderrTail, consoleTail: info.consoleTail })
+      : exitError(node.name, info, 'unexpectedly');
+    // A lab node that leaves by itself failed, even with QEMU's exit code 0; only a power-off under restart: never is a stop.
+    if (cause === 'poweroff' && node.restart === 'never') {
+      this.emit('event', { type: 'notice', message: `${node.name}: the guest powered off` });
+      this.setState(node.name, 'stopped', { detail: 'the guest powered off' });
+      return;
+    }
     const count = this.restarts.get(node.name) ?? 0;
-    const failed = info.reason !== undefined || info.signal !== undefined || info.code !== 0;
     const max = this.opts.maxRestarts ?? MAX_RESTARTS;
-    if (node.restart === 'on-failure' && failed && count < max) {
+    if (node.restart === 'on-failure' && count < max) {
       this.restarts.set(node.name, count + 1);
       const delay = Math.min((this.opts.restartBackoffMs ?? RESTART_BACKOFF_MS) * 2 ** count, RESTART_BACKOFF_CAP_MS);
       this.setState(node.name, 'restarting', { error, detail: `${error.message}; restart ${count + 1}/${max} in ${(delay / 1000).toFixed(1)} s` });
@@ -217,13 +242,18 @@ export class Supervisor extends EventEmitter<{ event: [SupervisorEvent] }> {
         this.backoffs.splice(this.backoffs.indexOf(wait) >>> 0, 1);
       }
     }
-    const limit = node.restart === 'on-failure' && failed ? ` (gave up after ${max} restarts)` : '';
+    const limit = node.restart === 'on-failure' ? ` (gave up after ${max} restarts)` : '';
     this.setState(node.name, 'failed', { error, detail: `${error.message}${limit}` });
     this.fatal?.(error);
   }
 
   private onConsoleLine(node: string, line: string): void {
     this.emit('event', { type: 'console', node, line });
+    // allow_reboot: the machine resets inside the same QEMU; the node stays ready (its links and overlay survive).
+    if (this.states.get(node) === 'ready' && this.allowReboot.has(node)) {
+      const cause = guestExitCause(line);
+      if (cause === 'reboot' || cause === 'panic') this.emit('event', { type: 'notice', message: `${node}: guest rebooted${cause === 'panic' ? ' after a kernel panic' : ''}` });
+    }
     // A failed run: command must be visible in every output mode, not only with --follow.
     const failed = RUN_FAILED.exec(line);
     if (failed) this.emit('event', { type: 'notice', message: `${node}: ${failed[1]}` });

@@ -1,7 +1,8 @@
 // One swtpm per uefi node launch, on a socketpair (no file-system socket): QEMU's -tpmdev emulator gets the other end.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { readSync, writeSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { cp, mkdir } from 'node:fs/promises';
+import { execa } from 'execa';
 import path from 'node:path';
 import { TopoError } from '../errors.js';
 import { closeFd, socketPair } from './fds.js';
@@ -9,6 +10,34 @@ import { spawnGroup, type GroupChild, type Janitor } from './proc-group.js';
 import { ByteTail } from './tail.js';
 
 export const SWTPM_BINARY = 'swtpm';
+export const SWTPM_SETUP_BINARY = 'swtpm_setup';
+
+/** swtpm_setup's argv for a manufactured TPM 2.0: EK and platform certificates, as a real TPM ships (guests expecting a provisioned TPM work). */
+export function swtpmSetupArgs(stateDir: string): string[] {
+  return ['--tpm2', '--tpmstate', stateDir, '--create-ek-cert', '--create-platform-cert', '--lock-nvram', '--not-overwrite'];
+}
+
+/**
+ * Fill a node's (empty, private) TPM state directory before its first swtpm: a copy of prepared state (the
+ * original is only read), or a freshly manufactured TPM.
+ */
+export async function prepareTpmState(node: string, stateDir: string, from: string | undefined, binary = SWTPM_SETUP_BINARY): Promise<void> {
+  if (from !== undefined) {
+    await cp(from, stateDir, { recursive: true, errorOnExist: false, force: true }).catch((err: unknown) => {
+      throw new TopoError(`cannot copy TPM state from ${from}: ${(err as Error).message}`, { code: 'E_SWTPM', node, hint: `check that ${from} is a readable directory of swtpm state`, cause: err });
+    });
+    return;
+  }
+  const r = await execa(binary, swtpmSetupArgs(stateDir), { reject: false, all: true });
+  if (r.exitCode === 0) return;
+  const notFound = r.exitCode === undefined;
+  throw new TopoError(notFound ? `${binary} not found (needed to manufacture the TPM)` : `${binary} failed with exit code ${r.exitCode}`, {
+    code: 'E_SWTPM',
+    node,
+    hint: notFound ? 'install it: apt-get install swtpm-tools' : 'see its message; or give prepared state with tpm: { state: DIR }',
+    stderrTail: String(r.all ?? '').trim().split('\n').slice(-5).join('\n'),
+  });
+}
 /** The fd swtpm sees its end of the control channel on (the first slot after stdio). */
 export const SWTPM_CTRL_FD = 3;
 

@@ -1,7 +1,9 @@
 // The document as written (after schema validation), plus the two pieces of logic that both the
 // rules and resolve need: endpoint parsing and bare-endpoint interface assignment.
 
-export type RawPort = number | string | { guest: number; host: number | 'auto'; protocol?: 'tcp' | 'udp' };
+export type RawPort = number | string | { guest: number; host: number | 'auto'; protocol?: 'tcp' | 'udp'; bind?: string };
+export type RawFwCfg = string | { file: string } | { string: string };
+export type RawTpm = boolean | { state?: string; version?: 2; interface?: 'crb' | 'tis' };
 
 export interface RawNode {
   kind?: 'microvm' | 'uefi';
@@ -10,10 +12,12 @@ export interface RawNode {
   kernel?: string;
   initrd?: string;
   cmdline?: string;
+  console?: 'serial' | 'virtio';
   disk?: string;
-  tpm?: boolean;
-  fw_cfg?: Record<string, string>;
-  host_network?: boolean;
+  tpm?: RawTpm;
+  firmware?: { code: string; vars: string };
+  fw_cfg?: Record<string, RawFwCfg>;
+  host_network?: boolean | { subnet: string };
   ports?: RawPort[];
   ready?: { console?: string; timeout?: number | string };
   run?: string[];
@@ -21,6 +25,7 @@ export interface RawNode {
   channels?: string[];
   restart?: 'never' | 'on-failure';
   persist?: boolean;
+  allow_reboot?: boolean;
 }
 
 export interface RawLink {

@@ -9,7 +9,17 @@ export interface PortForward {
   /** A fixed host port, or 'auto' for a free one picked at launch. */
   readonly host: number | 'auto';
   readonly protocol: 'tcp' | 'udp';
+  /** Host address to listen on; absent = loopback (FORWARD_BIND). */
+  readonly bind?: string;
 }
+
+export interface TpmSpec {
+  /** Absolute path of prepared swtpm state to copy in; absent = manufacture a fresh TPM. */
+  readonly state?: string;
+  readonly interface: 'crb' | 'tis';
+}
+
+export type FwCfgEntry = { readonly name: string; readonly file: string } | { readonly name: string; readonly string: string };
 
 export interface Impairment {
   readonly delayMs: number;
@@ -47,9 +57,18 @@ export interface ResolvedNode {
   readonly initrd?: string;
   readonly cmdline?: string;
   readonly disk?: string;
-  readonly tpm: boolean;
-  readonly fwCfg: readonly { readonly name: string; readonly file: string }[];
+  /** Console device of a microvm kernel: ttyS0 (serial) or hvc0 (virtio). */
+  readonly console: 'serial' | 'virtio';
+  /** undefined = no TPM. */
+  readonly tpm?: TpmSpec;
+  /** uefi: OVMF override (absolute paths); absent = the system's OVMF pair. */
+  readonly firmware?: { readonly code: string; readonly vars: string };
+  readonly fwCfg: readonly FwCfgEntry[];
   readonly hostNetwork: boolean;
+  /** The user-mode network of eth0 (e.g. 10.42.0.0/24); absent = QEMU's default 10.0.2.0/24. */
+  readonly hostSubnet?: string;
+  /** A guest reboot resets the machine in the same QEMU (no -no-reboot). */
+  readonly allowReboot: boolean;
   readonly ports: readonly PortForward[];
   readonly ready: { readonly console?: string; readonly timeoutMs?: number };
   readonly run: readonly string[];

@@ -2,7 +2,7 @@
 import path from 'node:path';
 import { assignInterfaces, mergeNode, type RawLink, type RawNode, type RawTopology } from './doc.js';
 import { macFor } from './mac.js';
-import type { Impairment, LinkEndpoint, PortForward, ResolvedInterface, ResolvedLink, ResolvedNode, ResolvedTopology } from './model.js';
+import type { FwCfgEntry, Impairment, LinkEndpoint, PortForward, ResolvedInterface, ResolvedLink, ResolvedNode, ResolvedTopology } from './model.js';
 import { parseDuration, parsePercent, parseRate, parseSize } from './units.js';
 import { parsePort } from './values.js';
 
@@ -68,12 +68,18 @@ function resolveNode(name: string, n: RawNode, dir: string, lab: string, linkIfa
     kind,
     cpus: n.cpus ?? 1,
     memoryMiB: n.memory === undefined ? DEFAULT_MEMORY_MIB[kind] : (parseSize(n.memory) ?? DEFAULT_MEMORY_MIB[kind]),
-    tpm: n.tpm ?? false,
-    fwCfg: Object.entries(n.fw_cfg ?? {}).map(([fwName, file]) => ({ name: fwName, file: path.resolve(dir, file) })),
+    console: n.console ?? 'serial',
+    fwCfg: Object.entries(n.fw_cfg ?? {}).map(([fwName, v]): FwCfgEntry => {
+      if (typeof v === 'string') return { name: fwName, file: path.resolve(dir, v) };
+      return 'file' in v ? { name: fwName, file: path.resolve(dir, v.file) } : { name: fwName, string: v.string };
+    }),
     hostNetwork,
+    allowReboot: n.allow_reboot ?? false,
     ports: (n.ports ?? []).flatMap((p): PortForward[] => {
       const spec = parsePort(p);
-      return 'problem' in spec ? [] : [spec];
+      if ('problem' in spec) return [];
+      const { bind, ...rest } = spec;
+      return [bind === undefined ? rest : { ...rest, bind }];
     }),
     ready,
     run: [...(n.run ?? [])],
@@ -91,6 +97,12 @@ function resolveNode(name: string, n: RawNode, dir: string, lab: string, linkIfa
   if (initrd !== undefined) node.initrd = initrd;
   if (n.cmdline !== undefined) node.cmdline = n.cmdline;
   if (disk !== undefined) node.disk = disk;
+  if (n.tpm !== undefined && n.tpm !== false) {
+    const spec = n.tpm === true ? {} : n.tpm;
+    node.tpm = spec.state === undefined ? { interface: spec.interface ?? 'crb' } : { state: path.resolve(dir, spec.state), interface: spec.interface ?? 'crb' };
+  }
+  if (n.firmware) node.firmware = { code: path.resolve(dir, n.firmware.code), vars: path.resolve(dir, n.firmware.vars) };
+  if (typeof n.host_network === 'object') node.hostSubnet = n.host_network.subnet;
   return node;
 }
 

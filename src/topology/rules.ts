@@ -1,12 +1,13 @@
 // Semantic rules: what a schema cannot say (cross references, cycles, kinds, files, units).
 // They run on the raw document even when the schema failed, so every access is defensive.
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { Graph, alg } from '@dagrejs/graphlib';
 import { describePath, pointer, subject, suggest, type Issue } from './diagnostics.js';
 import { MAX_IFACE, assignInterfaces, isRecord, mergeNode, parseEndpoint } from './doc.js';
 import { CMDLINE_RESERVE, KERNEL_CMDLINE_SIZE, MAX_USER_CMDLINE, RESERVED_FW_CFG_PREFIX } from './limits.js';
 import { patternProblem } from './pattern.js';
-import { checkCidr, durationProblem, parsePort, percentProblem, rateProblem, sizeProblem } from './values.js';
+import { checkCidr, durationProblem, ipv4Overlap, parsePort, percentProblem, rateProblem, sizeProblem, subnetProblem } from './values.js';
 
 export type FileKind = 'file' | 'directory' | 'missing';
 
@@ -17,8 +18,8 @@ export interface RuleContext {
   fileKind: (absPath: string) => FileKind;
 }
 
-const MICROVM_ONLY = ['kernel', 'initrd', 'cmdline'] as const;
-const UEFI_ONLY = ['disk', 'tpm', 'persist'] as const;
+const MICROVM_ONLY = ['kernel', 'initrd', 'cmdline', 'console'] as const;
+const UEFI_ONLY = ['disk', 'tpm', 'persist', 'firmware'] as const;
 const PERCENTS = ['loss', 'duplicate', 'reorder', 'corrupt'] as const;
 
 export function checkRules(data: unknown, ctx: RuleContext): Issue[] {
@@ -49,10 +50,16 @@ export function checkRules(data: unknown, ctx: RuleContext): Issue[] {
     if (kind === 'uefi') {
       for (const f of MICROVM_ONLY)
         if (node[f] !== undefined) add(where(f), 'E_KIND_FIELD', `node ${name}: ${f} is only for kind microvm (this node is uefi); remove it or set kind: microvm`, 'key');
-      if (node.disk === undefined) add(pointer('nodes', name, 'disk'), 'E_UEFI_DISK', `node ${name}: kind uefi needs a disk image; add disk: ./disk.img (relative to the topology file)`);
+      if (node.persist === true && node.disk === undefined)
+        add(where('persist'), 'E_PERSIST_NO_DISK', `node ${name}: persist needs a disk to write to (this node boots topo's default guest from a cached image); add disk: ./disk.img or remove persist`, 'key');
     } else if (kind === 'microvm') {
       for (const f of UEFI_ONLY)
         if (node[f] !== undefined && node[f] !== false) add(where(f), 'E_KIND_FIELD', `node ${name}: ${f} is only for kind uefi (this node is microvm); remove it or set kind: uefi`, 'key');
+      if (node.console === 'virtio' && node.kernel === undefined)
+        add(where('console'), 'E_CONSOLE_DEFAULT_GUEST', `node ${name}: console: virtio is for nodes with their own kernel (the default guest prints on the serial console); remove it or add kernel:`, 'value');
+    }
+    if (isRecord(node.host_network) && typeof node.host_network.subnet === 'string' && Array.isArray(data.links)) {
+      checkSubnetOverlap(name, node.host_network.subnet, `${where('host_network')}/subnet`, data.links, add);
     }
     if (Array.isArray(node.depends_on)) {
       node.depends_on.forEach((d, i) => {
@@ -96,6 +103,10 @@ function checkNodeValues(base: string, raw: Record<string, unknown>, ctx: RuleCo
   const value = (p: string, v: unknown, code: string, problem: string | undefined) => {
     if (problem) add(p, code, `${subject(p, v)}: ${problem}`);
   };
+  if (isRecord(raw.host_network) && typeof raw.host_network.subnet === 'string') {
+    const p = `${base}/host_network/subnet`;
+    value(p, raw.host_network.subnet, 'E_SUBNET', subnetProblem(raw.host_network.subnet));
+  }
   if (typeof raw.memory === 'string' || typeof raw.memory === 'number') value(`${base}/memory`, raw.memory, 'E_SIZE', sizeProblem(raw.memory));
   if (isRecord(raw.ready)) {
     const t = raw.ready.timeout;
@@ -106,6 +117,8 @@ function checkNodeValues(base: string, raw: Record<string, unknown>, ctx: RuleCo
     raw.ports.forEach((p, i) => {
       const spec = parsePort(p);
       if ('problem' in spec && (typeof p === 'string' || typeof p === 'number')) value(`${base}/ports/${i}`, p, 'E_PORT', spec.problem);
+      if (isRecord(p) && typeof p.bind === 'string' && isIP(p.bind) !== 4)
+        value(`${base}/ports/${i}/bind`, p.bind, 'E_BIND', 'not an IPv4 address; use e.g. 127.0.0.1 (the default) or 0.0.0.0 for every interface');
     });
   }
   if (typeof raw.cmdline === 'string') {
@@ -116,10 +129,19 @@ function checkNodeValues(base: string, raw: Record<string, unknown>, ctx: RuleCo
     }
   }
   const files: [string, unknown][] = ['kernel', 'initrd', 'disk'].map((f): [string, unknown] => [`${base}/${f}`, raw[f]]);
+  if (isRecord(raw.firmware)) for (const f of ['code', 'vars']) files.push([`${base}/firmware/${f}`, raw.firmware[f]]);
+  if (isRecord(raw.tpm) && typeof raw.tpm.state === 'string' && raw.tpm.state !== '') {
+    const p = `${base}/tpm/state`;
+    const abs = path.resolve(ctx.dir, raw.tpm.state);
+    const kind = ctx.fileKind(abs);
+    if (kind === 'missing') add(p, 'E_FILE_MISSING', `${subject(p, raw.tpm.state)}: directory not found (looked for ${abs}); paths are relative to the topology file`);
+    else if (kind === 'file') add(p, 'E_NOT_A_DIR', `${subject(p, raw.tpm.state)}: is a file (${abs}); name the directory holding swtpm's state (tpm2-00.permall)`);
+  }
   if (isRecord(raw.fw_cfg)) {
     for (const [k, v] of Object.entries(raw.fw_cfg)) {
       const p = `${base}/fw_cfg${pointer(k)}`;
-      files.push([p, v]);
+      if (typeof v === 'string') files.push([p, v]);
+      else if (isRecord(v) && typeof v.file === 'string') files.push([`${p}/file`, v.file]);
       if (k.startsWith(RESERVED_FW_CFG_PREFIX)) {
         add(p, 'E_FW_CFG_RESERVED', `${describePath(`${base}/fw_cfg`)} name ${JSON.stringify(k)}: names under ${RESERVED_FW_CFG_PREFIX} are topo's own (it passes ${RESERVED_FW_CFG_PREFIX}config); use a name of your own, e.g. opt/org.example/${k.slice(RESERVED_FW_CFG_PREFIX.length) || 'config'}`, 'key');
       }
@@ -132,6 +154,21 @@ function checkNodeValues(base: string, raw: Record<string, unknown>, ctx: RuleCo
     if (kind === 'missing') add(p, 'E_FILE_MISSING', `${subject(p, f)}: file not found (looked for ${abs}); paths are relative to the topology file`);
     else if (kind === 'directory') add(p, 'E_FILE_IS_DIR', `${subject(p, f)}: is a directory (${abs}), not a file; name a file in it`);
   }
+}
+
+/** Link addresses of a node that fall inside its host interface's user-mode network would be unreachable. */
+function checkSubnetOverlap(name: string, subnet: string, at: string, links: readonly unknown[], add: Add): void {
+  if (subnetProblem(subnet)) return;
+  links.forEach((link, li) => {
+    if (!isRecord(link) || !Array.isArray(link.endpoints) || !Array.isArray(link.addresses)) return;
+    link.endpoints.forEach((e, ei) => {
+      const a = (link.addresses as unknown[])[ei];
+      if (typeof e !== 'string' || parseEndpoint(e).node !== name || typeof a !== 'string') return;
+      if (isIP(a.split('/')[0] ?? '') === 4 && !('problem' in checkCidr(a)) && ipv4Overlap(a, subnet)) {
+        add(at, 'E_SUBNET_OVERLAP', `node ${name}: host_network subnet ${subnet} overlaps link ${li + 1} address ${a}; pick a subnet or address outside the other`);
+      }
+    });
+  });
 }
 
 function checkLink(

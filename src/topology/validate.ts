@@ -121,7 +121,7 @@ function toIssue(e: ErrorObject): Issue | undefined {
   if (e.propertyName !== undefined) {
     const kp = `${p}${pointer(e.propertyName)}`;
     const what = p === '/nodes' ? 'node name' : `${where(p)} name`;
-    const hint = p === '/nodes' ? PATTERN_HINTS.name : 'fw_cfg names start with opt/, e.g. opt/org.example/config (at most 55 characters)';
+    const hint = p === '/nodes' ? PATTERN_HINTS.name : 'fw_cfg names are letters, digits and . _ - / (not starting with /, at most 55 characters), e.g. opt/org.example/config';
     return { path: kp, at: 'key', code: 'E_SCHEMA_KEY', message: `${what} ${JSON.stringify(e.propertyName)}: ${hint}` };
   }
   switch (e.keyword) {

@@ -66,6 +66,7 @@ export interface PortSpec {
   guest: number;
   host: number | 'auto';
   protocol: 'tcp' | 'udp';
+  bind?: string;
 }
 
 /** Any port form to its parts; problem when the form or a number is wrong. */
@@ -84,7 +85,52 @@ export function parsePort(v: unknown): PortSpec | { problem: string } {
     const o = v as Record<string, unknown>;
     if (!inRange(o.guest)) return { problem: 'guest must be a port number 1..65535' };
     if (o.host !== 'auto' && !inRange(o.host)) return { problem: 'host must be a port number 1..65535 or "auto"' };
-    return { guest: o.guest, host: o.host as number | 'auto', protocol: o.protocol === 'udp' ? 'udp' : 'tcp' };
+    const spec: PortSpec = { guest: o.guest, host: o.host as number | 'auto', protocol: o.protocol === 'udp' ? 'udp' : 'tcp' };
+    if (typeof o.bind === 'string') spec.bind = o.bind;
+    return spec;
   }
   return { problem: 'not a port forward; write a port number, "HOST:GUEST" or {guest, host}' };
+}
+
+/** IPv4 dotted quad. */
+export function ipv4ToInt(a: string): number | undefined {
+  if (isIP(a) !== 4) return undefined;
+  return a.split('.').reduce((n, o) => n * 256 + Number(o), 0);
+}
+
+export function intToIpv4(n: number): string {
+  return [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join('.');
+}
+
+/** The host interface's user-mode network (e.g. 10.42.0.0/24): the network and prefix, or the problem. */
+export function subnetProblem(v: string): string | undefined {
+  const [addr = '', prefix = ''] = v.split('/');
+  const base = ipv4ToInt(addr);
+  if (base === undefined || !/^[0-9]{1,2}$/.test(prefix)) return 'not an IPv4 network; write it like 10.42.0.0/24';
+  const len = Number(prefix);
+  if (len < 8 || len > 27) return `prefix /${len} is out of range; use /8../27 (the guest takes .15 of the network)`;
+  const size = 2 ** (32 - len);
+  if (base % size !== 0) return `host bits are set; write the network address, ${intToIpv4(base - (base % size))}/${len}`;
+  return undefined;
+}
+
+/** True when two IPv4 CIDRs share any address. */
+export function ipv4Overlap(a: string, b: string): boolean {
+  const range = (c: string) => {
+    const [addr = '', p = '32'] = c.split('/');
+    const ip = ipv4ToInt(addr) ?? 0;
+    const size = 2 ** (32 - Number(p));
+    const start = ip - (ip % size);
+    return [start, start + size - 1] as const;
+  };
+  const [a0, a1] = range(a);
+  const [b0, b1] = range(b);
+  return a0 <= b1 && b0 <= a1;
+}
+
+/** The user-mode network's guest address, gateway and DNS as SLIRP hands them out (.15, .2, .3). */
+export function slirpAddresses(subnet: string): { address: string; gateway: string; dns: string } {
+  const [addr = '', prefix = '24'] = subnet.split('/');
+  const base = ipv4ToInt(addr) ?? 0;
+  return { address: `${intToIpv4(base + 15)}/${prefix}`, gateway: intToIpv4(base + 2), dns: intToIpv4(base + 3) };
 }

@@ -40,6 +40,15 @@ describe('renderGuestConfig', () => {
     expect(GUEST_CONFIG_FW_CFG_NAME).toBe('opt/topo/config');
   });
 
+  it('a host_network subnet moves the guest address, gateway and DNS with it (.15, .2, .3)', () => {
+    const n = node('r1', { hostNetwork: true, hostSubnet: '10.42.0.0/24', interfaces: [iface('eth0', { kind: 'host' })] });
+    const lines = parse(renderGuestConfig(n));
+    expect(lines).toContainEqual(['addr', 'eth0', '10.42.0.15/24']);
+    expect(lines).toContainEqual(['gateway', 'eth0', '10.42.0.2']);
+    expect(lines).toContainEqual(['dns', '10.42.0.3']);
+    expect(lines.flat()).not.toContain('10.0.2.2');
+  });
+
   it('handles 64 interfaces and is pure', () => {
     const ifs = Array.from({ length: 64 }, (_, i) => iface(`eth${i}`, { addresses: [`10.${i}.0.1/24`] }));
     const n = node('big', { interfaces: ifs });

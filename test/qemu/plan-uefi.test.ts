@@ -21,7 +21,7 @@ describe('planNode for kind: uefi', () => {
     kind: 'uefi',
     memoryMiB: 512,
     disk: '/img/disk.img',
-    tpm: true,
+    tpm: { interface: 'crb' },
     hostNetwork: true,
     interfaces: [iface('eth0', { kind: 'host' }), iface('eth1', { link: 'l1' })],
   });
@@ -37,7 +37,7 @@ describe('planNode for kind: uefi', () => {
     expect(optionValues(plan.argv, '-drive')).toEqual([
       'if=pflash,format=raw,unit=0,readonly=on,file=/fw/CODE.fd',
       'if=pflash,format=raw,unit=1,file=/run/fw.vars.fd',
-      'if=none,id=disk0,file=/img/disk.img,format=raw,snapshot=on',
+      'if=none,id=disk0,file=/img/disk.img,format=raw,snapshot=on,cache=unsafe',
     ]);
     expect(plan.argv).toContain('virtio-blk-pci,drive=disk0,bootindex=0');
     expect(optionValues(plan.argv, '-cpu')).toEqual(['max']);
@@ -67,7 +67,7 @@ describe('planNode for kind: uefi', () => {
   });
 
   it('without tpm there is no TPM slot, and links start at fd 6', () => {
-    const plain = { ...fw, tpm: false };
+    const { tpm: _tpm, ...plain } = fw;
     const plan = planNode(topology([plain]), plain, inputs);
     expect(plan.fdSlots.map((s) => s.kind)).toEqual(['console', 'qmp', 'agent', 'link']);
     expect(plan.argv).not.toContain('-tpmdev');
@@ -80,13 +80,28 @@ describe('planNode for kind: uefi', () => {
     expect(optionValues(plan.argv, '-drive')[2]).toBe('if=none,id=disk0,file=/img/disk.img,format=qcow2');
   });
 
+  it('tpm interface tis uses the tpm-tis device; allow_reboot drops -no-reboot', () => {
+    const tis = { ...fw, tpm: { interface: 'tis' as const }, allowReboot: true };
+    const plan = planNode(topology([tis]), tis, inputs);
+    expect(plan.argv).toContain('tpm-tis,tpmdev=tpm0');
+    expect(plan.argv).not.toContain('tpm-crb,tpmdev=tpm0');
+    expect(plan.argv).not.toContain('-no-reboot');
+    expect(planNode(topo, fw, inputs).argv).toContain('-no-reboot');
+  });
+
+  it('without a disk of its own boots the ESP the runtime passes, always as a snapshot', () => {
+    const { disk: _disk, ...bare } = fw;
+    const plan = planNode(topology([bare]), bare, { ...inputs, disk: '/cache/esp.img' });
+    expect(optionValues(plan.argv, '-drive')[2]).toBe('if=none,id=disk0,file=/cache/esp.img,format=raw,snapshot=on,cache=unsafe');
+  });
+
   it('escapes commas in the disk, firmware and fw_cfg paths', () => {
     const odd = { ...fw, disk: '/a,b/disk.img,snapshot=off', fwCfg: [{ name: 'opt/x', file: '/p,q' }] };
     const plan = planNode(topology([odd]), odd, { ...inputs, firmware: { code: '/c,d/CODE.fd', vars: '/r,s/vars.fd' } });
     expect(optionValues(plan.argv, '-drive')).toEqual([
       'if=pflash,format=raw,unit=0,readonly=on,file=/c,,d/CODE.fd',
       'if=pflash,format=raw,unit=1,file=/r,,s/vars.fd',
-      'if=none,id=disk0,file=/a,,b/disk.img,,snapshot=off,format=raw,snapshot=on',
+      'if=none,id=disk0,file=/a,,b/disk.img,,snapshot=off,format=raw,snapshot=on,cache=unsafe',
     ]);
     expect(optionValues(plan.argv, '-fw_cfg')[1]).toBe('name=opt/x,file=/p,,q');
   });

@@ -101,4 +101,38 @@ describe('planNode', () => {
     const plan = planNode(topo, r1, { ...inputs, kernel: '/path with space/vmlinuz' });
     expect(plan.argv).toContain('/path with space/vmlinuz');
   });
+
+  it('keeps -no-reboot unless allow_reboot', () => {
+    expect(planNode(topo, r1, inputs).argv).toContain('-no-reboot');
+    const rebooting = { ...r1, allowReboot: true };
+    expect(planNode(topology([rebooting]), rebooting, inputs).argv).not.toContain('-no-reboot');
+  });
+
+  it('console: virtio puts a virtconsole first on the virtio-serial bus and the kernel on hvc0', () => {
+    const own = node('k', { console: 'virtio', channels: ['data'], interfaces: [] });
+    const plan = planNode(topology([own]), own, { ...inputs, defaultGuest: false, tscKhz: undefined });
+    expect(plan.argv).not.toContain('-serial');
+    expect(optionValues(plan.argv, '-device').filter((d) => d.startsWith('virtio-serial'))).toEqual(['virtio-serial-device']);
+    const dev = optionValues(plan.argv, '-device');
+    expect(dev.indexOf('virtconsole,chardev=con')).toBeLessThan(dev.indexOf('virtserialport,chardev=chan0,name=data'));
+    expect(optionValues(plan.argv, '-chardev')[0]).toBe('socket,id=con,fd=3');
+    expect(plan.fdSlots[0]).toEqual({ kind: 'console' });
+    expect(optionValues(plan.argv, '-append')).toEqual(['console=hvc0 panic=-1 reboot=t']);
+    const serial = { ...own, console: 'serial' as const };
+    const plain = planNode(topology([serial]), serial, { ...inputs, defaultGuest: false, tscKhz: undefined });
+    expect(optionValues(plain.argv, '-serial')).toEqual(['chardev:con']);
+    expect(optionValues(plain.argv, '-append')).toEqual(['console=ttyS0 panic=-1 reboot=t']);
+  });
+
+  it('fw_cfg entries: files and strings, commas escaped, names outside opt/ passed as written', () => {
+    const withCfg = { ...r1, fwCfg: [{ name: 'opt/org.example/a', file: '/x,y/a.bin' }, { name: 'com.nexantic.smalltown/enrolment.pb', string: 'k=v,w' }] };
+    const plan = planNode(topology([withCfg]), withCfg, inputs);
+    expect(optionValues(plan.argv, '-fw_cfg')).toEqual(['name=opt/org.example/a,file=/x,,y/a.bin', 'name=com.nexantic.smalltown/enrolment.pb,string=k=v,,w']);
+  });
+
+  it('host_network subnet sets the user netdev net=, and forwards keep their bind address', () => {
+    const sub = { ...r1, hostSubnet: '10.42.0.0/24' };
+    const plan = planNode(topology([sub]), sub, { ...inputs, hostForwards: [{ protocol: 'tcp', host: 2222, guest: 22, bind: '0.0.0.0' }] });
+    expect(optionValues(plan.argv, '-netdev')[0]).toBe('user,id=net0,net=10.42.0.0/24,hostfwd=tcp:0.0.0.0:2222-:22');
+  });
 });

@@ -3,7 +3,7 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import getPort from 'get-port';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { allocateHostPorts, FORWARD_BIND } from '../../src/runtime/ports.js';
+import { allocateHostPorts, FORWARD_BIND, hostPortIn } from '../../src/runtime/ports.js';
 import type { PortForward } from '../../src/topology/model.js';
 import { node } from '../helpers/model.js';
 
@@ -41,6 +41,19 @@ async function freePort(): Promise<number> {
 const withPorts = (name: string, ...ports: PortForward[]) => node(name, { ports });
 
 describe('allocateHostPorts', () => {
+  it('binds where the forward says, warning once for a non-loopback address and never for loopback', async () => {
+    const notices: string[] = [];
+    const forwards = await allocateHostPorts(
+      [withPorts('a', { guest: 22, host: 'auto', protocol: 'tcp', bind: '0.0.0.0' }, { guest: 80, host: 'auto', protocol: 'tcp', bind: '127.0.0.2' }, { guest: 81, host: 'auto', protocol: 'tcp' })],
+      (m) => notices.push(m),
+    );
+    const [exposed, local, plain] = forwards.get('a')!;
+    expect(exposed).toMatchObject({ guest: 22, bind: '0.0.0.0' });
+    expect(local).toMatchObject({ guest: 80, bind: '127.0.0.2' });
+    expect(plain).toMatchObject({ guest: 81, bind: FORWARD_BIND });
+    expect(notices).toEqual([`warning: a: guest port 22/tcp is forwarded on 0.0.0.0:${exposed!.host}, reachable from other hosts (bind: 127.0.0.1 keeps it local)`]);
+  });
+
   it('an explicit port allocated, released and allocated again in one process is still free', async () => {
     const port = await freePort();
     const nodes = [withPorts('a', { guest: 80, host: port, protocol: 'tcp' })];
@@ -99,5 +112,16 @@ describe('allocateHostPorts', () => {
     const udp = forwards.get('b')!.map((f) => f.host);
     expect(new Set(tcp).size).toBe(3);
     expect(new Set(udp).size).toBe(2);
+  });
+});
+
+describe('hostPortIn (lab.hostPort)', () => {
+  const fwds = [{ guest: 22, host: 40022, protocol: 'tcp' as const }, { guest: 53, host: 40053, protocol: 'udp' as const }];
+  it('finds the host port of a forwarded guest port, tcp by default', () => {
+    expect(hostPortIn('r1', fwds, 22)).toBe(40022);
+    expect(hostPortIn('r1', fwds, 53, 'udp')).toBe(40053);
+  });
+  it('names what is forwarded when the port is not', () => {
+    expect(() => hostPortIn('r1', fwds, 53)).toThrow('node r1 has no forward of guest port 53/tcp (forwarded: 22/tcp, 53/udp)');
   });
 });

@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { SupervisorEvent } from '../../src/runtime/events.js';
 import { up, type Lab } from '../../src/runtime/lab.js';
 import { LinkFabric } from '../../src/runtime/links.js';
-import { Supervisor } from '../../src/runtime/supervisor.js';
+import { guestExitCause, Supervisor } from '../../src/runtime/supervisor.js';
 import { planNode } from '../../src/qemu/plan.js';
 import { compilePattern } from '../../src/topology/pattern.js';
 import type { ResolvedNode } from '../../src/topology/model.js';
@@ -24,6 +24,9 @@ beforeEach(async () => {
   delete process.env.FAKE_QEMU_MODE;
   delete process.env.FAKE_QEMU_MARKER;
   delete process.env.FAKE_QEMU_ONLY;
+  delete process.env.FAKE_QEMU_EXIT;
+  delete process.env.FAKE_QEMU_LAST;
+  delete process.env.FAKE_QEMU_SAY_LATER;
 });
 afterEach(async () => {
   for (const lab of labs) await lab.down({ force: true });
@@ -98,6 +101,53 @@ describe('supervisor with a fake QEMU', () => {
     // Backoff and the limit are part of what the user sees.
     expect(restarting).toMatchObject({ detail: expect.stringMatching(/; restart 1\/5 in 1\.0 s$/) });
     expect(lab.supervisor.states.get('a')).toBe('ready');
+  });
+
+  it('a guest panic that ends QEMU with code 0 is a failure said as such, and restart: on-failure restarts it', async () => {
+    process.env.FAKE_QEMU_MODE = 'die-once';
+    process.env.FAKE_QEMU_MARKER = path.join(base, 'marker');
+    process.env.FAKE_QEMU_ONLY = 'a';
+    process.env.FAKE_QEMU_EXIT = '0';
+    process.env.FAKE_QEMU_LAST = '[    9.1] Kernel panic - not syncing: sysrq triggered crash';
+    const events: SupervisorEvent[] = [];
+    const lab = await start(pairTopology('panics', { restart: 'on-failure' }), events);
+    await waitFor(() => events.filter((e) => e.type === 'node' && e.node === 'a' && e.state === 'ready').length === 2);
+    const restarting = events.find((e) => e.type === 'node' && e.node === 'a' && e.state === 'restarting');
+    expect(restarting).toMatchObject({ detail: expect.stringMatching(/^the guest kernel panicked: QEMU exited; restart 1\/5/) });
+    expect(lab.supervisor.states.get('a')).toBe('ready');
+  });
+
+  it('a guest reboot without allow_reboot (QEMU exit 0) fails the lab with what happened', async () => {
+    process.env.FAKE_QEMU_MODE = 'die-after-ready';
+    process.env.FAKE_QEMU_EXIT = '0';
+    process.env.FAKE_QEMU_LAST = '[   12.0] reboot: Restarting system';
+    const lab = await start(topology([vm('x')], { name: 'reboots' }));
+    const failure = await lab.failure;
+    expect(failure.message).toBe('the guest rebooted (allow_reboot: true resets it in place instead): QEMU exited');
+  });
+
+  it('a clean power-off is a stop under restart: never (the lab keeps running), a failure under on-failure', async () => {
+    process.env.FAKE_QEMU_MODE = 'die-after-ready';
+    process.env.FAKE_QEMU_EXIT = '0';
+    process.env.FAKE_QEMU_LAST = '[    3.0] reboot: Power down';
+    process.env.FAKE_QEMU_ONLY = 'a';
+    const events: SupervisorEvent[] = [];
+    const lab = await start(pairTopology('poweroff'), events);
+    await waitFor(() => lab.supervisor.states.get('a') === 'stopped');
+    expect(events).toContainEqual({ type: 'notice', message: 'a: the guest powered off' });
+    expect(lab.supervisor.states.get('b')).toBe('ready');
+    process.env.FAKE_QEMU_ONLY = 'y';
+    await start(topology([vm('y', { restart: 'on-failure' })], { name: 'poweroff2' }), events);
+    await waitFor(() => events.some((e) => e.type === 'node' && e.node === 'y' && e.state === 'restarting'));
+  });
+
+  it('allow_reboot: a reboot line on a ready node is a notice, not a new boot', async () => {
+    process.env.FAKE_QEMU_SAY_LATER = '[   20.0] reboot: Restarting system';
+    const events: SupervisorEvent[] = [];
+    const lab = await start(topology([vm('r', { allowReboot: true }), vm('s')], { name: 'rebooting' }), events);
+    await waitFor(() => events.some((e) => e.type === 'notice' && e.message === 'r: guest rebooted'));
+    expect(events.some((e) => e.type === 'notice' && e.message.startsWith('s:'))).toBe(false);
+    expect(lab.supervisor.states.get('r')).toBe('ready');
   });
 
   it('depends_on: a node starts only after what it depends on is ready', async () => {
@@ -201,3 +251,12 @@ async function waitFor(cond: () => boolean, limitMs = 25_000): Promise<void> {
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+describe('guestExitCause', () => {
+  it('reads the last panic, reboot or power-off line of the console tail', () => {
+    expect(guestExitCause('a\n[ 1.0] Kernel panic - not syncing: sysrq triggered crash\n---[ end Kernel panic ]---')).toBe('panic');
+    expect(guestExitCause('[ 2.0] reboot: Restarting system')).toBe('reboot');
+    expect(guestExitCause('reboot: Restarting system\n[ 3.0] reboot: Power down')).toBe('poweroff');
+    expect(guestExitCause('nothing known here')).toBeUndefined();
+  });
+});

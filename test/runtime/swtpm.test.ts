@@ -1,12 +1,12 @@
 // swtpm argv (pure) and the real swtpm on a socketpair: start, stop, and a failing start that leaves nothing behind.
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TopoError } from '../../src/errors.js';
 import { closeFd } from '../../src/runtime/fds.js';
-import { Swtpm, swtpmArgs } from '../../src/runtime/swtpm.js';
+import { prepareTpmState, Swtpm, swtpmArgs, swtpmSetupArgs } from '../../src/runtime/swtpm.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -64,3 +64,26 @@ async function swtpmChildren(): Promise<number[]> {
   }
   return out;
 }
+
+describe('prepareTpmState', () => {
+  it('copies prepared state into the node\'s directory and never writes the original', async () => {
+    const tmp = await mkdtemp(path.join(os.tmpdir(), 'topo-tpmprep-'));
+    try {
+      const from = path.join(tmp, 'from');
+      await mkdir(from);
+      await writeFile(path.join(from, 'tpm2-00.permall'), 'state');
+      const before = (await stat(path.join(from, 'tpm2-00.permall'))).mtimeMs;
+      const to = path.join(tmp, 'to');
+      await mkdir(to);
+      await prepareTpmState('n', to, from);
+      expect(await readFile(path.join(to, 'tpm2-00.permall'), 'utf8')).toBe('state');
+      await writeFile(path.join(to, 'tpm2-00.permall'), 'changed by swtpm');
+      expect(await readFile(path.join(from, 'tpm2-00.permall'), 'utf8')).toBe('state');
+      expect((await stat(path.join(from, 'tpm2-00.permall'))).mtimeMs).toBe(before);
+      expect(swtpmSetupArgs('/s')).toEqual(['--tpm2', '--tpmstate', '/s', '--create-ek-cert', '--create-platform-cert', '--lock-nvram', '--not-overwrite']);
+      await expect(prepareTpmState('n', to, undefined, '/nonexistent/swtpm_setup')).rejects.toMatchObject({ code: 'E_SWTPM', message: '/nonexistent/swtpm_setup not found (needed to manufacture the TPM)' });
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
+    }
+  });
+});

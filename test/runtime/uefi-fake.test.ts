@@ -33,7 +33,7 @@ describe('uefi nodes with a fake QEMU', () => {
   it('is ready once QMP greets, runs a swtpm per TPM node, and down reaps both', async () => {
     const disk = path.join(base, 'disk.img');
     await writeFile(disk, Buffer.alloc(1024));
-    const fw = node('fw', { kind: 'uefi', disk, tpm: true });
+    const fw = node('fw', { kind: 'uefi', disk, tpm: { interface: 'crb' } });
     const lab = await up(topology([fw], { name: 'uefi-fake' }), { accel: 'tcg', runDirBase: base });
     try {
       const proc = lab.supervisor.procs.get('fw')!;
@@ -53,7 +53,7 @@ describe('uefi nodes with a fake QEMU', () => {
   it('a swtpm killed under a running node fails the node with that reason (it is supervised)', async () => {
     const disk = path.join(base, 'disk.img');
     await writeFile(disk, Buffer.alloc(1024));
-    const fw = node('fw', { kind: 'uefi', disk, tpm: true });
+    const fw = node('fw', { kind: 'uefi', disk, tpm: { interface: 'crb' } });
     const events: SupervisorEvent[] = [];
     const lab = await up(topology([fw], { name: 'uefi-tpm-dies' }), { accel: 'tcg', runDirBase: base, onEvent: (e) => events.push(e) });
     try {

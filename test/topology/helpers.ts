@@ -5,6 +5,8 @@ import type { ResolvedTopology } from '../../src/topology/model.js';
 
 export const FILE = '/lab/topo.yaml';
 const everyFileExists = () => true;
+/** Every path is a file, except those ending in /tpm (a TPM state directory). */
+const filesAndTpmDirs = (p: string) => (p.endsWith('/tpm') ? ('directory' as const) : ('file' as const));
 
 /** Dedent so tests can write YAML inline at any indentation. */
 export function yaml(text: string): string {
@@ -19,7 +21,7 @@ export function errorsOf(text: string, fileExists: (p: string) => boolean = ever
 }
 
 export function resolved(text: string): ResolvedTopology {
-  const res = validateText(yaml(text), FILE, { fileExists: everyFileExists });
+  const res = validateText(yaml(text), FILE, { fileKind: filesAndTpmDirs });
   if (!res.ok) throw new Error(res.diagnostics.map((d) => `${d.line}:${d.column} ${d.message}`).join('\n'));
   return res.topology;
 }

@@ -26,7 +26,7 @@ describe('resolve', () => {
     `);
     const [r1, fw] = t.nodes;
     expect(r1).toEqual({
-      name: 'r1', kind: 'microvm', cpus: 1, memoryMiB: 256, tpm: false, fwCfg: [], hostNetwork: true, ports: [],
+      name: 'r1', kind: 'microvm', cpus: 1, memoryMiB: 256, console: 'serial', fwCfg: [], hostNetwork: true, allowReboot: false, ports: [],
       ready: {}, run: [], dependsOn: [], channels: [], restart: 'never', persist: false,
       interfaces: [{ name: 'eth0', index: 0, mac: macFor('lab', 'r1', 'eth0'), kind: 'host', mtu: 1500, addresses: [] }],
     });
@@ -65,6 +65,35 @@ describe('resolve', () => {
     expect(r1?.ready).toEqual({ console: 'login:', timeoutMs: 90_000 });
     expect(r2?.ready).toEqual({ timeoutMs: 500 });
     expect(t.links[0]?.impair).toEqual({ delayMs: 40, jitterMs: 0, lossPct: 0.5, rateBps: 20_000_000, duplicatePct: 0, reorderPct: 0, corruptPct: 0 });
+  });
+
+  it('resolves the launcher fields: reboots, TPM, firmware, console, fw_cfg forms, subnet, bind', () => {
+    const t = resolved(`
+      name: lab
+      nodes:
+        r1:
+          kernel: k/vmlinuz
+          console: virtio
+          allow_reboot: true
+          host_network: { subnet: 10.42.0.0/24 }
+          ports: [{ guest: 22, host: 2222, bind: 0.0.0.0 }]
+          fw_cfg: { opt/a: ./a.bin, opt/b: { file: b.bin }, com.example/c: { string: "x,y" } }
+        fw: { kind: uefi, tpm: { state: tpm, interface: tis }, firmware: { code: c.fd, vars: v.fd } }
+        fw2: { kind: uefi, tpm: true }
+    `);
+    const [r1, fw, fw2] = t.nodes;
+    expect(r1).toMatchObject({ console: 'virtio', allowReboot: true, hostNetwork: true, hostSubnet: '10.42.0.0/24' });
+    expect(r1?.ports).toEqual([{ guest: 22, host: 2222, protocol: 'tcp', bind: '0.0.0.0' }]);
+    expect(r1?.fwCfg).toEqual([
+      { name: 'opt/a', file: '/lab/a.bin' },
+      { name: 'opt/b', file: '/lab/b.bin' },
+      { name: 'com.example/c', string: 'x,y' },
+    ]);
+    expect(fw?.tpm).toEqual({ state: '/lab/tpm', interface: 'tis' });
+    expect(fw?.firmware).toEqual({ code: '/lab/c.fd', vars: '/lab/v.fd' });
+    expect(fw?.disk).toBeUndefined();
+    expect(fw2?.tpm).toEqual({ interface: 'crb' });
+    expect(fw2?.firmware).toBeUndefined();
   });
 
   it('assigns bare endpoints the lowest interface not used explicitly, in file order', () => {

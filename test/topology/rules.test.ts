@@ -151,9 +151,10 @@ describe('semantic rules', () => {
     expect(errs.map((e) => e.message.split(' is only')[0])).toEqual(['node r1: disk', 'node r1: tpm', 'node r1: persist']);
   });
 
-  it('uefi requires a disk', () => {
-    const e = expectOne('name: lab\nnodes:\n  fw: { kind: uefi }', 'E_UEFI_DISK', 'kind uefi needs a disk image');
-    expect([e.line, e.column]).toEqual([3, 3]);
+  it('uefi without a disk is valid (the default guest), but persist then has nothing to write to', () => {
+    expect(errorsOf('name: lab\nnodes:\n  fw: { kind: uefi }')).toEqual([]);
+    const e = expectOne('name: lab\nnodes:\n  fw: { kind: uefi, persist: true }', 'E_PERSIST_NO_DISK', 'persist needs a disk');
+    expect([e.line, e.column]).toEqual([3, 21]);
   });
 
   it('referenced files must exist, relative to the topology file', () => {
