@@ -31,8 +31,6 @@ read -r CMDLINE < /proc/cmdline
 trace init
 /bin/busybox --install -s
 mount -t sysfs sysfs /sys
-# Booted by UEFI (topo's ESP): EFI variables readable and writable, as on a full distribution.
-[ -d /sys/firmware/efi/efivars ] && mount -t efivarfs efivarfs /sys/firmware/efi/efivars
 mount -t devtmpfs devtmpfs /dev
 mount -t tmpfs -o mode=1777 tmpfs /tmp
 mount -t tmpfs -o mode=755 tmpfs /run
@@ -48,6 +46,9 @@ while read -r m; do
   insmod "/lib/modules/$m" || log "insmod $m failed"
 done < /lib/modules/topo.order
 trace modules loaded
+# Booted by UEFI (topo's ESP): EFI variables readable and writable, as on a full distribution
+# (efivarfs is a module: mounted once the modules are in).
+[ -d /sys/firmware/efi/efivars ] && mount -t efivarfs efivarfs /sys/firmware/efi/efivars
 
 # The agent waits for its virtio-serial port by itself: start it now, in parallel with the setup.
 setsid /usr/lib/topo/agent </dev/null >/dev/null 2>"$T/agent.log" &

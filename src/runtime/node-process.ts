@@ -57,7 +57,8 @@ export class NodeProcess {
   private child?: GroupChild;
   private resolveExit!: (info: ExitInfo) => void;
   private readonly stderr = new ByteTail();
-  private readonly consoleTail = new LineTail();
+  // Long enough to hold a panic's header above its stack trace (what guestExitCause looks for).
+  private readonly consoleTail = new LineTail(100);
   private sockets: net.Socket[] = [];
   private hasExited = false;
   private tpm?: Swtpm;
@@ -68,6 +69,7 @@ export class NodeProcess {
   private stopRequested = false;
   private reason?: string;
   private failLaunch?: (reason: string) => void;
+  private consoleSock?: net.Socket;
   private readonly onLine = (line: string) => this.consoleTail.push(line);
   private readonly onFault = (err: Error) => this.fail(err.message);
 
@@ -206,6 +208,7 @@ export class NodeProcess {
     } else if (slot.kind === 'channel') {
       this.channels.set(slot.name, sock);
     } else if (slot.kind === 'console') {
+      this.consoleSock = sock;
       sock.on('data', (chunk: Buffer) => this.opts.console.push(chunk));
       this.opts.console.setInput((b) => sock.write(b));
     }
@@ -214,6 +217,11 @@ export class NodeProcess {
   private async onExit(code: number | undefined, signal: string | undefined): Promise<void> {
     if (this.hasExited) return;
     this.hasExited = true;
+    // QEMU's last words (a panic, "reboot: Restarting system") may still sit in the socket: read it to its end first.
+    const con = this.consoleSock;
+    if (con && !con.readableEnded && !con.destroyed) {
+      await Promise.race([new Promise((r) => con.once('end', r).once('close', r)), sleep(500, undefined, { ref: false })]);
+    }
     this.opts.console.flush();
     this.opts.console.setInput(undefined);
     this.opts.console.off('line', this.onLine);
