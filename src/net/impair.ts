@@ -69,6 +69,8 @@ export class Impairer {
     queuedFrames: 0, queuedBytes: 0,
   };
   private imp: Impairment;
+  /** Settings impair nothing: once the queue is empty frames skip the machinery (and the clock). */
+  private passThrough: boolean;
   private readonly clock: Clock;
   private readonly deliver: (frame: Buffer) => void;
   private readonly maxBacklog: number;
@@ -93,6 +95,7 @@ export class Impairer {
 
   constructor(opts: ImpairerOptions) {
     this.imp = opts.impairment;
+    this.passThrough = !hasImpairment(this.imp);
     this.clock = opts.clock ?? realClock;
     this.deliver = opts.deliver;
     this.maxBacklog = opts.maxBacklogFrames ?? 1000;
@@ -120,12 +123,14 @@ export class Impairer {
    */
   setImpairment(imp: Impairment | undefined): void {
     this.imp = imp ?? NO_IMPAIRMENT;
+    this.passThrough = !hasImpairment(this.imp);
   }
 
   push(frame: Buffer): void {
     if (this.closed) return;
     const imp = this.imp;
     this.st.in++;
+    if (this.passThrough && this.queue.length === 0 && this.held === null) return this.emit(frame);
     if (imp.lossPct > 0 && this.rLoss() * 100 < imp.lossPct) {
       this.st.lost++;
       return;
