@@ -4,6 +4,7 @@
 // Writer and reader run in worker threads (like two QEMUs), the relay on the main thread (like the runner).
 // Run: npx tsx bench/net-relay.ts [frames=1000000] [rounds=7]
 
+import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { createForwardedLink, type ForwardedLink } from '../src/net/forwarder.js';
 import { NO_IMPAIRMENT } from '../src/net/impair.js';
@@ -62,7 +63,12 @@ interface Result {
   frames: number;
   seconds: number;
   drops: number;
+  /** CPU time of the main thread (the relay) per frame sent. */
+  cpuNs: number;
 }
+
+/** This thread's CPU time in ns (schedstat: time actually run, not time waiting for a core on a loaded machine). */
+const relayCpuNs = (): number => Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[0]);
 
 type Mode = 'direct' | 'forwarded' | 'no counters';
 
@@ -98,6 +104,7 @@ async function runOnce(mode: Mode, size: number, count: number, extra: { impair?
   }
   const reader = new Worker(READER, { eval: true, workerData: { fd: rxFd, shared } });
   await new Promise((r) => reader.once('online', r));
+  const cpu0 = relayCpuNs();
   const writer = new Worker(WRITER, { eval: true, workerData: { fd: txFd, size, count, shared } });
   await new Promise<void>((resolve) => {
     const poll = setInterval(() => {
@@ -107,7 +114,8 @@ async function runOnce(mode: Mode, size: number, count: number, extra: { impair?
       }
     }, 1);
   });
-  const result = { frames: Atomics.load(i32, 0), seconds: (f64[2]! - f64[1]!) / 1000, drops: drops() };
+  const cpuNs = (relayCpuNs() - cpu0) / count;
+  const result = { frames: Atomics.load(i32, 0), seconds: (f64[2]! - f64[1]!) / 1000, drops: drops(), cpuNs };
   await writer.terminate();
   await reader.terminate();
   await cleanup();
@@ -120,27 +128,30 @@ const median = (xs: number[]): number => [...xs].sort((x, y) => x - y)[Math.floo
 
 async function relayTable(count: number, rounds: number): Promise<void> {
   const modes: Mode[] = ['direct', 'forwarded', 'no counters'];
-  console.log(`relay: ${count} frames per run, ${rounds} rounds, mode order rotating; median frames/s per mode;`);
-  console.log('counters cost = median over rounds of 1 - forwarded/no counters (paired, so load drifts cancel)\n');
-  console.log('size   mode           frames/s      Gbit/s   drops');
+  console.log(`relay: ${count} frames per run, ${rounds} rounds, mode order rotating; medians per mode. relay CPU = the`);
+  console.log('runner thread\'s own CPU time per frame (schedstat), robust to other load; counters cost = median of the');
+  console.log('paired per-round ratios forwarded/no counters, by relay CPU and by throughput\n');
+  console.log('size   mode           frames/s      Gbit/s   relay CPU ns/frame   drops');
   for (const size of [1500, 64]) {
-    const fps: Record<Mode, number[]> = { direct: [], forwarded: [], 'no counters': [] };
-    const drops: Record<Mode, number> = { direct: 0, forwarded: 0, 'no counters': 0 };
+    const res: Record<Mode, Result[]> = { direct: [], forwarded: [], 'no counters': [] };
     for (let r = 0; r < rounds; r++) {
       for (let k = 0; k < modes.length; k++) {
         const mode = modes[(r + k) % modes.length]!;
-        const res = await runOnce(mode, size, count);
-        fps[mode].push(res.frames / res.seconds);
-        drops[mode] += res.drops;
+        res[mode].push(await runOnce(mode, size, count));
       }
     }
+    const fps = (mode: Mode): number[] => res[mode].map((x) => x.frames / x.seconds);
     for (const mode of modes) {
-      const m = median(fps[mode]);
-      console.log(`${String(size).padStart(4)} B ${mode.padEnd(12)} ${fmt(m, 0).padStart(12)} ${fmt((m * size * 8) / 1e9).padStart(9)} ${String(drops[mode]).padStart(7)}`);
+      const m = median(fps(mode));
+      const cpu = mode === 'direct' ? '-' : fmt(median(res[mode].map((x) => x.cpuNs)), 0);
+      const drops = res[mode].reduce((n, x) => n + x.drops, 0);
+      console.log(`${String(size).padStart(4)} B ${mode.padEnd(12)} ${fmt(m, 0).padStart(12)} ${fmt((m * size * 8) / 1e9).padStart(9)} ${cpu.padStart(20)} ${String(drops).padStart(7)}`);
     }
-    const cost = median(fps.forwarded.map((f, i) => 1 - f / fps['no counters'][i]!));
-    const ratio = median(fps.forwarded) / median(fps.direct);
-    console.log(`       forwarded/direct: ${fmt(ratio)}; counters cost ${fmt(cost * 100, 1)} % (rounds: ${fps.forwarded.map((f, i) => fmt((1 - f / fps['no counters'][i]!) * 100, 1)).join(', ')})\n`);
+    const fwd = res.forwarded;
+    const bare = res['no counters'];
+    const cpuCost = median(fwd.map((x, i) => x.cpuNs / bare[i]!.cpuNs - 1)) * 100;
+    const fpsCost = median(fwd.map((x, i) => 1 - (x.frames / x.seconds) / (bare[i]!.frames / bare[i]!.seconds))) * 100;
+    console.log(`       forwarded/direct: ${fmt(median(fps('forwarded')) / median(fps('direct')))}; counters cost: relay CPU ${fmt(cpuCost, 1)} %, throughput ${fmt(fpsCost, 1)} %\n`);
   }
 }
 
