@@ -11,6 +11,7 @@ import { NO_IMPAIRMENT } from '../src/net/impair.js';
 import { socketPair } from '../src/net/socketpair.js';
 import type { Impairment, ResolvedLink } from '../src/topology/model.js';
 import { delayTable } from './net-delay.js';
+import { hotPathTable } from './net-hotpath.js';
 
 // Plain JS so the workers need no TypeScript loader. Shared slots: [0]=frames read; f64[1]=start, f64[2]=last read.
 const WRITER = `
@@ -171,6 +172,7 @@ async function main(): Promise<void> {
   const count = Number(process.argv[2] ?? 1_000_000);
   const rounds = Number(process.argv[3] ?? 7);
   await relayTable(count, rounds);
+  await hotPathTable(500_000, 25);
   await delayTable(benchLink, 10_000, 10);
   await lossTable(100_000);
 }
