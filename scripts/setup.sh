@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 pkgs=(qemu-system-x86 busybox-static swtpm swtpm-tools ovmf mtools systemd-boot-efi binutils cpio util-linux iproute2)
 # unix-socketpair is a native addon: npm ci builds it with node-gyp, which needs python3, make and a C++ compiler.
 pkgs+=(python3 make g++)
+# The capture tests check that tcpdump reads topo's pcap and pcapng streams.
+pkgs+=(tcpdump)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

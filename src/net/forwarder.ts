@@ -1,84 +1,24 @@
-// A runner-forwarded link: one socketpair per endpoint; frames go decoder -> capture -> switch -> impair -> egress.
+// A runner-forwarded link: one socketpair per endpoint; frames go decoder -> captures -> switch -> impair -> egress.
 
 import { closeSync } from 'node:fs';
 import net from 'node:net';
 import { TopoError } from '../errors.js';
-import type { ResolvedLink } from '../topology/model.js';
+import type { Impairment } from '../topology/model.js';
+import { CaptureStream, type CaptureOptions } from './capture.js';
 import { realClock, type Clock } from './clock.js';
-import { hasImpairment, Impairer, type ImpairStats } from './impair.js';
-import { PcapWriter, type PcapStats } from './pcap.js';
-import { addCounters, FramePort, zeroCounters, type PortCounters } from './port.js';
-import { impairSeed } from './rng.js';
+import { maxFrameLenFor } from './framing.js';
+import { hasImpairment, Impairer, impairmentProblem } from './impair.js';
+import { endpointStats, type Endpoint } from './endpoint.js';
+import type { ForwardedLink, ForwardedLinkOptions, LinkStats } from './link-types.js';
+import { PcapWriter, wallClockMs } from './pcap.js';
+import { addCounters, FramePort, zeroCounters } from './port.js';
+import { impairSeed, seedProblem } from './rng.js';
 import { socketPair } from './socketpair.js';
-import { LearningSwitch, type SwitchCounters } from './switch.js';
+import { LearningSwitch } from './switch.js';
 
-export interface ForwardedLinkOptions {
-  link: ResolvedLink;
-  lab: string;
-  /** When set, every frame entering the link is written here once (classic pcap). */
-  captureFile?: string;
-  clock?: Clock;
-  /** Per-endpoint egress queue bound in bytes (see FramePort). */
-  maxQueueBytes?: number;
-  macAgingMs?: number;
-  /** Asynchronous trouble: a guest broke the framing, or the capture file failed. Never fatal. */
-  onError?: (err: TopoError) => void;
-}
-
-export interface EndpointStats extends PortCounters {
-  index: number;
-  node: string;
-  iface: string;
-  up: boolean;
-  /** The runner-side socket is open (false once the peer closed or broke the framing). */
-  connected: boolean;
-  /** Frames dropped because this endpoint was administratively down. */
-  downDrops: number;
-  /** Wire mode: reading from this endpoint is paused until the other side drains. */
-  ingressPaused: boolean;
-  /** Impairment of frames travelling towards this endpoint. */
-  impair?: ImpairStats;
-}
-
-export interface LinkStats {
-  id: string;
-  mode: 'wire' | 'switch';
-  endpoints: EndpointStats[];
-  switch?: SwitchCounters & { macs: number };
-  capture?: PcapStats;
-}
-
-export interface ForwardedLink {
-  readonly id: string;
-  /** Endpoint index -> fd for QEMU's `-netdev socket,fd=N`. Entries vanish once closed. */
-  readonly guestFds: ReadonlyMap<number, number>;
-  /** Close our copy of a guest fd after QEMU inherited it. Idempotent; use it rather than fs.close. */
-  closeGuestFd(i: number): void;
-  /** Hand ownership of a guest fd to the caller (who must close it); the link forgets it. */
-  takeGuestFd(i: number): number;
-  start(): void;
-  stats(): LinkStats;
-  setEndpointUp(i: number, up: boolean): void;
-  /** Fresh socketpair for endpoint i (node restart); MAC table and impairment state are kept. */
-  replaceEndpoint(i: number): number;
-  close(): Promise<void>;
-}
-
-interface Endpoint {
-  readonly index: number;
-  readonly node: string;
-  readonly iface: string;
-  hostFd: number | null;
-  guestFd: number | null;
-  port: FramePort | null;
-  up: boolean;
-  downDrops: number;
-  impairer: Impairer | null;
-  /** Wire mode only: reading stopped because the other side's queue is congested. */
-  ingressPaused: boolean;
-  /** Counters of ports retired by replaceEndpoint, so stats survive restarts. */
-  retired: PortCounters;
-}
+export type {
+  DropCounters, EndpointStats, ForwardedLink, ForwardedLinkOptions, LinkStats, TrafficCounters,
+} from './link-types.js';
 
 class Link implements ForwardedLink {
   readonly id: string;
@@ -87,6 +27,8 @@ class Link implements ForwardedLink {
   /** null = two endpoints: behave like a cable, exactly as a direct socketpair would. */
   private readonly sw: LearningSwitch | null;
   private readonly pcap: PcapWriter | null;
+  private readonly captures = new Set<CaptureStream>();
+  private readonly clock: Clock;
   private readonly closing: Promise<void>[] = [];
   private started = false;
   private closed = false;
@@ -97,7 +39,9 @@ class Link implements ForwardedLink {
     if (link.endpoints.length < 2) {
       throw new TopoError(`link ${link.id} has fewer than 2 endpoints`, { code: 'NET_LINK', link: link.id });
     }
-    const clock = opts.clock ?? realClock;
+    const problem = opts.seed === undefined ? null : seedProblem(opts.seed);
+    if (problem !== null) throw new TopoError(`link ${link.id}: ${problem}`, { code: 'NET_SEED', link: link.id });
+    const clock = (this.clock = opts.clock ?? realClock);
     this.sw = link.endpoints.length > 2
       ? new LearningSwitch({ ports: link.endpoints.length, agingMs: opts.macAgingMs, now: () => clock.now() })
       : null;
@@ -106,18 +50,11 @@ class Link implements ForwardedLink {
         const [hostFd, guestFd] = socketPair();
         const ep: Endpoint = {
           index, node: e.node, iface: e.iface, hostFd, guestFd, port: null, up: true, downDrops: 0,
-          impairer: null, ingressPaused: false, retired: zeroCounters(),
+          disconnectedDrops: 0, impairer: null, ingressPaused: false, retired: zeroCounters(),
         };
         this.eps.push(ep);
         this.guestFds.set(index, guestFd);
-        if (hasImpairment(link.impair)) {
-          ep.impairer = new Impairer({
-            impairment: link.impair,
-            seed: impairSeed(opts.lab, link.id, `to ${e.node}:${e.iface}`),
-            clock,
-            deliver: (f) => this.transmit(ep, f),
-          });
-        }
+        if (hasImpairment(link.impair)) this.impair(ep, link.impair);
       });
       this.pcap = opts.captureFile === undefined ? null : new PcapWriter(opts.captureFile, {
         onError: (err) => opts.onError?.(new TopoError(`capture of link ${link.id} failed: ${err.message}`, {
@@ -165,8 +102,34 @@ class Link implements ForwardedLink {
     if (this.sw === null) this.resumePeer(ep);
   }
 
+  setImpairment(i: number, imp: Impairment | undefined): void {
+    const ep = this.endpoint(i);
+    this.assertOpen();
+    const problem = imp === undefined ? null : impairmentProblem(imp);
+    if (problem !== null) {
+      throw new TopoError(`link ${this.id} towards ${ep.node}:${ep.iface}: ${problem}`, {
+        code: 'NET_IMPAIR', link: this.id, node: ep.node,
+      });
+    }
+    if (hasImpairment(imp)) this.impair(ep, imp);
+    else ep.impairer?.setImpairment(undefined);
+  }
+
+  getImpairment(i: number): Impairment | undefined {
+    const imp = this.endpoint(i).impairer?.impairment;
+    return hasImpairment(imp) ? imp : undefined;
+  }
+
+  capture(opts: CaptureOptions = {}): CaptureStream {
+    this.assertOpen();
+    const names = this.eps.map((ep) => `${ep.node}:${ep.iface}`);
+    const c: CaptureStream = new CaptureStream(names, opts, () => this.captures.delete(c));
+    this.captures.add(c);
+    return c;
+  }
+
   replaceEndpoint(i: number): number {
-    if (this.closed) throw new TopoError(`link ${this.id} is closed`, { code: 'NET_LINK', link: this.id });
+    this.assertOpen();
     const ep = this.endpoint(i);
     const [hostFd, guestFd] = socketPair();
     this.retire(ep);
@@ -182,16 +145,10 @@ class Link implements ForwardedLink {
     return {
       id: this.id,
       mode: this.sw === null ? 'wire' : 'switch',
-      endpoints: this.eps.map((ep) => ({
-        index: ep.index, node: ep.node, iface: ep.iface, up: ep.up,
-        connected: ep.port !== null && !ep.port.closed,
-        downDrops: ep.downDrops,
-        ingressPaused: ep.ingressPaused,
-        ...(ep.port === null ? ep.retired : addCounters(ep.retired, ep.port.counters)),
-        ...(ep.impairer === null ? {} : { impair: ep.impairer.stats() }),
-      })),
+      endpoints: this.eps.map((ep) => endpointStats(ep, this.getImpairment(ep.index))),
       ...(this.sw === null ? {} : { switch: { ...this.sw.counters, macs: this.sw.macCount } }),
       ...(this.pcap === null ? {} : { capture: this.pcap.stats() }),
+      captures: [...this.captures].map((c) => c.stats()),
     };
   }
 
@@ -204,8 +161,24 @@ class Link implements ForwardedLink {
         this.closeGuestFd(ep.index);
       }
       if (this.pcap !== null) this.closing.push(this.pcap.close());
+      for (const c of this.captures) c.close();
     }
     await Promise.all(this.closing);
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new TopoError(`link ${this.id} is closed`, { code: 'NET_LINK', link: this.id });
+  }
+
+  private impair(ep: Endpoint, imp: Impairment): void {
+    const settings = Object.freeze({ ...imp });
+    if (ep.impairer !== null) return ep.impairer.setImpairment(settings);
+    ep.impairer = new Impairer({
+      impairment: settings,
+      seed: impairSeed(this.opts.lab, this.id, `to ${ep.node}:${ep.iface}`, this.opts.seed),
+      clock: this.clock,
+      deliver: (f) => this.transmit(ep, f),
+    });
   }
 
   private endpoint(i: number): Endpoint {
@@ -221,7 +194,11 @@ class Link implements ForwardedLink {
     const sock = new net.Socket({ fd: ep.hostFd, readable: true, writable: true });
     ep.hostFd = null;
     ep.ingressPaused = false;
-    const port = new FramePort(sock, { maxQueueBytes: this.opts.maxQueueBytes });
+    const port = new FramePort(sock, {
+      maxQueueBytes: this.opts.maxQueueBytes,
+      maxFrameLen: maxFrameLenFor(this.opts.link.mtu),
+      counters: this.opts.counters,
+    });
     port.on('frame', (f) => this.ingress(ep, f));
     if (this.sw === null) {
       port.on('drain', () => this.resumePeer(ep));
@@ -263,6 +240,10 @@ class Link implements ForwardedLink {
       return;
     }
     this.pcap?.write(frame);
+    if (this.captures.size > 0) {
+      const t = wallClockMs();
+      for (const c of this.captures) c.record(ep.index, frame, t);
+    }
     if (this.sw === null) {
       const peer = this.eps[1 - ep.index]!;
       this.egress(peer, frame);
@@ -295,7 +276,7 @@ class Link implements ForwardedLink {
       return;
     }
     if (ep.port !== null) ep.port.send(frame);
-    else ep.retired.txDrops++;
+    else ep.disconnectedDrops++;
   }
 }
 

@@ -1,12 +1,21 @@
 // QEMU's stream framing for `-netdev socket` / `-netdev stream`: 4-byte big-endian length, then the Ethernet frame.
 
-/** QEMU's own receive buffer is NET_BUFSIZE = 4096 + 65536; anything larger is a broken peer. */
-export const MAX_FRAME_LEN = 65536 + 4096;
+/** The largest frame a length prefix may announce by default; beyond it the stream cannot be trusted to resync. */
+export const MAX_FRAME_LEN = 65535;
+/** QEMU's own receive buffer (NET_BUFSIZE = 4096 + 65536): no QEMU ever sends a larger frame. */
+export const QEMU_MAX_FRAME_LEN = 65536 + 4096;
+/** Shortest frame that carries an Ethernet header (destination, source, type). */
+export const ETH_HEADER_LEN = 14;
+
+/** The length limit for a link: 65,535, or more when the link's MTU plus header and VLAN tag needs it. */
+export function maxFrameLenFor(mtu: number): number {
+  return Math.min(QEMU_MAX_FRAME_LEN, Math.max(MAX_FRAME_LEN, mtu + ETH_HEADER_LEN + 4));
+}
 
 export class FramingError extends Error {
   override readonly name = 'FramingError';
-  constructor(readonly length: number) {
-    super(`frame length ${length} exceeds ${MAX_FRAME_LEN}`);
+  constructor(readonly length: number, readonly max = MAX_FRAME_LEN) {
+    super(`frame length ${length} exceeds ${max}`);
   }
 }
 
@@ -78,7 +87,7 @@ export class FrameDecoder {
       }
       if (len > this.maxLen) {
         this.failed = true;
-        this.onError(new FramingError(len));
+        this.onError(new FramingError(len, this.maxLen));
         return;
       }
       if (end - off >= len) {

@@ -37,6 +37,24 @@ interface Pending {
   at: number;
 }
 
+/** No impairment at all: frames pass straight through. */
+export const NO_IMPAIRMENT: Impairment = Object.freeze({
+  delayMs: 0, jitterMs: 0, lossPct: 0, rateBps: 0, duplicatePct: 0, reorderPct: 0, corruptPct: 0,
+});
+
+const PCT_FIELDS = ['lossPct', 'duplicatePct', 'reorderPct', 'corruptPct'] as const;
+const NUM_FIELDS = ['delayMs', 'jitterMs', 'rateBps', ...PCT_FIELDS] as const;
+
+/** What is wrong with an impairment given at run time, or null when it is usable. */
+export function impairmentProblem(i: Impairment): string | null {
+  for (const k of NUM_FIELDS) {
+    const v: unknown = i[k];
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) return `${k} must be a number >= 0, got ${String(v)}`;
+  }
+  for (const k of PCT_FIELDS) if (i[k] > 100) return `${k} must be a percentage from 0 to 100, got ${i[k]}`;
+  return null;
+}
+
 export function hasImpairment(i: Impairment | undefined): i is Impairment {
   return (
     i !== undefined &&
@@ -50,7 +68,9 @@ export class Impairer {
     in: 0, out: 0, lost: 0, duplicated: 0, corrupted: 0, reordered: 0, queueDrops: 0,
     queuedFrames: 0, queuedBytes: 0,
   };
-  private readonly imp: Impairment;
+  private imp: Impairment;
+  /** Settings impair nothing: once the queue is empty frames skip the machinery (and the clock). */
+  private passThrough: boolean;
   private readonly clock: Clock;
   private readonly deliver: (frame: Buffer) => void;
   private readonly maxBacklog: number;
@@ -75,6 +95,7 @@ export class Impairer {
 
   constructor(opts: ImpairerOptions) {
     this.imp = opts.impairment;
+    this.passThrough = !hasImpairment(this.imp);
     this.clock = opts.clock ?? realClock;
     this.deliver = opts.deliver;
     this.maxBacklog = opts.maxBacklogFrames ?? 1000;
@@ -91,10 +112,25 @@ export class Impairer {
     return { ...this.st };
   }
 
+  get impairment(): Impairment {
+    return this.imp;
+  }
+
+  /**
+   * New settings for frames pushed from now on. Frames already in the delay line or the rate backlog keep their
+   * departure times, and new frames never overtake them, so a change (or clearing: undefined) never drops or
+   * reorders traffic already in flight. Random streams continue, so a replay with the same changes is identical.
+   */
+  setImpairment(imp: Impairment | undefined): void {
+    this.imp = imp ?? NO_IMPAIRMENT;
+    this.passThrough = !hasImpairment(this.imp);
+  }
+
   push(frame: Buffer): void {
     if (this.closed) return;
     const imp = this.imp;
     this.st.in++;
+    if (this.passThrough && this.queue.length === 0 && this.held === null) return this.emit(frame);
     if (imp.lossPct > 0 && this.rLoss() * 100 < imp.lossPct) {
       this.st.lost++;
       return;

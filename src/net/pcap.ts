@@ -36,7 +36,19 @@ export function pcapGlobalHeader(): Buffer {
 }
 
 export function pcapRecordHeader(epochMs: number, inclLen: number, origLen: number): Buffer {
-  const h = Buffer.allocUnsafe(16);
+  return writeRecordHeader(Buffer.allocUnsafe(16), epochMs, inclLen, origLen);
+}
+
+/** Header and a copy of the frame (truncated to the snaplen) in one buffer. */
+export function pcapRecord(epochMs: number, frame: Uint8Array): Buffer {
+  const incl = Math.min(frame.length, PCAP_SNAPLEN);
+  const b = Buffer.allocUnsafe(16 + incl);
+  writeRecordHeader(b, epochMs, incl, frame.length);
+  b.set(frame.subarray(0, incl), 16);
+  return b;
+}
+
+function writeRecordHeader(h: Buffer, epochMs: number, inclLen: number, origLen: number): Buffer {
   let sec = Math.floor(epochMs / 1000);
   let usec = Math.round((epochMs - sec * 1000) * 1000);
   if (usec >= 1_000_000) {
@@ -64,7 +76,7 @@ function openFresh(file: string): WriteStream {
   return createWriteStream(file, { flags: FRESH_FILE as unknown as string });
 }
 
-const wallClockMs = (): number => performance.timeOrigin + performance.now();
+export const wallClockMs = (): number => performance.timeOrigin + performance.now();
 
 export class PcapWriter {
   private readonly stream: WriteStream;

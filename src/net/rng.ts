@@ -28,7 +28,20 @@ export function rngFor(seed: string): () => number {
   return mulberry32(hashSeed(seed));
 }
 
-/** The seed of one direction of a link: stable across runs of the same lab. */
-export function impairSeed(lab: string, linkId: string, direction: string): string {
-  return `${lab}\u0000${linkId}\u0000${direction}`;
+/**
+ * The seed of one direction of a link. With a lab-level `seed` (an integer), the lab's name plays no part: the
+ * same seed, link and direction replay the same decisions in any lab. Without one, it derives from the lab's name
+ * (stable across runs of the same lab).
+ */
+export function impairSeed(lab: string, linkId: string, direction: string, seed?: number): string {
+  // Lab names start with a letter, so "#<seed>" never collides with one.
+  const base = seed === undefined ? lab : `#${seed}`;
+  return `${base}\u0000${linkId}\u0000${direction}`;
+}
+
+/** What is wrong with a lab-level seed, or null. */
+export function seedProblem(seed: unknown): string | null {
+  return typeof seed === 'number' && Number.isSafeInteger(seed)
+    ? null
+    : `seed must be an integer between -(2^53-1) and 2^53-1, got ${String(seed)}`;
 }

@@ -1,57 +1,15 @@
 import { readdirSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { TopoError } from '../../src/errors.js';
 import { createForwardedLink, type ForwardedLink } from '../../src/net/forwarder.js';
-import { FrameDecoder, encodeFrame } from '../../src/net/framing.js';
 import type { Impairment, ResolvedLink } from '../../src/topology/model.js';
-import { BROADCAST, FakeClock, ethFrame, payloadOf, readPcap, until } from './helpers.js';
+import { BROADCAST, FakeClock, readPcap, until } from './helpers.js';
+import { FakeVm, makeLink } from './link-harness.js';
 
 const openFds = (): number => readdirSync('/proc/self/fd').length;
-const macOf = (i: number): string => `02:00:00:00:00:0${i}`;
-
-function makeLink(n: number, extra: Partial<ResolvedLink> = {}): ResolvedLink {
-  return {
-    id: 'l1', index: 0, kind: n === 2 ? 'p2p' : 'segment', mtu: 1500, capture: false,
-    endpoints: Array.from({ length: n }, (_, i) => ({ node: `r${i}`, iface: 'eth1', mac: macOf(i) })),
-    ...extra,
-  };
-}
-
-/** Stands in for a QEMU process on the guest end of an endpoint's socketpair. */
-class FakeVm {
-  readonly frames: Buffer[] = [];
-  readonly sock: net.Socket;
-  closed = false;
-
-  constructor(fd: number, readonly mac: string) {
-    this.sock = new net.Socket({ fd, readable: true, writable: true });
-    const d = new FrameDecoder((f) => this.frames.push(Buffer.from(f)), () => {});
-    this.sock.on('data', (c: Buffer) => d.push(c));
-    this.sock.on('error', () => {});
-    this.sock.on('close', () => (this.closed = true));
-  }
-
-  send(dst: string, payload: string, size = 60): Buffer {
-    const f = ethFrame(dst, this.mac, payload, size);
-    this.sock.write(encodeFrame(f));
-    return f;
-  }
-
-  payloads(): string[] {
-    return this.frames.map(payloadOf);
-  }
-
-  async close(): Promise<void> {
-    if (this.closed) return;
-    const done = new Promise((r) => this.sock.once('close', r));
-    this.sock.destroy();
-    await done;
-  }
-}
 
 describe('createForwardedLink', () => {
   let dir: string;
