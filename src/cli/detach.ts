@@ -23,6 +23,7 @@ export async function detachUp(file: string, topology: ResolvedTopology, flags: 
   const args = [...process.execArgv, process.argv[1]!, 'up', path.resolve(file), '--supervise'];
   if (flags.accel) args.push('--accel', flags.accel);
   if (flags.keep) args.push('--keep');
+  if (flags.forwardAll) args.push('--forward-all');
   if (flags.jobs) args.push('--jobs', String(flags.jobs));
   if (flags.runDir) args.push('--run-dir', path.resolve(flags.runDir));
   if (flags.captureDir) args.push('--capture-dir', path.resolve(flags.captureDir));

@@ -53,6 +53,7 @@ export async function main(argvIn: string[]): Promise<number> {
     .option('--run-dir <dir>', 'parent directory for run directories')
     .option('--capture-dir <dir>', 'where pcaps of links with capture: true go (default ./captures/<lab>)')
     .option('-d, --detach', 'return once every node is ready, leaving the lab running in the background')
+    .option('--forward-all', 'forward every link through the runner (impair/capture any of them at run time)')
     .addOption(new Option('--supervise').hideHelp())
     .action((file: string, opts: Record<string, unknown>) =>
       later(async () => (await import('./up.js')).upCommand(file, opts)),
@@ -93,6 +94,28 @@ export async function main(argvIn: string[]): Promise<number> {
     .argument('<words...>', '[LAB] ENDPOINT down|up')
     .addOption(runDirOption())
     .action((words: string[], opts: Record<string, unknown>) => later(async () => (await import('./link.js')).linkCommand(words, opts)));
+  const impair = program
+    .command('impair')
+    .description('change a forwarded link\'s impairment while the lab runs: topo impair [LAB] ENDPOINT [--delay D] ... | --clear | --show')
+    .argument('[words...]', '[LAB] ENDPOINT');
+  for (const [flag, what] of [['delay', 'one-way delay (40ms)'], ['jitter', 'delay variation (5ms)'], ['loss', 'loss percent (0.5%)'], ['rate', 'bandwidth (20mbit)'], ['duplicate', 'duplicate percent'], ['reorder', 'reorder percent'], ['corrupt', 'corrupt percent']] as const) {
+    impair.option(`--${flag} <value>`, what);
+  }
+  impair
+    .option('--direction <dir>', 'both (default), out (frames ENDPOINT sends) or in (frames it receives)')
+    .option('--clear', 'remove the impairment')
+    .option('--show', "print every forwarded link's impairments")
+    .option('--json', 'print JSON')
+    .addOption(runDirOption())
+    .action((words: string[], opts: Record<string, unknown>) => later(async () => (await import('./impair.js')).impairCommand(words, opts)));
+  program
+    .command('capture')
+    .description('stream a live capture of a forwarded link: topo capture [LAB] ENDPOINT -w - | tcpdump -r -')
+    .argument('<words...>', '[LAB] ENDPOINT')
+    .option('-w, --write <file>', 'where to write (- for stdout, the default)')
+    .addOption(new Option('--format <format>', 'pcap, or pcapng with one interface per endpoint (default for segments)').choices(['pcap', 'pcapng']))
+    .addOption(runDirOption())
+    .action((words: string[], opts: Record<string, unknown>) => later(async () => (await import('./capture.js')).captureCommand(words, opts)));
   program
     .command('channel')
     .description("bridge a node's extra virtio-serial channel to stdin/stdout: topo channel [LAB] NODE NAME")

@@ -29,10 +29,20 @@ function table(rows: string[][], indent = ''): string[] {
   return rows.map((r) => indent + r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd());
 }
 
+/** Frames the runner relayed (sum over endpoints) and drops by cause; direct links are not counted. */
+function traffic(l: LabStatus['links'][number]): [string, string] {
+  if (!l.counters) return ['-', '-'];
+  const frames = l.counters.reduce((n, c) => n + c.rx.frames, 0);
+  const drops: Record<string, number> = {};
+  for (const c of l.counters) for (const [k, v] of Object.entries(c.drops)) drops[k] = (drops[k] ?? 0) + v;
+  const d = Object.entries(drops).filter(([, v]) => v > 0).map(([k, v]) => `${k} ${v}`);
+  return [String(frames), d.join(', ') || '0'];
+}
+
 function render(s: LabStatus): string[] {
   if (s.state === 'stale') return [`${s.lab}  stale (its supervisor is gone; \`topo down ${s.lab}\` removes ${s.runDir})`];
-  const head = `${s.lab}  ${s.state}  ${s.file}  accel ${s.accel}  up ${seconds(s.uptimeMs)}  pid ${s.pid}`;
+  const head = `${s.lab}  ${s.state}  ${s.file}  accel ${s.accel}  seed ${s.seed}  up ${seconds(s.uptimeMs)}  pid ${s.pid}`;
   const nodes = table([['NODE', 'STATE', 'PID', 'RESTARTS', 'PORTS'], ...s.nodes.map((n) => [n.name, n.state, n.pid ? String(n.pid) : '-', String(n.restarts), n.ports.map((p) => `${p.bind}:${p.host}->${p.guest}/${p.protocol}`).join(' ') || '-'])], '  ');
-  const links = s.links.length ? table([['LINK', 'ENDPOINTS', 'STATE', 'KIND'], ...s.links.map((l) => [l.id, l.endpoints.join(' '), l.state, l.kind])], '  ') : [];
+  const links = s.links.length ? table([['LINK', 'ENDPOINTS', 'STATE', 'KIND', 'FRAMES', 'DROPS'], ...s.links.map((l) => [l.id, l.endpoints.join(' '), l.state, l.kind, ...traffic(l)])], '  ') : [];
   return [head, ...nodes, ...links];
 }

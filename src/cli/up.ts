@@ -20,6 +20,7 @@ export interface UpFlags {
   runDir?: string;
   captureDir?: string;
   detach?: boolean;
+  forwardAll?: boolean;
   /** Internal: this process is the background supervisor of `up --detach` (events go to fd 3). */
   supervise?: boolean;
 }
@@ -81,6 +82,7 @@ export async function runForeground(topology: ResolvedTopology, flags: UpFlags, 
       keep: flags.keep,
       runDirBase: flags.runDir,
       captureDir: flags.captureDir,
+      forwardAll: flags.forwardAll,
       signal: abort.signal,
       forceSignal: force.signal,
       onEvent: (e: SupervisorEvent) => reporter.handle(e),

@@ -3,8 +3,10 @@
 // On connect the server sends a hello:  {"topo":"control","version":1,"lab":"NAME","pid":N}
 // The client sends one request per line: {"v":1,"id":N,"op":"...",...}
 // The server answers each:               {"id":N,"ok":true,"result":...} | {"id":N,"ok":false,"error":{code,message,hint?,node?}}
-// Streaming ops (console, logs, channel) answer ok once, then the connection carries raw bytes both ways until closed.
+// Streaming ops (console, logs, channel, capture) answer ok once, then the connection carries raw bytes both ways until closed.
 import { TopoError } from '../errors.js';
+import type { Direction } from '../runtime/dataplane.js';
+import type { ImpairSpec } from '../topology/impairment.js';
 
 export const PROTOCOL_VERSION = 1;
 export const SOCKET_NAME = 'control.sock';
@@ -25,10 +27,12 @@ export type Request =
   | { op: 'logs'; node: string; follow?: boolean; tail?: number }
   | { op: 'channel'; node: string; name: string }
   | { op: 'link'; endpoint: string; state: 'up' | 'down' }
+  | { op: 'impair'; endpoint?: string; spec?: ImpairSpec; clear?: boolean; direction?: Direction }
+  | { op: 'capture'; endpoint: string; format?: 'pcap' | 'pcapng' }
   | { op: 'node'; node: string; action: 'restart' | 'kill' }
   | { op: 'down' };
 
-export const STREAMING_OPS = new Set(['console', 'logs', 'channel']);
+export const STREAMING_OPS = new Set(['console', 'logs', 'channel', 'capture']);
 
 export interface ErrorBody {
   code: string;

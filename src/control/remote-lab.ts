@@ -5,6 +5,7 @@ import { TopoError } from '../errors.js';
 import type { ExecResult } from '../guest/agent-client.js';
 import { endpointLink, type ExecOptions, type LabHandle, type LinkHandle, type NodeHandle } from '../runtime/handles.js';
 import { runBase } from '../runtime/rundir.js';
+import type { ImpairmentStatus } from '../runtime/dataplane.js';
 import type { LabStatus, NodeStatus } from '../runtime/status.js';
 import { ControlConnection } from './client.js';
 import { pickLab, socketOf } from './labs.js';
@@ -59,6 +60,9 @@ export class RemoteLab implements LabHandle {
       id,
       down: async () => void (await this.conn.request({ op: 'link', endpoint: id, state: 'down' })),
       up: async () => void (await this.conn.request({ op: 'link', endpoint: id, state: 'up' })),
+      impair: (spec, opts) => this.conn.request<ImpairmentStatus[]>({ op: 'impair', endpoint, spec, direction: opts?.direction }),
+      clear: (opts) => this.conn.request<ImpairmentStatus[]>({ op: 'impair', endpoint, clear: true, direction: opts?.direction }),
+      capture: (opts) => lazyDuplex(ControlConnection.stream(this.sockPath, this.name, { op: 'capture', endpoint, format: opts?.format })),
     };
   }
 

@@ -119,6 +119,19 @@ async function handle(lab: Lab, req: Request, sock: net.Socket, signal: AbortSig
       if (req.state !== 'up' && req.state !== 'down') throw new TopoError(`link state must be up or down, not ${JSON.stringify(req.state)}`, { code: 'E_BAD_REQUEST' });
       await lab.link(req.endpoint)[req.state]();
       return lab.status().links.find((l) => l.id === lab.link(req.endpoint).id);
+    case 'impair': {
+      if (req.endpoint === undefined) return lab.dataPlane.show();
+      const link = lab.link(req.endpoint);
+      return req.clear ? link.clear({ direction: req.direction }) : link.impair(req.spec ?? {}, { direction: req.direction });
+    }
+    case 'capture': {
+      const stream = lab.link(req.endpoint).capture({ format: req.format });
+      sock.write(`${JSON.stringify({ id: 0, ok: true })}\n`);
+      // Pipe honours backpressure: a slow reader fills the capture's own bounded buffer, which then drops (counted).
+      stream.pipe(sock);
+      sock.on('close', () => stream.destroy());
+      return STREAMED;
+    }
     case 'node': {
       const node = lab.node(req.node);
       if (req.action === 'restart') await node.restart();

@@ -1,8 +1,10 @@
 // The lab API shared by a lab started in this process (`up()`) and one reached over its control socket (`connect()`).
-import type { Duplex } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import { TopoError } from '../errors.js';
 import type { ExecResult } from '../guest/agent-client.js';
 import type { ResolvedLink, ResolvedTopology } from '../topology/model.js';
+import type { ImpairSpec } from '../topology/impairment.js';
+import type { ImpairmentStatus, ImpairOptions } from './dataplane.js';
 import type { LabStatus, NodeStatus } from './status.js';
 
 export interface ExecOptions {
@@ -32,6 +34,11 @@ export interface LinkHandle {
   readonly id: string;
   down(): Promise<void>;
   up(): Promise<void>;
+  /** Impair a forwarded link while it runs (same values as `impair:` in a file); queued frames are kept. */
+  impair(spec: ImpairSpec, opts?: ImpairOptions): Promise<ImpairmentStatus[]>;
+  clear(opts?: ImpairOptions): Promise<ImpairmentStatus[]>;
+  /** Live capture from now on: pcap (pcapng for segments) as a byte stream; destroy it to stop. */
+  capture(opts?: { format?: 'pcap' | 'pcapng' }): Readable;
 }
 
 export interface LabHandle {

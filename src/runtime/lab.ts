@@ -1,5 +1,5 @@
 // The engine behind `topo up` and the library API: prepare resources in stages, run the supervisor, serve control.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { rmdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import os from 'node:os';
@@ -41,6 +41,15 @@ export interface UpOptions {
   forceSignal?: AbortSignal;
   /** Serve the control socket (`topo ps`, `exec`, `connect()`); default true. */
   control?: boolean;
+  /** Forward every link through the runner, so any can be impaired or captured at run time. */
+  forwardAll?: boolean;
+  /** Overrides the file's `seed`. */
+  seed?: number;
+}
+
+/** The file's seed, else one derived from the lab name: the same file gives the same random choices. */
+export function labSeed(topology: ResolvedTopology, override?: number): number {
+  return override ?? topology.seed ?? Number.parseInt(createHash('sha256').update(`topo-seed/${topology.name}`).digest('hex').slice(0, 8), 16);
 }
 
 export function defaultJobs(): number {
@@ -93,9 +102,12 @@ export async function up(topology: ResolvedTopology, opts: UpOptions = {}): Prom
     }
     // Events exist once the lab does; until then, data-plane trouble goes straight to onEvent.
     let report = emit;
+    const seed = labSeed(topology, opts.seed);
     const fabric = new LinkFabric(topology, {
       captureFile: (link) => path.join(captureDir, `${link.id}.pcap`),
       onError: (err) => report({ type: 'notice', message: err.message }),
+      forwardAll: opts.forwardAll,
+      seed,
     });
     cleanups.push(async () => {
       const empty = fabric.forwarded().filter((f) => f.link.capture && f.forwarder.stats().capture?.frames === 0);
@@ -142,7 +154,7 @@ export async function up(topology: ResolvedTopology, opts: UpOptions = {}): Prom
       jobs: opts.jobs ?? defaultJobs(),
       janitor,
     });
-    const lab = new Lab({ topology, accel: choice.accel, runDir, forwards, captureDir, supervisor, fabric, keep: opts.keep ?? false, cleanups: owned });
+    const lab = new Lab({ topology, accel: choice.accel, runDir, forwards, captureDir, supervisor, fabric, keep: opts.keep ?? false, seed, cleanups: owned });
     // Everything (supervisor and teardown events) reaches onEvent and the journal through the lab.
     supervisor.on('event', (e) => lab.emit('event', e));
     lab.on('event', (e) => {

@@ -25,26 +25,31 @@ export interface FabricOptions {
   captureFile: (link: ResolvedLink) => string;
   /** Data-plane trouble (a peer broke the framing, a pcap write failed): never fatal, never silent. */
   onError?: (err: TopoError) => void;
+  /** Forward every link (`topo up --forward-all`), so any of them can be impaired or captured at run time. */
+  forwardAll?: boolean;
+  /** The lab's seed: every impairment's random source derives from it and the link. */
+  seed?: number;
 }
 
-/** A link is forwarded when a plain socketpair can't do what the file asks: a LAN, impairments, capture, or restarts. */
+/** A link is forwarded when a plain socketpair can't do what the file asks: a LAN, impairments, capture, restarts, or `forward`. */
 export function needsForwarding(topology: ResolvedTopology, link: ResolvedLink): boolean {
-  if (link.kind === 'segment' || link.capture || link.impair) return true;
+  if (link.kind === 'segment' || link.capture || link.impair || link.forward) return true;
   return link.endpoints.some((ep) => topology.nodes.find((n) => n.name === ep.node)?.restart === 'on-failure');
 }
 
 export class LinkFabric {
   private readonly entries = new Map<string, Entry>();
 
-  constructor(private readonly topology: ResolvedTopology, opts: FabricOptions) {
+  constructor(topology: ResolvedTopology, opts: FabricOptions) {
     try {
       for (const link of topology.links) {
-        if (needsForwarding(topology, link)) {
+        if (opts.forwardAll || needsForwarding(topology, link)) {
           const forwarder = createForwardedLink({
             link,
             lab: topology.name,
             captureFile: link.capture ? opts.captureFile(link) : undefined,
             onError: opts.onError,
+            seed: opts.seed,
           });
           forwarder.start();
           this.entries.set(link.id, { kind: 'forwarded', link, forwarder, handedOut: new Set() });
@@ -80,6 +85,12 @@ export class LinkFabric {
     if (entry.handedOut.has(index)) entry.forwarder.replaceEndpoint(index);
     entry.handedOut.add(index);
     return entry.forwarder.takeGuestFd(index);
+  }
+
+  /** The runner's side of a forwarded link; a direct link has none (it can't be impaired or captured at run time). */
+  forwarderOf(linkId: string): ForwardedLink | undefined {
+    const entry = this.entries.get(linkId);
+    return entry?.kind === 'forwarded' ? entry.forwarder : undefined;
   }
 
   forwarded(): { link: ResolvedLink; forwarder: ForwardedLink }[] {

@@ -11,6 +11,7 @@ import type { LinkFabric } from './links.js';
 import type { RunDir } from './rundir.js';
 import { portsOf, publicState, type LabStatus, type LinkStatus, type NodeStatus } from './status.js';
 import type { Supervisor } from './supervisor.js';
+import { DataPlane, type ImpairmentStatus } from './dataplane.js';
 import { endpointLink, type ExecOptions, type LabHandle, type LinkHandle, type NodeHandle } from './handles.js';
 
 export type { ExecResult };
@@ -25,6 +26,7 @@ export interface LabParts {
   supervisor: Supervisor;
   fabric: LinkFabric;
   keep: boolean;
+  seed: number;
   /** Run after the QEMUs are gone (control socket, janitor, guest reference); before the run dir goes. */
   cleanups: (() => Promise<void> | void)[];
 }
@@ -38,6 +40,7 @@ export class Lab extends EventEmitter<{ event: [SupervisorEvent] }> implements L
   readonly supervisor: Supervisor;
   readonly startedAt = new Date();
   private readonly linkDown = new Set<string>();
+  readonly dataPlane: DataPlane;
   private downing?: Promise<void>;
   private markStopped!: () => void;
   /** Settles once the lab is down, whoever stopped it (Ctrl-C, `topo down`, the library). */
@@ -46,6 +49,7 @@ export class Lab extends EventEmitter<{ event: [SupervisorEvent] }> implements L
   constructor(private readonly parts: LabParts) {
     super();
     ({ topology: this.topology, accel: this.accel, runDir: this.runDir, forwards: this.forwards, captureDir: this.captureDir, supervisor: this.supervisor } = parts);
+    this.dataPlane = new DataPlane(parts.topology, parts.fabric);
     // A relaunched node starts with carrier up: put back the links the user took down.
     this.on('event', (e) => {
       if (e.type !== 'node' || e.state !== 'ready') return;
@@ -69,6 +73,7 @@ export class Lab extends EventEmitter<{ event: [SupervisorEvent] }> implements L
       lab: this.topology.name,
       file: this.topology.file,
       accel: this.accel,
+      seed: this.parts.seed,
       pid: process.pid,
       startedAt: this.startedAt.toISOString(),
       uptimeMs: Date.now() - this.startedAt.getTime(),
@@ -90,6 +95,7 @@ export class Lab extends EventEmitter<{ event: [SupervisorEvent] }> implements L
           endpoints: l.endpoints.map((ep) => `${ep.node}:${ep.iface}`),
           state: this.linkDown.has(l.id) ? 'down' : 'up',
           kind: forwarded.has(l.id) ? 'forwarded' : 'direct',
+          ...(forwarded.has(l.id) ? { counters: this.dataPlane.counters(l.id) } : {}),
         }),
       ),
     };
@@ -123,6 +129,9 @@ export class Lab extends EventEmitter<{ event: [SupervisorEvent] }> implements L
       id: link.id,
       down: () => this.setLink(link.id, false),
       up: () => this.setLink(link.id, true),
+      impair: async (spec, opts) => this.noted(this.dataPlane.impair(endpoint, spec, opts)),
+      clear: async (opts) => this.noted(this.dataPlane.impair(endpoint, undefined, opts)),
+      capture: (opts) => this.dataPlane.capture(endpoint, opts?.format),
     };
   }
 
@@ -147,6 +156,12 @@ export class Lab extends EventEmitter<{ event: [SupervisorEvent] }> implements L
     const timeoutMs = opts.timeout ?? opts.timeoutMs ?? DEFAULT_EXEC_TIMEOUT_MS;
     const stdin = typeof opts.stdin === 'string' ? Buffer.from(opts.stdin) : opts.stdin;
     return agent.exec(command, { timeoutMs: timeoutMs || undefined, stdin, signal: opts.signal });
+  }
+
+  /** Impairment changes go to the journal (a bundle replays what happened when). */
+  private noted(result: ImpairmentStatus[]): ImpairmentStatus[] {
+    for (const r of result) this.emit('event', { type: 'notice', message: `impair ${r.link} to ${r.to}: ${r.impair ? JSON.stringify(r.impair) : 'none'}` });
+    return result;
   }
 
   private async setLink(id: string, up: boolean): Promise<void> {

@@ -1,5 +1,6 @@
 // The serialisable description of a running lab: what `ps` prints, what the control socket serves, what a bundle stores.
 import type { Accel, HostForward } from '../qemu/plan.js';
+import type { LinkCounters } from './dataplane.js';
 
 /** Node states as `ps` shows them. */
 export type PublicNodeState = 'waiting' | 'booting' | 'ready' | 'restarting' | 'failed' | 'stopped';
@@ -19,6 +20,8 @@ export interface LinkStatus {
   readonly endpoints: readonly string[];
   readonly state: 'up' | 'down';
   readonly kind: 'direct' | 'forwarded';
+  /** Forwarded links: per endpoint, frames and bytes it sent (rx: the runner received) and got (tx), drops by cause. */
+  readonly counters?: readonly LinkCounters[];
 }
 
 export interface LabStatus {
@@ -26,6 +29,8 @@ export interface LabStatus {
   /** The topology file the lab was started from. */
   readonly file: string;
   readonly accel: Accel;
+  /** The seed every impairment's random source derives from. */
+  readonly seed: number;
   /** The supervisor's pid (the process serving the control socket). */
   readonly pid: number;
   readonly startedAt: string;

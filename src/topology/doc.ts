@@ -33,11 +33,13 @@ export interface RawLink {
   addresses?: string[];
   mtu?: number;
   capture?: boolean;
+  forward?: boolean;
   impair?: Partial<Record<'delay' | 'jitter' | 'loss' | 'rate' | 'duplicate' | 'reorder' | 'corrupt', number | string>>;
 }
 
 export interface RawTopology {
   name: string;
+  seed?: number;
   defaults?: RawNode;
   nodes: Record<string, RawNode>;
   links?: RawLink[];

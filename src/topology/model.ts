@@ -98,6 +98,8 @@ export interface ResolvedLink {
   readonly mtu: number;
   readonly capture: boolean;
   readonly impair?: Impairment;
+  /** Forwarded through the runner even when a socketpair would do (`forward: true`, `up --forward-all`). */
+  readonly forward?: boolean;
 }
 
 export interface ResolvedTopology {
@@ -108,4 +110,6 @@ export interface ResolvedTopology {
   /** In file order. */
   readonly nodes: readonly ResolvedNode[];
   readonly links: readonly ResolvedLink[];
+  /** `seed:` of the file; the runtime derives one from the name when absent. */
+  readonly seed?: number;
 }

@@ -1,9 +1,10 @@
 // Validated document -> the immutable ResolvedTopology every later phase consumes. Pure: no I/O.
 import path from 'node:path';
+import { parseImpairment } from './impairment.js';
 import { assignInterfaces, mergeNode, type RawLink, type RawNode, type RawTopology } from './doc.js';
 import { macFor } from './mac.js';
-import type { FwCfgEntry, Impairment, LinkEndpoint, PortForward, ResolvedInterface, ResolvedLink, ResolvedNode, ResolvedTopology } from './model.js';
-import { parseDuration, parsePercent, parseRate, parseSize } from './units.js';
+import type { FwCfgEntry, LinkEndpoint, PortForward, ResolvedInterface, ResolvedLink, ResolvedNode, ResolvedTopology } from './model.js';
+import { parseDuration, parseSize } from './units.js';
 import { parsePort } from './values.js';
 
 export const DEFAULT_MTU = 1500;
@@ -44,12 +45,13 @@ export function resolveTopology(doc: RawTopology, file: string): ResolvedTopolog
       mtu,
       capture: raw.capture ?? false,
     };
-    if (raw.impair) link.impair = impairment(raw.impair);
+    if (raw.impair) link.impair = parseImpairment(raw.impair);
+    if (raw.forward) link.forward = true;
     return link;
   });
 
   const nodes = names.map((name) => resolveNode(name, merged.get(name) ?? {}, dir, lab, ifaces.get(name) ?? []));
-  return deepFreeze({ name: lab, file: abs, dir, nodes, links });
+  return deepFreeze({ name: lab, file: abs, dir, nodes, links, ...(doc.seed === undefined ? {} : { seed: doc.seed }) });
 }
 
 function resolveNode(name: string, n: RawNode, dir: string, lab: string, linkIfaces: ResolvedInterface[]): ResolvedNode {
@@ -104,20 +106,6 @@ function resolveNode(name: string, n: RawNode, dir: string, lab: string, linkIfa
   if (n.firmware) node.firmware = { code: path.resolve(dir, n.firmware.code), vars: path.resolve(dir, n.firmware.vars) };
   if (typeof n.host_network === 'object') node.hostSubnet = n.host_network.subnet;
   return node;
-}
-
-function impairment(raw: NonNullable<RawLink['impair']>): Impairment {
-  const pct = (v: number | string | undefined) => (v === undefined ? 0 : (parsePercent(v) ?? 0));
-  const dur = (v: number | string | undefined) => (v === undefined ? 0 : (parseDuration(v) ?? 0));
-  return {
-    delayMs: dur(raw.delay),
-    jitterMs: dur(raw.jitter),
-    lossPct: pct(raw.loss),
-    rateBps: raw.rate === undefined ? 0 : (parseRate(raw.rate) ?? 0),
-    duplicatePct: pct(raw.duplicate),
-    reorderPct: pct(raw.reorder),
-    corruptPct: pct(raw.corrupt),
-  };
 }
 
 export function deepFreeze<T>(v: T): T {

@@ -25,7 +25,7 @@ export function describeNode(e: NodeEvent): string {
 
 /** The lines printed once the lab is ready: nodes, forwarded ports, where logs are. */
 export function summaryLines(topology: ResolvedTopology, status: LabStatus, opts: { detached?: boolean } = {}): string[] {
-  const lines = [`lab ${topology.name}: ${topology.nodes.length} nodes, ${topology.links.length} links, accel ${status.accel}`];
+  const lines = [`lab ${topology.name}: ${topology.nodes.length} nodes, ${topology.links.length} links, accel ${status.accel}, seed ${status.seed}`];
   for (const node of topology.nodes) {
     const fwd = (status.nodes.find((n) => n.name === node.name)?.ports ?? []).map((f) => `${f.bind}:${f.host}->${f.guest}/${f.protocol}`);
     const addrs = node.interfaces.flatMap((i) => i.addresses.map((a) => `${i.name} ${a}`));

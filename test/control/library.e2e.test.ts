@@ -81,6 +81,20 @@ describe('connect() to a running lab', () => {
     expect(out).toContain('typed-5');
   });
 
+  it('a client that goes away mid-exec has its command killed in the guest; the lab keeps serving', async () => {
+    const other = await connect('lib', { runDirBase: base });
+    const abort = new AbortController();
+    const pending = other.node('a').exec('sleep 77', { signal: abort.signal }).catch((e: unknown) => e);
+    const running = async () => (await remote.node('a').exec('ps')).stdout.toString().includes('sleep 77');
+    for (let i = 0; i < 50 && !(await running()); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(await running()).toBe(true);
+    abort.abort();
+    expect(await pending).toBeInstanceOf(Error);
+    for (let i = 0; i < 50 && (await running()); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(await running()).toBe(false);
+    other.close();
+  });
+
   it('unknown names are one clear error listing what exists', async () => {
     expect(() => remote.node('zz')).toThrow(/no node "zz" in lab lib \(nodes: a, b\)/);
     expect(() => remote.link('zz:eth0')).toThrow(/no link "zz:eth0"/);

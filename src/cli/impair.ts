@@ -1,0 +1,51 @@
+// `topo impair [LAB] ENDPOINT [--delay D] ... [--direction both|out|in] [--clear]`, `topo impair [LAB] --show [--json]`.
+import { ControlConnection } from '../control/client.js';
+import { socketOf } from '../control/labs.js';
+import { TopoError } from '../errors.js';
+import type { Direction, ImpairmentStatus } from '../runtime/dataplane.js';
+import { IMPAIR_FIELDS, impairProblem, type ImpairSpec } from '../topology/impairment.js';
+import type { Impairment } from '../topology/model.js';
+import { findLab, splitLab, type LabFlags } from './lab-args.js';
+
+export type ImpairFlags = LabFlags & Partial<Record<(typeof IMPAIR_FIELDS)[number], string>> & { direction?: string; clear?: boolean; show?: boolean; json?: boolean };
+
+export async function impairCommand(words: string[], flags: ImpairFlags): Promise<number> {
+  const { lab, rest } = flags.show ? { lab: words[0], rest: [] } : splitLab(words, 1, '[LAB] ENDPOINT');
+  if (flags.show && words.length > 1) throw new TopoError('expected [LAB] with --show', { code: 'E_USAGE' });
+  const spec: ImpairSpec = {};
+  for (const f of IMPAIR_FIELDS) if (flags[f] !== undefined) spec[f] = flags[f];
+  const problem = impairProblem(spec);
+  // The same words as validation uses for a file: an out-of-range value is the user's error (exit 1).
+  if (problem) throw new TopoError(problem, { code: 'E_IMPAIR' });
+  const direction = (flags.direction ?? 'both') as Direction;
+  if (!['both', 'out', 'in'].includes(direction)) throw new TopoError(`--direction must be both, out or in, not ${JSON.stringify(flags.direction)}`, { code: 'E_USAGE' });
+  if (!flags.show && !flags.clear && Object.keys(spec).length === 0) {
+    throw new TopoError('nothing to change: give at least one of --delay --jitter --loss --rate --duplicate --reorder --corrupt, or --clear', { code: 'E_USAGE' });
+  }
+  const entry = await findLab(lab, flags);
+  const conn = await ControlConnection.open(socketOf(entry), entry.lab);
+  try {
+    const result = flags.show
+      ? await conn.request<ImpairmentStatus[]>({ op: 'impair' })
+      : await conn.request<ImpairmentStatus[]>({ op: 'impair', endpoint: rest[0]!, spec, clear: flags.clear, direction });
+    if (flags.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    else if (result.length === 0) process.stdout.write(`${entry.lab}: no forwarded links (start the lab with --forward-all or mark links forward: true)\n`);
+    else for (const r of result) process.stdout.write(`${entry.lab}: ${r.link} to ${r.to}: ${describe(r.impair)}\n`);
+  } finally {
+    conn.close();
+  }
+  return 0;
+}
+
+export function describe(imp: Impairment | undefined): string {
+  if (!imp) return 'none';
+  const parts: string[] = [];
+  if (imp.delayMs) parts.push(`delay ${imp.delayMs}ms`);
+  if (imp.jitterMs) parts.push(`jitter ${imp.jitterMs}ms`);
+  if (imp.lossPct) parts.push(`loss ${imp.lossPct}%`);
+  if (imp.rateBps) parts.push(`rate ${imp.rateBps}bit/s`);
+  if (imp.duplicatePct) parts.push(`duplicate ${imp.duplicatePct}%`);
+  if (imp.reorderPct) parts.push(`reorder ${imp.reorderPct}%`);
+  if (imp.corruptPct) parts.push(`corrupt ${imp.corruptPct}%`);
+  return parts.join(', ') || 'none';
+}
