@@ -13,7 +13,7 @@ describe('schema diagnostics', () => {
 
   it('lists allowed keys when nothing is close', () => {
     const [e] = errorsOf('name: lab\nnodes: { r1: {} }\nzzz: 1\n');
-    expect(e?.message).toBe('unknown key `zzz` in the top level; allowed keys: name, defaults, nodes, links (and x-... keys for anchors)');
+    expect(e?.message).toBe('unknown key `zzz` in the top level; allowed keys: name, seed, defaults, nodes, links (and x-... keys for anchors)');
   });
 
   it('points a bad value at the value', () => {
