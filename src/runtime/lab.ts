@@ -40,6 +40,8 @@ export interface UpOptions {
   forceSignal?: AbortSignal;
   /** Serve the control socket (`topo ps`, `exec`, `connect()`); default true. */
   control?: boolean;
+  /** Link ids forwarded through the runner even when a direct socketpair would do (a scenario impairs them). */
+  forwardLinks?: readonly string[];
 }
 
 export function defaultJobs(): number {
@@ -95,6 +97,7 @@ export async function up(topology: ResolvedTopology, opts: UpOptions = {}): Prom
     const fabric = new LinkFabric(topology, {
       captureFile: (link) => path.join(captureDir, `${link.id}.pcap`),
       onError: (err) => report({ type: 'notice', message: err.message }),
+      forwardLinks: opts.forwardLinks,
     });
     cleanups.push(async () => {
       const empty = fabric.forwarded().filter((f) => f.link.capture && f.forwarder.stats().capture?.frames === 0);

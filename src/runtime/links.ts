@@ -25,6 +25,8 @@ export interface FabricOptions {
   captureFile: (link: ResolvedLink) => string;
   /** Data-plane trouble (a peer broke the framing, a pcap write failed): never fatal, never silent. */
   onError?: (err: TopoError) => void;
+  /** Links forwarded whatever the file says (a scenario impairs them at run time). */
+  forwardLinks?: readonly string[];
 }
 
 /** A link is forwarded when a plain socketpair can't do what the file asks: a LAN, impairments, capture, or restarts. */
@@ -39,7 +41,7 @@ export class LinkFabric {
   constructor(private readonly topology: ResolvedTopology, opts: FabricOptions) {
     try {
       for (const link of topology.links) {
-        if (needsForwarding(topology, link)) {
+        if (opts.forwardLinks?.includes(link.id) || needsForwarding(topology, link)) {
           const forwarder = createForwardedLink({
             link,
             lab: topology.name,
