@@ -58,6 +58,20 @@ export async function main(argvIn: string[]): Promise<number> {
       later(async () => (await import('./up.js')).upCommand(file, opts)),
     );
 
+  program
+    .command('test')
+    .description('run scenario files (or replay bundles) against fresh labs: steps, JUnit, reproduction bundles')
+    .argument('<files...>', 'scenario files (*.scenario.yaml) or bundles (*.tar.gz)')
+    .option('--junit <file>', 'write a JUnit XML report')
+    .option('--keep', 'keep each run directory (logs) after teardown')
+    .option('--bundle <dir>', 'always write a reproduction bundle into DIR (default: only on failure, into ./topo-bundles)')
+    .option('--continue', 'run the remaining steps after a failed one')
+    .option('--seed <n>', "override the scenario's seed", (v) => parseCount(v, '--seed'))
+    .option('--pause-on-failure', 'keep the lab running after a failed step until Ctrl-C')
+    .addOption(new Option('--accel <accel>', 'accelerator').choices(['auto', 'kvm', 'tcg']).env('TOPO_ACCEL'))
+    .option('--run-dir <dir>', 'parent directory for run directories')
+    .action((files: string[], opts: Record<string, unknown>) => later(async () => (await import('./test.js')).testCommand(files, opts)));
+
   const runDirOption = () => new Option('--run-dir <dir>', 'parent directory of run directories').env('TOPO_RUN_DIR');
   program
     .command('ps')

@@ -12,7 +12,7 @@ import { checkRules, type FileKind } from '../topology/rules.js';
 import { checkSchema, mergeIssues } from '../topology/validate.js';
 import { parseDuration } from '../topology/units.js';
 import { DEFAULT_SCENARIO_TIMEOUT_MS, DEFAULT_STEP_TIMEOUT_MS, type Scenario } from './model.js';
-import { checkScenarioRules } from './rules.js';
+import { checkScenarioRules, outside } from './rules.js';
 import { toStep } from './steps-model.js';
 
 export const SCENARIO_SCHEMA_URL = new URL('../../schemas/scenario.schema.json', import.meta.url);
@@ -57,7 +57,7 @@ export async function validateScenario(parsed: Parsed, text: string, opts: Scena
   const raw = isRecord(data) ? data.topology : undefined;
   if (typeof raw === 'string') {
     topologyFile = path.resolve(dir, raw);
-    if (opts.confine && path.relative(opts.confine, topologyFile).startsWith('..')) {
+    if (outside(opts.confine, topologyFile)) {
       issues.push({ path: '/topology', code: 'E_CONFINED', message: `topology ${JSON.stringify(raw)} is outside the bundle (${topologyFile}); a replayed bundle only reads its own files` });
     } else {
       try {
@@ -75,7 +75,14 @@ export async function validateScenario(parsed: Parsed, text: string, opts: Scena
     issues.push(...inner.map((i) => ({ ...i, path: `/topology${i.path}` })));
     if (inner.length === 0) topology = resolveTopology(raw as unknown as RawTopology, file);
   }
-  issues.push(...mergeIssues(checkSchema(data, SCENARIO_SCHEMA), checkScenarioRules(data, { dir, fileKind, topology })));
+  if (topology && opts.confine) {
+    for (const n of topology.nodes) {
+      for (const f of [n.kernel, n.initrd, n.disk, ...n.fwCfg.map((c) => c.file)]) {
+        if (f !== undefined && outside(opts.confine, f)) issues.push({ path: '/topology', code: 'E_CONFINED', message: `node ${n.name} uses ${f}, outside the bundle; a replayed bundle only reads its own files` });
+      }
+    }
+  }
+  issues.push(...mergeIssues(checkSchema(data, SCENARIO_SCHEMA), checkScenarioRules(data, { dir, fileKind, topology, confine: opts.confine })));
   if (issues.length > 0) diagnostics.push(...toDiagnostics(file, issues, new PositionIndex(parsed.doc, parsed.lines, parsed.aliases)));
   if (diagnostics.length > 0 || !topology || !isRecord(data)) return { ok: false, diagnostics: sortDiagnostics(diagnostics) };
 

@@ -16,6 +16,14 @@ export interface ScenarioRuleContext {
   fileKind: (absPath: string) => FileKind;
   /** Undefined when the topology itself is invalid: cross-checks are skipped then. */
   topology?: ResolvedTopology;
+  /** Replaying a bundle: host files must be inside this directory. */
+  confine?: string;
+}
+
+export function outside(confine: string | undefined, abs: string): boolean {
+  if (confine === undefined) return false;
+  const rel = path.relative(confine, abs);
+  return rel.startsWith('..') || path.isAbsolute(rel);
 }
 
 /** `r1:/tmp/x` -> node and path; undefined for a host path. */
@@ -127,6 +135,7 @@ function checkCopy(
   if (to) checkNode(`${p}/to`, to.node);
   if (to) {
     const local = path.resolve(ctx.dir, body.from);
+    if (outside(ctx.confine, local)) return add(`${p}/from`, 'E_CONFINED', `copy source ${local} is outside the bundle; a replayed bundle only reads its own files`);
     const kind = ctx.fileKind(local);
     if (kind !== 'file') add(`${p}/from`, 'E_FILE', `${kind === 'directory' ? 'is a directory' : 'no such file'}: ${local} (copy takes one file; paths are relative to the scenario file)`);
   }

@@ -155,7 +155,7 @@ export async function runScenario(scenario: Scenario, opts: RunScenarioOptions =
     run.results = await runSteps(lab, scenario.steps, { ...opts, deadline, signal: abort.signal, journal: log, consoleLog });
     if (abort.signal.aborted && !opts.signal?.aborted) run.error = `the scenario timeout (${scenario.timeoutMs} ms) ran out`;
     await snapshot(lab, scenario, run, consoleLog);
-    if (opts.onFailurePause && run.results.some((r) => r.status === 'failed')) await opts.onFailurePause(lab);
+    if (opts.onFailurePause && !abort.signal.aborted && run.results.some((r) => r.status === 'failed')) await opts.onFailurePause(lab);
   } finally {
     clearTimeout(timer);
     opts.signal?.removeEventListener('abort', onOuter);
