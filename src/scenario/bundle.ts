@@ -140,7 +140,9 @@ export async function openBundle(file: string): Promise<OpenedBundle> {
     return new TopoError(`${file}: ${why}`, { code: 'E_BUNDLE', hint: 'make a new one with `topo test --bundle DIR` or `topo bundle`' });
   };
   try {
-    await tar.x({ file, cwd: dir, strict: true, gzip: true } as tar.TarOptionsWithAliasesFile);
+    // Plain files and directories only: a link in a bundle could point a replay at any host file.
+    const plain = (_p: string, e: tar.ReadEntry | import('node:fs').Stats) => !('type' in e) || e.type === 'File' || e.type === 'Directory';
+    await tar.x({ file, cwd: dir, strict: true, gzip: true, filter: plain } as tar.TarOptionsWithAliasesFile);
   } catch (err) {
     throw await fail(`corrupt bundle (${(err as Error).message.split('\n')[0]})`);
   }
