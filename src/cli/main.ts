@@ -108,6 +108,19 @@ export async function main(argvIn: string[]): Promise<number> {
     .addOption(runDirOption())
     .action((words: string[], opts: Record<string, unknown>) => later(async () => (await import('./link.js')).linkCommand(words, opts)));
   program
+    .command('cp')
+    .description('copy a file to or from a running node (binary safe, mode kept): topo cp [LAB] NODE:/PATH LOCAL | [LAB] LOCAL NODE:/PATH')
+    .argument('<words...>', '[LAB] SOURCE DEST')
+    .addOption(runDirOption())
+    .action((words: string[], opts: Record<string, unknown>) => later(async () => (await import('./cp.js')).cpCommand(words, opts)));
+  program
+    .command('bundle')
+    .description('write a reproduction bundle of a running lab: topo bundle [LAB] -o FILE.tar.gz')
+    .argument('[lab]', 'the lab (default: the only one running)')
+    .requiredOption('-o, --output <file>', 'the bundle to write')
+    .addOption(runDirOption())
+    .action((lab: string | undefined, opts: Record<string, unknown>) => later(async () => (await import('./bundle.js')).bundleCommand(lab ? [lab] : [], opts)));
+  program
     .command('channel')
     .description("bridge a node's extra virtio-serial channel to stdin/stdout: topo channel [LAB] NODE NAME")
     .argument('<words...>', '[LAB] NODE NAME')

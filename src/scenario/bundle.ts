@@ -67,8 +67,8 @@ async function put(dir: string, rel: string, data: string | Buffer, files: strin
 
 const jsonl = (entries: readonly JournalEntry[]) => entries.map((e) => JSON.stringify(e)).join('\n') + '\n';
 
-/** Write the bundle of a finished run into `dir`; returns the .tar.gz path. */
-export async function writeBundle(run: ScenarioRun, dir: string): Promise<string> {
+/** Write the bundle of a finished run into `dir` (or exactly `opts.file`); returns the .tar.gz path. */
+export async function writeBundle(run: ScenarioRun, dir: string, opts: { file?: string } = {}): Promise<string> {
   const s = run.scenario;
   const stage = await mkdtemp(path.join(os.tmpdir(), 'topo-bundle-'));
   try {
@@ -108,9 +108,9 @@ export async function writeBundle(run: ScenarioRun, dir: string): Promise<string
     };
     await put(stage, 'versions.json', `${JSON.stringify(manifest.versions, null, 2)}\n`, []);
     await writeFile(path.join(stage, MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`);
-    await mkdir(dir, { recursive: true });
+    await mkdir(opts.file ? path.dirname(path.resolve(opts.file)) : dir, { recursive: true });
     const slug = s.name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || 'scenario';
-    const out = path.resolve(dir, `${slug}-${new Date().toISOString().replace(/[:.]/g, '-')}.tar.gz`);
+    const out = opts.file ? path.resolve(opts.file) : path.resolve(dir, `${slug}-${new Date().toISOString().replace(/[:.]/g, '-')}.tar.gz`);
     const tmp = `${out}.part`;
     await tar.c({ gzip: true, file: tmp, cwd: stage, portable: true }, [MANIFEST, ...manifest.files]);
     await rename(tmp, out);
