@@ -6,10 +6,12 @@ import path from 'node:path';
 import { XMLParser } from 'fast-xml-parser';
 import * as tar from 'tar';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { repoRoot, topo } from '../helpers/cli.js';
+import { ctrlC, repoRoot, topo, waitForOutput } from '../helpers/cli.js';
 import { listFiles } from '../../src/scenario/bundle.js';
 
 let base: string;
+// Each run's labs live in the test's own run directory base: no clash with labs of the same name elsewhere.
+const run = (args: string[], opts: { group?: boolean } = {}) => topo(args, { TOPO_RUN_DIR: path.join(base, 'run') }, opts);
 beforeAll(async () => {
   base = await mkdtemp(path.join(os.tmpdir(), 'topo-scenario-'));
 });
@@ -24,7 +26,7 @@ describe('topo test', () => {
     const dir = path.join(repoRoot, 'topologies/scenarios');
     const files = (await readdir(dir)).map((f) => path.join('topologies/scenarios', f));
     const junit = path.join(base, 'repo.xml');
-    const res = await topo(['test', ...files, '--junit', junit, '--bundle', path.join(base, 'repo-bundles')]);
+    const res = await run(['test', ...files, '--junit', junit, '--bundle', path.join(base, 'repo-bundles')]);
     expect(res.all).not.toMatch(/FAIL/);
     expect(res.exitCode).toBe(0);
     const doc = parseJunit(await readFile(junit, 'utf8'));
@@ -54,7 +56,7 @@ describe('topo test', () => {
     );
     const junit = path.join(base, 'failing.xml');
     const bundles = path.join(base, 'bundles');
-    const res = await topo(['test', file, '--junit', junit, '--bundle', bundles]);
+    const res = await run(['test', file, '--junit', junit, '--bundle', bundles]);
     expect(res.exitCode).toBe(1);
     expect(res.stdout).toContain('PASS  1. copy');
     expect(res.stdout).toContain('FAIL  3. the file that is not there');
@@ -87,9 +89,25 @@ describe('topo test', () => {
     const events = (await readFile(path.join(unpacked, 'events.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
     expect(events.filter((e) => e.type === 'step').map((e) => `${e.step}:${e.state}`)).toEqual(['1:start', '1:pass', '2:start', '2:pass', '3:start', '3:fail', '4:skip']);
 
-    const replay = await topo(['test', path.join(bundles, bundle!)]);
+    const replay = await run(['test', path.join(bundles, bundle!)]);
     expect(replay.exitCode).toBe(1);
     expect(replay.stdout).toContain(`seed ${manifest.seed}`);
     expect(replay.stdout).toContain('FAIL  3. the file that is not there');
+  });
+
+  it('--pause-on-failure keeps the lab up after a failed step until Ctrl-C, then tears down', async () => {
+    const file = path.join(base, 'pause.scenario.yaml');
+    await writeFile(file, `name: pause\ntopology: ${path.join(repoRoot, 'topologies/pair.yaml')}\nsteps:\n  - exec: { node: a, cmd: "exit 5" }\n`);
+    const child = run(['test', file, '--pause-on-failure', '--bundle', path.join(base, 'pause-bundles')], { group: true });
+    const seen = await waitForOutput(child, /Ctrl-C tears it down/);
+    expect(seen).toContain('FAIL  1. a: exit 5');
+    expect(seen).toContain('topo exec pair a -- sh');
+    const look = await run(['exec', 'pair', 'a', '--', 'hostname']);
+    expect(look.stdout.trim()).toBe('a');
+    ctrlC(child);
+    const res = await child;
+    expect(res.exitCode).toBe(1);
+    const ps = await run(['ps', '--json']);
+    expect(JSON.parse(ps.stdout)).toEqual([]);
   });
 });
