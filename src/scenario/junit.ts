@@ -48,7 +48,7 @@ function testsuite(run: ScenarioRun, id: number): string {
     ...(run.accel ? [['accel', run.accel]] : []),
   ];
   return [
-    `  <testsuite id="${id}" name="${attr(run.scenario.name)}" tests="${run.results.length}" failures="${failures}" errors="0" skipped="${skipped}" time="${secs(run.durationMs)}" timestamp="${new Date(run.startedAt).toISOString().replace(/\.\d+Z$/, '')}" hostname="${attr(os.hostname())}">`,
+    `  <testsuite id="${id}" package="topo" name="${attr(run.scenario.name)}" tests="${run.results.length}" failures="${failures}" errors="0" skipped="${skipped}" time="${secs(run.durationMs)}" timestamp="${new Date(run.startedAt).toISOString().replace(/\.\d+Z$/, '')}" hostname="${attr(os.hostname())}">`,
     '    <properties>',
     ...props.map(([k, v]) => `      <property name="${attr(k as string)}" value="${attr(v as string)}"/>`),
     '    </properties>',

@@ -110,4 +110,16 @@ describe('topo test', () => {
     const ps = await run(['ps', '--json']);
     expect(JSON.parse(ps.stdout)).toEqual([]);
   });
+
+  it('a step that hangs is cut by the scenario timeout: teardown happens and the bundle is written', async () => {
+    const file = path.join(base, 'hang.scenario.yaml');
+    await writeFile(file, `name: hang\ntopology: ${path.join(repoRoot, 'topologies/pair.yaml')}\ntimeout: 40s\nsteps:\n  - exec: { node: a, cmd: "sleep 600", timeout: 10m }\n  - exec: { node: b, cmd: "true" }\n`);
+    const bundles = path.join(base, 'hang-bundles');
+    const res = await run(['test', file, '--bundle', bundles]);
+    expect(res.exitCode).toBe(1);
+    expect(res.stdout).toMatch(/FAIL {2}1\. a: sleep 600/);
+    expect(res.stdout).toContain('SKIP  2. b: true');
+    expect(await readdir(bundles)).toHaveLength(1);
+    expect(JSON.parse((await run(['ps', '--json'])).stdout)).toEqual([]);
+  });
 });
