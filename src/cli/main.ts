@@ -68,6 +68,7 @@ export async function main(argvIn: string[]): Promise<number> {
     .option('--continue', 'run the remaining steps after a failed one')
     .option('--seed <n>', "override the scenario's seed", (v) => parseCount(v, '--seed'))
     .option('--pause-on-failure', 'keep the lab running after a failed step until Ctrl-C')
+    .option('--no-ui', 'plain line-per-step output even on a terminal')
     .addOption(new Option('--accel <accel>', 'accelerator').choices(['auto', 'kvm', 'tcg']).env('TOPO_ACCEL'))
     .option('--run-dir <dir>', 'parent directory for run directories')
     .action((files: string[], opts: Record<string, unknown>) => later(async () => (await import('./test.js')).testCommand(files, opts)));

@@ -23,6 +23,8 @@ export interface TestFlags {
   accel?: string;
   runDir?: string;
   pauseOnFailure?: boolean;
+  /** false with --no-ui: plain lines even on a terminal. */
+  ui?: boolean;
 }
 
 /** Where bundles of failed runs go when --bundle is not given. */
@@ -37,11 +39,16 @@ export function stepLines(s: Scenario, r: StepResult): string[] {
   const f = r.failure;
   if (!f) return lines;
   const step = s.steps[r.index];
-  lines.push(`        step ${r.index + 1} at ${path.relative(process.cwd(), s.file) || s.file}:${step?.line ?? 1}: ${oneLine(f.message)}`);
+  lines.push(`        step ${r.index + 1} at ${shortPath(s.file)}:${step?.line ?? 1}: ${oneLine(f.message)}`);
   if (f.expected) lines.push(`        expected: ${oneLine(f.expected)}`);
   for (const g of f.got) lines.push(`        ${oneLine(g)}`);
   if (f.console.length > 0) lines.push(`        last console lines of ${f.node}:`, ...f.console.map((c) => `          ${oneLine(c)}`));
   return lines;
+}
+
+function shortPath(file: string): string {
+  const rel = path.relative(process.cwd(), file);
+  return rel === '' || rel.startsWith('..') ? file : rel;
 }
 
 interface Loaded {
@@ -93,8 +100,15 @@ export async function testCommand(files: string[], flags: TestFlags): Promise<nu
   try {
     for (const { scenario, bundle } of loaded) {
       if (abort.signal.aborted) break;
-      const label = bundle ? `replaying ${path.basename(files[loaded.findIndex((l) => l.scenario === scenario)] ?? '')}` : path.relative(process.cwd(), scenario.file);
+      const label = bundle ? `replaying ${path.basename(files[loaded.findIndex((l) => l.scenario === scenario)] ?? '')}` : shortPath(scenario.file);
       out(`${scenario.name} (${label}, seed ${scenario.seed}, ${scenario.steps.length} steps)`);
+      const list = interactive(flags) ? new (await import('../ui/step-list.js')).StepListReporter(scenario) : undefined;
+      const notices: string[] = [];
+      const settled = async () => {
+        if (!list) return;
+        await list.close();
+        notices.splice(0).forEach(err);
+      };
       const run = await runScenario(scenario, {
         accel,
         keep: flags.keep,
@@ -102,11 +116,21 @@ export async function testCommand(files: string[], flags: TestFlags): Promise<nu
         continueOnFailure: flags.continue,
         signal: abort.signal,
         onEvent: (e) => {
-          if (e.type === 'notice') err(`  ${e.message}`);
+          // A line printed while the list draws would tear it: notices wait for its end.
+          if (e.type === 'notice') (list ? notices.push(`  ${e.message}`) : err(`  ${e.message}`));
         },
-        onStepEnd: (r) => stepLines(scenario, r).forEach(out),
-        onFailurePause: flags.pauseOnFailure ? (lab) => pause(lab, (fn) => (resume = fn)) : undefined,
+        onStepStart: () => list?.stepStart(),
+        onStepEnd: (r) => (list ? list.stepEnd(r) : stepLines(scenario, r).forEach(out)),
+        onFailurePause: flags.pauseOnFailure
+          ? async (lab) => {
+              await settled();
+              return pause(lab, (fn) => (resume = fn));
+            }
+          : undefined,
       });
+      await settled();
+      // The list shows pass/fail; the details of a failure follow it in full.
+      if (list) for (const r of run.results) if (r.failure) stepLines(scenario, r).slice(1).forEach(out);
       resume = undefined;
       runs.push(run);
       if (run.error) err(`  ${run.error}`);
@@ -133,6 +157,10 @@ export async function testCommand(files: string[], flags: TestFlags): Promise<nu
     }
   }
   return runs.length === loaded.length && runs.every((r) => r.passed) ? 0 : 1;
+}
+
+function interactive(flags: TestFlags): boolean {
+  return process.stdout.isTTY === true && !process.env.CI && flags.ui !== false;
 }
 
 /** `--pause-on-failure`: the lab stays up for a look until Ctrl-C. */

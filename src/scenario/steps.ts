@@ -33,8 +33,8 @@ export interface StepContext {
 
 const TAIL_LINES = 10;
 export function tailText(b: Buffer | string, lines = TAIL_LINES): string[] {
-  const text = b.toString().replace(/\n$/, '');
-  return text === '' ? [] : text.split('\n').slice(-lines);
+  const text = b.toString().replace(/\r*\n$/, '');
+  return text === '' ? [] : text.split(/\r*\n/).map((l) => l.replace(/\r+$/, '')).slice(-lines);
 }
 
 function bound(ms: number, ctx: StepContext): number {
