@@ -1,6 +1,7 @@
 // `topo test FILE... [--junit OUT.xml] [--keep] [--bundle DIR] [--continue] [--seed N] [--pause-on-failure]`:
 // every file is validated first (exit 2 before any VM starts), then each scenario runs on its own lab.
-import { writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { isTopoError, TopoError } from '../errors.js';
 import { parseAccelRequest } from '../qemu/accel.js';
@@ -109,8 +110,11 @@ export async function testCommand(files: string[], flags: TestFlags): Promise<nu
         await list.close();
         notices.splice(0).forEach(err);
       };
+      // Pcaps go into the bundle; only --keep leaves them in ./captures as `up` does.
+      const captureDir = flags.keep ? undefined : await mkdtemp(path.join(os.tmpdir(), 'topo-test-captures-'));
       const run = await runScenario(scenario, {
         accel,
+        captureDir,
         keep: flags.keep,
         runDirBase: flags.runDir,
         continueOnFailure: flags.continue,
@@ -144,6 +148,7 @@ export async function testCommand(files: string[], flags: TestFlags): Promise<nu
         }
       }
       await bundle?.close();
+      if (captureDir) await rm(captureDir, { recursive: true, force: true });
     }
   } finally {
     release();

@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { isTopoError } from '../errors.js';
 import type { AccelRequest } from '../qemu/accel.js';
 import type { SupervisorEvent } from '../runtime/events.js';
+import { Journal } from '../runtime/journal.js';
 import { up, type Lab, type UpOptions } from '../runtime/lab.js';
 import type { Scenario, Step } from './model.js';
 import { asFailure, runStep, tailText, type StepLab } from './steps.js';
@@ -104,6 +105,8 @@ export interface RunScenarioOptions extends StepHooks {
   accel?: AccelRequest;
   keep?: boolean;
   runDirBase?: string;
+  /** Where pcaps of captured links go (default: as for `up`, ./captures/<lab>). */
+  captureDir?: string;
   continueOnFailure?: boolean;
   /** Ctrl-C: stops booting or the running step; teardown still happens. */
   signal?: AbortSignal;
@@ -127,17 +130,20 @@ export async function runScenario(scenario: Scenario, opts: RunScenarioOptions =
   const run: ScenarioRun = { scenario, passed: false, results: [], startedAt, durationMs: 0, journal, consoleLogs: new Map(), collected: new Map(), captures: [] };
   log({ time: now(), type: 'scenario', state: 'start', name: scenario.name, seed: scenario.seed });
   let lab: Lab | undefined;
+  let stepsLog: Journal | undefined;
   try {
     // `seed` reaches the data plane once UpOptions has it; until then it is recorded in the bundle only.
     const upOpts: UpOptions & { seed?: number } = {
       accel: opts.accel,
       keep: opts.keep,
       runDirBase: opts.runDirBase,
+      captureDir: opts.captureDir,
       signal: abort.signal,
       forwardLinks: scenario.forwardLinks,
       seed: scenario.seed,
       onEvent: (e) => {
-        log({ time: now(), ...e });
+        // Console lines are in the logs already; an error travels as its code and message.
+        if (e.type !== 'console') log({ time: now(), ...e, ...('error' in e && e.error ? { error: { code: e.error.code, message: e.error.message } } : {}) } as JournalEntry);
         opts.onEvent?.(e);
       },
     };
@@ -150,14 +156,21 @@ export async function runScenario(scenario: Scenario, opts: RunScenarioOptions =
       return run;
     }
     run.accel = lab.accel;
+    // Step boundaries also go beside the lab's own journal, for a run directory kept with --keep.
+    const steps = new Journal(lab.runDir.openLogFd('steps.jsonl'));
+    stepsLog = steps;
+    const outer = opts.journal;
+    opts = { ...opts, journal: (e) => (e.type === 'step' ? steps.write(e) : undefined, outer?.(e)) };
     const ready = lab;
     const consoleLog = (node: string) => readFile(ready.runDir.file(`${node}.log`));
     run.results = await runSteps(lab, scenario.steps, { ...opts, deadline, signal: abort.signal, journal: log, consoleLog });
     if (abort.signal.aborted && !opts.signal?.aborted) run.error = `the scenario timeout (${scenario.timeoutMs} ms) ran out`;
+    steps.close();
     await snapshot(lab, scenario, run, consoleLog);
     if (opts.onFailurePause && !abort.signal.aborted && run.results.some((r) => r.status === 'failed')) await opts.onFailurePause(lab);
   } finally {
     clearTimeout(timer);
+    stepsLog?.close();
     opts.signal?.removeEventListener('abort', onOuter);
     if (lab) await lab.down();
     run.passed = run.error === undefined && run.results.every((r) => r.status === 'passed');

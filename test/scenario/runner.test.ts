@@ -62,7 +62,7 @@ describe('runSteps', () => {
 
   it('stops at the first failure and says what was expected and what came back, with the console tail', async () => {
     const s = await scenario('  - exec: { node: a, cmd: "false" }\n  - sleep: 1ms\n');
-    const results = await runSteps(fakeLab(() => ok('out line\n', 1, 'bad thing\n')), s.steps, { deadline: later(), consoleLog: async () => Buffer.from('boot\nlast console line\n') });
+    const results = await runSteps(fakeLab(() => ok('out line\n', 1, 'bad thing\n')), s.steps, { deadline: later(), consoleLog: async () => Buffer.from('boot\r\nlast console line\r\n') });
     expect(results.map((r) => r.status)).toEqual(['failed', 'skipped']);
     expect(results[0]?.failure).toEqual({
       message: 'exit code 1, expected 0',

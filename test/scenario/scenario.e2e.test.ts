@@ -31,6 +31,12 @@ describe('topo test', () => {
     expect(res.exitCode).toBe(0);
     const doc = parseJunit(await readFile(junit, 'utf8'));
     expect(doc.testsuites.testsuite).toHaveLength(files.length);
+    // The LAN's capture is in its bundle, not left in the repository.
+    const lan = (await readdir(path.join(base, 'repo-bundles'))).find((f) => f.startsWith('lan-segment'));
+    const lanFiles: string[] = [];
+    await tar.t({ file: path.join(base, 'repo-bundles', lan!), onReadEntry: (e) => void lanFiles.push(e.path) });
+    expect(lanFiles).toContain('captures/l1.pcap');
+    await expect(stat(path.join(repoRoot, 'captures/lan'))).rejects.toThrow();
   });
 
   it('a failing scenario exits 1, names the step, leaves a complete bundle; its replay fails at the same step', async () => {
@@ -56,7 +62,7 @@ describe('topo test', () => {
     );
     const junit = path.join(base, 'failing.xml');
     const bundles = path.join(base, 'bundles');
-    const res = await run(['test', file, '--junit', junit, '--bundle', bundles]);
+    const res = await run(['test', file, '--junit', junit, '--bundle', bundles, '--keep']);
     expect(res.exitCode).toBe(1);
     expect(res.stdout).toContain('PASS  1. copy');
     expect(res.stdout).toContain('FAIL  3. the file that is not there');
@@ -87,9 +93,14 @@ describe('topo test', () => {
     expect(manifest.failedStep).toMatchObject({ number: 3, name: 'the file that is not there' });
     expect(Object.keys(manifest.versions)).toEqual(expect.arrayContaining(['topo', 'qemu', 'guestKernel', 'busybox', 'accel', 'hostKernel']));
     const events = (await readFile(path.join(unpacked, 'events.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    expect(events.some((e) => e.type === 'console')).toBe(false);
+    expect(events.some((e) => e.type === 'node' && e.state === 'ready')).toBe(true);
+    // The kept run directory has the step boundaries beside the lab's journal.
+    const kept = (await readFile(path.join(base, 'run/pair/steps.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    expect(kept.map((e) => `${e.step}:${e.state}`)).toEqual(['1:start', '1:pass', '2:start', '2:pass', '3:start', '3:fail', '4:skip']);
     expect(events.filter((e) => e.type === 'step').map((e) => `${e.step}:${e.state}`)).toEqual(['1:start', '1:pass', '2:start', '2:pass', '3:start', '3:fail', '4:skip']);
 
-    const replay = await run(['test', path.join(bundles, bundle!)]);
+    const replay = await run(['test', path.join(bundles, bundle!), '--bundle', path.join(base, 'replay-bundles')]);
     expect(replay.exitCode).toBe(1);
     expect(replay.stdout).toContain(`seed ${manifest.seed}`);
     expect(replay.stdout).toContain('FAIL  3. the file that is not there');
