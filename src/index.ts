@@ -31,3 +31,12 @@ export async function up(topology: string | ResolvedTopology, opts?: UpOptions):
   }
   return upTopology(loaded.topology, opts);
 }
+
+// Scenarios: the same steps as `topo test`, from TypeScript.
+export { loadScenario, validateScenario, type ScenarioResult, type ScenarioOptions } from './scenario/load.js';
+export type { Scenario, Step, Location } from './scenario/model.js';
+export { runScenario, runSteps, type ScenarioRun, type StepResult, type RunScenarioOptions, type RunStepsOptions } from './scenario/runner.js';
+export { runStep, StepFailure, type StepLab } from './scenario/steps.js';
+export { upload, download } from './scenario/copy.js';
+export { junitXml } from './scenario/junit.js';
+export { writeBundle, openBundle, type BundleManifest } from './scenario/bundle.js';

@@ -59,6 +59,21 @@ export async function main(argvIn: string[]): Promise<number> {
       later(async () => (await import('./up.js')).upCommand(file, opts)),
     );
 
+  program
+    .command('test')
+    .description('run scenario files (or replay bundles) against fresh labs: steps, JUnit, reproduction bundles')
+    .argument('<files...>', 'scenario files (*.scenario.yaml) or bundles (*.tar.gz)')
+    .option('--junit <file>', 'write a JUnit XML report')
+    .option('--keep', 'keep each run directory (logs) after teardown')
+    .option('--bundle <dir>', 'always write a reproduction bundle into DIR (default: only on failure, into ./topo-bundles)')
+    .option('--continue', 'run the remaining steps after a failed one')
+    .option('--seed <n>', "override the scenario's seed", (v) => parseCount(v, '--seed'))
+    .option('--pause-on-failure', 'keep the lab running after a failed step until Ctrl-C')
+    .option('--no-ui', 'plain line-per-step output even on a terminal')
+    .addOption(new Option('--accel <accel>', 'accelerator').choices(['auto', 'kvm', 'tcg']).env('TOPO_ACCEL'))
+    .option('--run-dir <dir>', 'parent directory for run directories')
+    .action((files: string[], opts: Record<string, unknown>) => later(async () => (await import('./test.js')).testCommand(files, opts)));
+
   const runDirOption = () => new Option('--run-dir <dir>', 'parent directory of run directories').env('TOPO_RUN_DIR');
   program
     .command('ps')
@@ -116,6 +131,19 @@ export async function main(argvIn: string[]): Promise<number> {
     .addOption(new Option('--format <format>', 'pcap, or pcapng with one interface per endpoint (default for segments)').choices(['pcap', 'pcapng']))
     .addOption(runDirOption())
     .action((words: string[], opts: Record<string, unknown>) => later(async () => (await import('./capture.js')).captureCommand(words, opts)));
+  program
+    .command('cp')
+    .description('copy a file to or from a running node (binary safe, mode kept): topo cp [LAB] NODE:/PATH LOCAL | [LAB] LOCAL NODE:/PATH')
+    .argument('<words...>', '[LAB] SOURCE DEST')
+    .addOption(runDirOption())
+    .action((words: string[], opts: Record<string, unknown>) => later(async () => (await import('./cp.js')).cpCommand(words, opts)));
+  program
+    .command('bundle')
+    .description('write a reproduction bundle of a running lab: topo bundle [LAB] -o FILE.tar.gz')
+    .argument('[lab]', 'the lab (default: the only one running)')
+    .requiredOption('-o, --output <file>', 'the bundle to write')
+    .addOption(runDirOption())
+    .action((lab: string | undefined, opts: Record<string, unknown>) => later(async () => (await import('./bundle.js')).bundleCommand(lab ? [lab] : [], opts)));
   program
     .command('channel')
     .description("bridge a node's extra virtio-serial channel to stdin/stdout: topo channel [LAB] NODE NAME")

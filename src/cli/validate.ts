@@ -1,6 +1,8 @@
 // `topo validate FILE...`: one FILE:LINE:COL line per problem (all at once), or a JSON report.
 import { isTopoError } from '../errors.js';
 import { formatDiagnostic, loadTopology, oneLine, type Diagnostic, type LoadResult } from '../topology/index.js';
+import { isScenario, validateScenario } from '../scenario/load.js';
+import { parseText, readTopologyFile } from '../topology/load.js';
 
 export interface FileReport {
   file: string;
@@ -33,6 +35,19 @@ export async function validateCommand(files: string[], opts: { json?: boolean })
       reports.push({ file, valid: false, errors: [{ line: 0, column: 0, path: '', message: checked.unreadable }] });
       continue;
     }
+    const scenario = await checkScenario(file);
+    if (scenario) {
+      if (!scenario.ok) {
+        code = Math.max(code, 1);
+        if (!opts.json) printDiagnostics(scenario.diagnostics);
+        reports.push({ file, valid: false, errors: scenario.diagnostics.map((d) => ({ line: d.line, column: d.column, path: d.path, message: d.message })) });
+        continue;
+      }
+      const sc = scenario.scenario;
+      if (!opts.json) process.stdout.write(`${file}: ok (scenario, ${sc.steps.length} steps, ${sc.topology.nodes.length} nodes)\n`);
+      reports.push({ file, valid: true, errors: [] });
+      continue;
+    }
     const { result } = checked;
     if (!result.ok) {
       code = Math.max(code, 1);
@@ -46,4 +61,12 @@ export async function validateCommand(files: string[], opts: { json?: boolean })
   }
   if (opts.json) process.stdout.write(`${JSON.stringify(reports.length === 1 ? reports[0] : reports, null, 2)}\n`);
   return code;
+}
+
+/** A scenario file (one with `steps:`) validated as one; undefined for a topology. */
+async function checkScenario(file: string) {
+  const text = await readTopologyFile(file);
+  if (typeof text !== 'string') return undefined;
+  const parsed = parseText(text, file);
+  return isScenario(parsed) ? validateScenario(parsed, text) : undefined;
 }

@@ -43,6 +43,8 @@ export interface UpOptions {
   control?: boolean;
   /** Forward every link through the runner, so any can be impaired or captured at run time. */
   forwardAll?: boolean;
+  /** Link ids forwarded through the runner even when a direct socketpair would do (a scenario impairs them). */
+  forwardLinks?: readonly string[];
   /** Overrides the file's `seed`. */
   seed?: number;
 }
@@ -108,6 +110,7 @@ export async function up(topology: ResolvedTopology, opts: UpOptions = {}): Prom
       onError: (err) => report({ type: 'notice', message: err.message }),
       forwardAll: opts.forwardAll,
       seed,
+      forwardLinks: opts.forwardLinks,
     });
     cleanups.push(async () => {
       const empty = fabric.forwarded().filter((f) => f.link.capture && f.forwarder.stats().capture?.frames === 0);

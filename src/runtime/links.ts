@@ -29,6 +29,8 @@ export interface FabricOptions {
   forwardAll?: boolean;
   /** The lab's seed: every impairment's random source derives from it and the link. */
   seed?: number;
+  /** Links forwarded whatever the file says (a scenario impairs them at run time). */
+  forwardLinks?: readonly string[];
 }
 
 /** A link is forwarded when a plain socketpair can't do what the file asks: a LAN, impairments, capture, restarts, or `forward`. */
@@ -43,7 +45,7 @@ export class LinkFabric {
   constructor(topology: ResolvedTopology, opts: FabricOptions) {
     try {
       for (const link of topology.links) {
-        if (opts.forwardAll || needsForwarding(topology, link)) {
+        if (opts.forwardAll || opts.forwardLinks?.includes(link.id) || needsForwarding(topology, link)) {
           const forwarder = createForwardedLink({
             link,
             lab: topology.name,

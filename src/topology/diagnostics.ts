@@ -156,6 +156,8 @@ const SINGULAR: Record<string, string> = {
   ports: 'port',
   depends_on: 'depends_on',
   run: 'run command',
+  steps: 'step',
+  collect: 'collect entry',
 };
 
 /** Human words for a pointer: /links/1/impair/loss -> "link 2 impair loss". */
@@ -191,15 +193,20 @@ export function subject(path: string, value: unknown): string {
   return `${where} ${shown}`.trim();
 }
 
-// Plain two-row Levenshtein, hand-written: a dependency for ten lines is not worth it.
+// Edit distance with adjacent transpositions (optimal string alignment), hand-written: a dependency for
+// fifteen lines is not worth it. A swapped pair (`exce` for `exec`) is the commonest typo: one edit.
 export function levenshtein(a: string, b: string): number {
+  let before: number[] = [];
   let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
   for (let i = 1; i <= a.length; i++) {
     const cur = [i];
     for (let j = 1; j <= b.length; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      cur[j] = Math.min((prev[j] ?? 0) + 1, (cur[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + cost);
+      let d = Math.min((prev[j] ?? 0) + 1, (cur[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d = Math.min(d, (before[j - 2] ?? 0) + 1);
+      cur[j] = d;
     }
+    before = prev;
     prev = cur;
   }
   return prev[b.length] ?? 0;

@@ -10,24 +10,26 @@ const Ajv2020 = (Ajv2020Module as unknown as { default?: AjvClass }).default ?? 
 
 export const SCHEMA_URL = new URL('../../schemas/topology.schema.json', import.meta.url);
 
-let compiled: ValidateFunction | undefined;
+const compiled = new Map<string, ValidateFunction>();
 // Schema object -> name of the $defs entry it belongs to. Ajv's schemaPath restarts at every
 // separately compiled $ref, so identity of the (verbose) parentSchema is the reliable link.
 const defOf = new WeakMap<object, string>();
 const defRoots = new WeakSet<object>();
 
-/** Compiled once per process, on first use: compiling costs far more than validating. */
-function validator(): ValidateFunction {
-  if (!compiled) {
-    const schema = JSON.parse(readFileSync(SCHEMA_URL, 'utf8')) as { $defs: Record<string, unknown> };
+/** Compiled once per process and schema, on first use: compiling costs far more than validating. */
+function validator(url: URL): ValidateFunction {
+  let fn = compiled.get(url.href);
+  if (!fn) {
+    const schema = JSON.parse(readFileSync(url, 'utf8')) as { $defs: Record<string, unknown> };
     for (const [name, def] of Object.entries(schema.$defs)) {
       mark(def, name);
       if (typeof def === 'object' && def !== null) defRoots.add(def);
     }
     const ajv = new Ajv2020({ allErrors: true, verbose: true, strict: true });
-    compiled = ajv.compile(schema);
+    fn = ajv.compile(schema);
+    compiled.set(url.href, fn);
   }
-  return compiled;
+  return fn;
 }
 
 function mark(v: unknown, name: string): void {
@@ -114,7 +116,7 @@ function foldAnyOf(errors: ErrorObject[]): ErrorObject[] {
   return list;
 }
 
-function toIssue(e: ErrorObject): Issue | undefined {
+function toIssue(e: ErrorObject, rootHint: string): Issue | undefined {
   const p = e.instancePath;
   const def = defName(e);
   if (e.keyword === 'propertyNames') return undefined;
@@ -149,7 +151,7 @@ function toIssue(e: ErrorObject): Issue | undefined {
     case 'type': {
       if (p === '') {
         const why = e.data === null || e.data === undefined ? 'the file is empty' : `the top level is ${typeOf(e.data)}`;
-        return { path: p, code: 'E_SCHEMA_TYPE', message: `${why}; a topology is a map with at least \`name\` and \`nodes\`` };
+        return { path: p, code: 'E_SCHEMA_TYPE', message: `${why}; ${rootHint}` };
       }
       if (e.params.type === 'object' && e.data === null) {
         const seg = p.split('/');
@@ -200,13 +202,21 @@ function toIssue(e: ErrorObject): Issue | undefined {
   }
 }
 
+export interface SchemaChoice {
+  url: URL;
+  /** What the top level should be, for an empty file or a scalar document. */
+  rootHint: string;
+}
+
+const TOPOLOGY_SCHEMA: SchemaChoice = { url: SCHEMA_URL, rootHint: 'a topology is a map with at least `name` and `nodes`' };
+
 /** Schema problems as positionless issues; empty when the document has the right shape. */
-export function checkSchema(data: unknown): Issue[] {
-  const validate = validator();
+export function checkSchema(data: unknown, schema: SchemaChoice = TOPOLOGY_SCHEMA): Issue[] {
+  const validate = validator(schema.url);
   if (validate(data)) return [];
   const issues: Issue[] = [];
   for (const e of foldAnyOf([...(validate.errors ?? [])])) {
-    const issue = toIssue(e);
+    const issue = toIssue(e, schema.rootHint);
     if (issue) issues.push(issue);
   }
   return issues;

@@ -1,0 +1,56 @@
+// `topo bundle [LAB] -o FILE`: a reproduction bundle of a running lab (for bugs found by hand). Its scenario is
+// one step (the lab boots and a node answers), so `topo test FILE` replays the same topology.
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { connect } from '../control/remote-lab.js';
+import { TopoError } from '../errors.js';
+import { writeBundle } from '../scenario/bundle.js';
+import { loadScenario } from '../scenario/load.js';
+import type { JournalEntry, ScenarioRun } from '../scenario/runner.js';
+import { formatDiagnostic } from '../topology/diagnostics.js';
+import { splitLab, type LabFlags } from './lab-args.js';
+
+export async function bundleCommand(words: string[], flags: LabFlags & { output?: string }): Promise<number> {
+  const { lab } = splitLab(words, 0, '[LAB] -o FILE');
+  if (!flags.output) throw new TopoError('say where the bundle goes: -o FILE.tar.gz', { code: 'E_USAGE' });
+  const remote = await connect(lab, { runDirBase: flags.runDir });
+  const stage = await mkdtemp(path.join(os.tmpdir(), 'topo-handbundle-'));
+  try {
+    const status = await remote.status();
+    const first = status.nodes[0]?.name ?? 'a';
+    await writeFile(path.join(stage, 'topology.yaml'), await readFile(status.file));
+    const scenario = [`name: ${JSON.stringify(`${status.lab} (bundled by hand)`)}`, 'topology: topology.yaml', `seed: ${status.seed}`, 'steps:', `  - name: the lab boots and ${first} answers`, `    exec: { node: ${first}, cmd: "true" }`, ''].join('\n');
+    await writeFile(path.join(stage, 'scenario.yaml'), scenario);
+    const loaded = await loadScenario(path.join(stage, 'scenario.yaml'));
+    if (!loaded.ok) throw new TopoError(`the lab's topology no longer validates: ${formatDiagnostic(loaded.diagnostics[0]!)}`, { code: 'E_BUNDLE' });
+    const consoleLogs = new Map<string, Buffer>();
+    for (const n of status.nodes) consoleLogs.set(n.name, await readFile(path.join(status.runDir, `${n.name}.log`)).catch(() => Buffer.alloc(0)));
+    const events = await readFile(path.join(status.runDir, 'events.jsonl'), 'utf8').catch(() => '');
+    const journal = events.split('\n').flatMap((l) => {
+      try {
+        return l.trim() === '' ? [] : [JSON.parse(l) as JournalEntry];
+      } catch {
+        return [];
+      }
+    });
+    const run: ScenarioRun = {
+      scenario: loaded.scenario,
+      passed: true,
+      results: [],
+      startedAt: Date.parse(status.startedAt),
+      durationMs: status.uptimeMs,
+      accel: status.accel,
+      journal,
+      consoleLogs,
+      collected: new Map(),
+      captures: loaded.scenario.topology.links.filter((l) => l.capture).map((l) => path.join(status.captureDir, `${l.id}.pcap`)),
+    };
+    const file = await writeBundle(run, path.dirname(flags.output), { file: flags.output });
+    process.stdout.write(`${file}\n`);
+    return 0;
+  } finally {
+    await rm(stage, { recursive: true, force: true });
+    remote.close();
+  }
+}

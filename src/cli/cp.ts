@@ -1,0 +1,32 @@
+// `topo cp [LAB] NODE:PATH LOCAL` / `topo cp [LAB] LOCAL NODE:PATH`: files to and from a running node through the
+// agent (binary safe, mode kept), the same mechanism as a scenario's copy step.
+import path from 'node:path';
+import { connect } from '../control/remote-lab.js';
+import { TopoError } from '../errors.js';
+import { download, upload } from '../scenario/copy.js';
+import { guestPath } from '../scenario/rules.js';
+import { splitLab, type LabFlags } from './lab-args.js';
+
+export async function cpCommand(words: string[], flags: LabFlags & { timeout?: string }): Promise<number> {
+  const { lab, rest } = splitLab(words, 2, '[LAB] NODE:/PATH LOCAL or [LAB] LOCAL NODE:/PATH');
+  const [src, dst] = rest as [string, string];
+  const from = guestPath(src);
+  const to = guestPath(dst);
+  if (!!from === !!to) {
+    const both = from ? 'both are guest paths' : /^[a-z][a-z0-9-]*:[^/]/.test(src) || /^[a-z][a-z0-9-]*:[^/]/.test(dst) ? 'the guest path must be absolute (NODE:/path)' : 'neither is a guest path';
+    throw new TopoError(`topo cp copies between the host and a node: ${both}`, { code: 'E_USAGE', hint: 'topo cp r1:/etc/hostname ./hostname, or topo cp ./cfg r1:/tmp/cfg' });
+  }
+  const remote = await connect(lab, { runDirBase: flags.runDir });
+  try {
+    if (from) {
+      const bytes = await download(remote.node(from.node), from.path, path.resolve(dst));
+      process.stderr.write(`${from.node}:${from.path} -> ${dst} (${bytes} bytes)\n`);
+    } else if (to) {
+      const bytes = await upload(remote.node(to.node), path.resolve(src), to.path);
+      process.stderr.write(`${src} -> ${to.node}:${to.path} (${bytes} bytes)\n`);
+    }
+    return 0;
+  } finally {
+    remote.close();
+  }
+}

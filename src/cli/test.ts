@@ -1,0 +1,182 @@
+// `topo test FILE... [--junit OUT.xml] [--keep] [--bundle DIR] [--continue] [--seed N] [--pause-on-failure]`:
+// every file is validated first (exit 2 before any VM starts), then each scenario runs on its own lab.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { isTopoError, TopoError } from '../errors.js';
+import { parseAccelRequest } from '../qemu/accel.js';
+import type { Lab } from '../runtime/lab.js';
+import { ownSignals } from '../runtime/signals.js';
+import { isBundlePath, openBundle, writeBundle, type OpenedBundle } from '../scenario/bundle.js';
+import { junitXml } from '../scenario/junit.js';
+import { loadScenario } from '../scenario/load.js';
+import type { Scenario } from '../scenario/model.js';
+import { runScenario, type ScenarioRun, type StepResult } from '../scenario/runner.js';
+import { formatDiagnostic, oneLine } from '../topology/diagnostics.js';
+import { seconds } from '../ui/format.js';
+
+export interface TestFlags {
+  junit?: string;
+  keep?: boolean;
+  bundle?: string;
+  continue?: boolean;
+  seed?: number;
+  accel?: string;
+  runDir?: string;
+  pauseOnFailure?: boolean;
+  /** false with --no-ui: plain lines even on a terminal. */
+  ui?: boolean;
+}
+
+/** Where bundles of failed runs go when --bundle is not given. */
+export const DEFAULT_BUNDLE_DIR = 'topo-bundles';
+
+const out = (line: string) => process.stdout.write(`${line}\n`);
+const err = (line: string) => process.stderr.write(`${oneLine(line)}\n`);
+
+export function stepLines(s: Scenario, r: StepResult): string[] {
+  const mark = r.status === 'passed' ? 'PASS' : r.status === 'failed' ? 'FAIL' : 'SKIP';
+  const lines = [`  ${mark}  ${r.index + 1}. ${oneLine(r.name)}${r.status === 'skipped' ? '' : ` (${seconds(r.durationMs)})`}`];
+  const f = r.failure;
+  if (!f) return lines;
+  const step = s.steps[r.index];
+  lines.push(`        step ${r.index + 1} at ${shortPath(s.file)}:${step?.line ?? 1}: ${oneLine(f.message)}`);
+  if (f.expected) lines.push(`        expected: ${oneLine(f.expected)}`);
+  for (const g of f.got) lines.push(`        ${oneLine(g)}`);
+  if (f.console.length > 0) lines.push(`        last console lines of ${f.node}:`, ...f.console.map((c) => `          ${oneLine(c)}`));
+  return lines;
+}
+
+function shortPath(file: string): string {
+  const rel = path.relative(process.cwd(), file);
+  return rel === '' || rel.startsWith('..') ? file : rel;
+}
+
+interface Loaded {
+  scenario: Scenario;
+  bundle?: OpenedBundle;
+}
+
+async function loadAll(files: string[], flags: TestFlags): Promise<Loaded[] | number> {
+  const loaded: Loaded[] = [];
+  let code = 0;
+  for (const file of files) {
+    let bundle: OpenedBundle | undefined;
+    try {
+      if (isBundlePath(file)) bundle = await openBundle(file);
+      const seed = flags.seed ?? bundle?.manifest.seed;
+      const res = await loadScenario(bundle?.scenarioFile ?? file, { seed, confine: bundle?.dir });
+      if (!res.ok) {
+        for (const d of res.diagnostics) err(formatDiagnostic(bundle ? { ...d, file: `${file}!${path.relative(bundle.dir, d.file)}` } : d));
+        code = 2;
+        await bundle?.close();
+        continue;
+      }
+      loaded.push({ scenario: res.scenario, bundle });
+    } catch (e) {
+      await bundle?.close();
+      if (!isTopoError(e)) throw e;
+      err(`topo: ${e.code === 'E_READ' ? `${file}: ` : ''}${e.oneLine()}`);
+      code = 2;
+    }
+  }
+  if (code !== 0) {
+    for (const l of loaded) await l.bundle?.close();
+    return code;
+  }
+  return loaded;
+}
+
+export async function testCommand(files: string[], flags: TestFlags): Promise<number> {
+  const accel = parseAccelRequest(flags.accel);
+  const loaded = await loadAll(files, flags);
+  if (typeof loaded === 'number') return loaded;
+  const abort = new AbortController();
+  let resume: (() => void) | undefined;
+  const release = ownSignals(() => {
+    if (resume) return resume();
+    abort.abort();
+  });
+  const runs: ScenarioRun[] = [];
+  try {
+    for (const { scenario, bundle } of loaded) {
+      if (abort.signal.aborted) break;
+      const label = bundle ? `replaying ${path.basename(files[loaded.findIndex((l) => l.scenario === scenario)] ?? '')}` : shortPath(scenario.file);
+      out(`${scenario.name} (${label}, seed ${scenario.seed}, ${scenario.steps.length} steps)`);
+      const list = interactive(flags) ? new (await import('../ui/step-list.js')).StepListReporter(scenario) : undefined;
+      const notices: string[] = [];
+      const settled = async () => {
+        if (!list) return;
+        await list.close();
+        notices.splice(0).forEach(err);
+      };
+      // Pcaps go into the bundle; only --keep leaves them in ./captures as `up` does.
+      const captureDir = flags.keep ? undefined : await mkdtemp(path.join(os.tmpdir(), 'topo-test-captures-'));
+      const run = await runScenario(scenario, {
+        accel,
+        captureDir,
+        keep: flags.keep,
+        runDirBase: flags.runDir,
+        continueOnFailure: flags.continue,
+        signal: abort.signal,
+        onEvent: (e) => {
+          // A line printed while the list draws would tear it: notices wait for its end.
+          if (e.type === 'notice') (list ? notices.push(`  ${e.message}`) : err(`  ${e.message}`));
+        },
+        onStepStart: () => list?.stepStart(),
+        onStepEnd: (r) => (list ? list.stepEnd(r) : stepLines(scenario, r).forEach(out)),
+        onFailurePause: flags.pauseOnFailure
+          ? async (lab) => {
+              await settled();
+              return pause(lab, (fn) => (resume = fn));
+            }
+          : undefined,
+      });
+      await settled();
+      // The list shows pass/fail; the details of a failure follow it in full.
+      if (list) for (const r of run.results) if (r.failure) stepLines(scenario, r).slice(1).forEach(out);
+      resume = undefined;
+      runs.push(run);
+      if (run.error) err(`  ${run.error}`);
+      const passed = run.results.filter((r) => r.status === 'passed').length;
+      out(`  ${run.passed ? 'passed' : 'FAILED'}: ${passed}/${run.results.length} steps in ${seconds(run.durationMs)}`);
+      if (flags.bundle || !run.passed) {
+        try {
+          out(`  bundle: ${await writeBundle(run, flags.bundle ?? DEFAULT_BUNDLE_DIR)} (replay: topo test BUNDLE)`);
+        } catch (e) {
+          err(`  topo: could not write the bundle: ${e instanceof Error ? e.message : String(e)}`);
+        }
+      }
+      await bundle?.close();
+      if (captureDir) await rm(captureDir, { recursive: true, force: true });
+    }
+  } finally {
+    release();
+    for (const l of loaded) await l.bundle?.close();
+  }
+  if (flags.junit) {
+    try {
+      await writeFile(flags.junit, junitXml(runs));
+    } catch (e) {
+      throw new TopoError(`cannot write ${flags.junit}: ${(e as Error).message}`, { code: 'E_WRITE' });
+    }
+  }
+  return runs.length === loaded.length && runs.every((r) => r.passed) ? 0 : 1;
+}
+
+function interactive(flags: TestFlags): boolean {
+  return process.stdout.isTTY === true && !process.env.CI && flags.ui !== false;
+}
+
+/** `--pause-on-failure`: the lab stays up for a look until Ctrl-C. */
+function pause(lab: Lab, onResume: (fn: () => void) => void): Promise<void> {
+  const node = lab.topology.nodes[0]?.name ?? 'NODE';
+  [
+    `  paused with lab ${lab.name} running; look at it from another terminal:`,
+    `    topo exec ${lab.name} ${node} -- sh     (a command in a node)`,
+    `    topo console ${lab.name} ${node}        (its serial console; Ctrl-] leaves)`,
+    `    topo logs ${lab.name} ${node}           (what its console printed)`,
+    '  Ctrl-C tears it down.',
+  ].forEach(out);
+  return new Promise((resolve) => onResume(resolve));
+}

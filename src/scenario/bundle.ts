@@ -1,0 +1,172 @@
+// Reproduction bundles: one .tar.gz with what it takes to see and replay a run (topology, scenario, seed,
+// versions, console logs, pcaps, the event log with step boundaries, collected files).
+import { access, mkdir, mkdtemp, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { execa } from 'execa';
+import * as tar from 'tar';
+import { parseDocument, stringify } from 'yaml';
+import { TopoError } from '../errors.js';
+import { guestInfo } from '../guest/index.js';
+import { qemuBinary } from '../runtime/preflight.js';
+import type { Scenario } from './model.js';
+import type { JournalEntry, ScenarioRun } from './runner.js';
+
+export const BUNDLE_FORMAT = 1;
+const MANIFEST = 'manifest.json';
+
+export interface BundleManifest {
+  kind: 'topo-bundle';
+  format: number;
+  created: string;
+  scenario: string;
+  seed: number;
+  passed: boolean;
+  /** 1-based number and name of the first failed step. */
+  failedStep?: { number: number; name: string; message: string };
+  versions: Record<string, string>;
+  files: string[];
+}
+
+async function topoVersion(): Promise<string> {
+  const pkg = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+/** Everything a bug report needs to say what ran where; a part that cannot be found says why instead. */
+export async function versions(accel: string | undefined): Promise<Record<string, string>> {
+  const out: Record<string, string> = { topo: await topoVersion(), node: process.version, hostKernel: os.release(), accel: accel ?? 'unknown' };
+  try {
+    out.qemu = (await execa(qemuBinary(), ['--version'], { timeout: 10_000 })).stdout.split('\n')[0] ?? '';
+  } catch (err) {
+    out.qemu = `unknown (${(err as Error).message.split('\n')[0]})`;
+  }
+  try {
+    const g = await guestInfo();
+    Object.assign(out, { guestKernel: g.kernelVersion, guestKernelPackage: `${g.kernelPackage} ${g.kernelPackageVersion}`, busybox: g.busyboxVersion });
+  } catch (err) {
+    out.guestKernel = `unknown (${(err as Error).message.split('\n')[0]})`;
+  }
+  return out;
+}
+
+/** The scenario as it replays from the bundle: its topology is the bundle's copy, its seed fixed. */
+function replayableScenario(s: Scenario): string {
+  const doc = parseDocument(s.text);
+  if (s.topologyFile) doc.set('topology', 'topology.yaml');
+  doc.set('seed', s.seed);
+  return doc.toString({ lineWidth: 0, flowCollectionPadding: false });
+}
+
+async function put(dir: string, rel: string, data: string | Buffer, files: string[]): Promise<void> {
+  const abs = path.join(dir, rel);
+  await mkdir(path.dirname(abs), { recursive: true });
+  await writeFile(abs, data);
+  files.push(rel);
+}
+
+const jsonl = (entries: readonly JournalEntry[]) => entries.map((e) => JSON.stringify(e)).join('\n') + '\n';
+
+/** Write the bundle of a finished run into `dir` (or exactly `opts.file`); returns the .tar.gz path. */
+export async function writeBundle(run: ScenarioRun, dir: string, opts: { file?: string } = {}): Promise<string> {
+  const s = run.scenario;
+  const stage = await mkdtemp(path.join(os.tmpdir(), 'topo-bundle-'));
+  try {
+    const files: string[] = [];
+    await put(stage, 'scenario.yaml', replayableScenario(s), files);
+    await put(stage, 'scenario.original.yaml', s.text, files);
+    const topoText = s.topologyFile ? await readFile(s.topologyFile, 'utf8') : stringify((parseDocument(s.text).toJS() as { topology: unknown }).topology);
+    await put(stage, 'topology.yaml', topoText, files);
+    await put(stage, 'topology.resolved.json', `${JSON.stringify(s.topology, null, 2)}\n`, files);
+    await put(stage, 'seed', `${s.seed}\n`, files);
+    await put(stage, 'events.jsonl', jsonl(run.journal), files);
+    for (const n of s.topology.nodes) await put(stage, `logs/${n.name}.log`, run.consoleLogs.get(n.name) ?? Buffer.alloc(0), files);
+    for (const pcap of run.captures) {
+      const data = await readFile(pcap).catch(() => undefined);
+      if (data) await put(stage, `captures/${path.basename(pcap)}`, data, files);
+    }
+    for (const [key, data] of run.collected) await put(stage, `collected/${key}${typeof data === 'string' ? '.error' : ''}`, data, files);
+    // Host files the steps copy into guests, when they live beside the scenario: replay reads them from the bundle.
+    for (const step of s.steps) {
+      if (step.kind !== 'copy' || !('local' in step.from)) continue;
+      const rel = path.relative(path.dirname(s.file), step.from.local);
+      if (rel.startsWith('..') || path.isAbsolute(rel)) continue;
+      const data = await readFile(step.from.local).catch(() => undefined);
+      if (data) await put(stage, rel, data, files);
+    }
+    const failed = run.results.find((r) => r.status === 'failed');
+    const manifest: BundleManifest = {
+      kind: 'topo-bundle',
+      format: BUNDLE_FORMAT,
+      created: new Date().toISOString(),
+      scenario: s.name,
+      seed: s.seed,
+      passed: run.passed,
+      failedStep: failed ? { number: failed.index + 1, name: failed.name, message: failed.failure?.message ?? '' } : undefined,
+      versions: await versions(run.accel),
+      files: [...files, 'versions.json'],
+    };
+    await put(stage, 'versions.json', `${JSON.stringify(manifest.versions, null, 2)}\n`, []);
+    await writeFile(path.join(stage, MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`);
+    await mkdir(opts.file ? path.dirname(path.resolve(opts.file)) : dir, { recursive: true });
+    const slug = s.name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || 'scenario';
+    const out = opts.file ? path.resolve(opts.file) : path.resolve(dir, `${slug}-${new Date().toISOString().replace(/[:.]/g, '-')}.tar.gz`);
+    const tmp = `${out}.part`;
+    await tar.c({ gzip: true, file: tmp, cwd: stage, portable: true }, [MANIFEST, ...manifest.files]);
+    await rename(tmp, out);
+    return out;
+  } finally {
+    await rm(stage, { recursive: true, force: true });
+  }
+}
+
+export function isBundlePath(file: string): boolean {
+  return /\.(tar\.gz|tgz)$/.test(file);
+}
+
+export interface OpenedBundle {
+  dir: string;
+  manifest: BundleManifest;
+  scenarioFile: string;
+  close(): Promise<void>;
+}
+
+/** Unpack a bundle for replay; a corrupt or incompatible one is a TopoError (E_BUNDLE) in one line. */
+export async function openBundle(file: string): Promise<OpenedBundle> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'topo-replay-'));
+  const close = () => rm(dir, { recursive: true, force: true });
+  const fail = async (why: string) => {
+    await close();
+    return new TopoError(`${file}: ${why}`, { code: 'E_BUNDLE', hint: 'make a new one with `topo test --bundle DIR` or `topo bundle`' });
+  };
+  try {
+    // Plain files and directories only: a link in a bundle could point a replay at any host file.
+    const plain = (_p: string, e: tar.ReadEntry | import('node:fs').Stats) => !('type' in e) || e.type === 'File' || e.type === 'Directory';
+    await tar.x({ file, cwd: dir, strict: true, gzip: true, filter: plain } as tar.TarOptionsWithAliasesFile);
+  } catch (err) {
+    throw await fail(`corrupt bundle (${(err as Error).message.split('\n')[0]})`);
+  }
+  let manifest: BundleManifest;
+  try {
+    manifest = JSON.parse(await readFile(path.join(dir, MANIFEST), 'utf8')) as BundleManifest;
+  } catch {
+    throw await fail(`corrupt bundle (no readable ${MANIFEST}; is this a topo bundle?)`);
+  }
+  if (manifest.kind !== 'topo-bundle' || typeof manifest.format !== 'number') throw await fail(`not a topo bundle (${MANIFEST} has no kind: topo-bundle)`);
+  if (manifest.format !== BUNDLE_FORMAT) throw await fail(`incompatible bundle: format ${manifest.format}, this topo reads format ${BUNDLE_FORMAT} (made by topo ${manifest.versions?.topo ?? 'unknown'})`);
+  for (const f of manifest.files ?? []) {
+    if (!(await access(path.join(dir, f)).then(() => true, () => false))) throw await fail(`corrupt bundle: ${f} is missing`);
+  }
+  return { dir, manifest, scenarioFile: path.join(dir, 'scenario.yaml'), close };
+}
+
+/** Every file of a directory tree, relative (for tests and `topo bundle` listings). */
+export async function listFiles(dir: string, prefix = ''): Promise<{ file: string; size: number }[]> {
+  const out: { file: string; size: number }[] = [];
+  for (const e of await readdir(path.join(dir, prefix), { withFileTypes: true })) {
+    const rel = path.join(prefix, e.name);
+    if (e.isDirectory()) out.push(...(await listFiles(dir, rel)));
+    else out.push({ file: rel, size: (await stat(path.join(dir, rel))).size });
+  }
+  return out;
+}

@@ -1,0 +1,178 @@
+// One step against a lab: what it does and how it fails (what was expected, what came back).
+import type { Direction } from '../runtime/dataplane.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { TopoError, isTopoError } from '../errors.js';
+import type { ExecResult } from '../guest/agent-client.js';
+import type { LinkHandle, NodeHandle } from '../runtime/handles.js';
+import { compilePattern } from '../topology/pattern.js';
+import { download, upload } from './copy.js';
+import type { Step } from './model.js';
+
+/** What a step needs from a lab: the in-process Lab and a connected RemoteLab both fit. */
+export interface StepLab {
+  node(name: string): NodeHandle;
+  link(endpoint: string): LinkHandle;
+}
+
+/** A step that did not do what it should: the expectation and what came back, one item per line. */
+export class StepFailure extends Error {
+  constructor(
+    message: string,
+    readonly expected?: string,
+    readonly got: readonly string[] = [],
+    readonly node?: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface StepContext {
+  /** Wall-clock ms left for the scenario: no step outlives it. */
+  remainingMs: () => number;
+  signal?: AbortSignal;
+}
+
+const TAIL_LINES = 10;
+export function tailText(b: Buffer | string, lines = TAIL_LINES): string[] {
+  const text = b.toString().replace(/\r*\n$/, '');
+  return text === '' ? [] : text.split(/\r*\n/).map((l) => l.replace(/\r+$/, '')).slice(-lines);
+}
+
+function bound(ms: number, ctx: StepContext): number {
+  return Math.max(1, Math.min(ms, ctx.remainingMs()));
+}
+
+/** Race a promise against the step's time; the step fails with `what` when time runs out. */
+async function within<T>(p: Promise<T>, ms: number, what: string, node?: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new StepFailure(`timed out after ${ms} ms ${what}`, undefined, [], node)), ms);
+  });
+  try {
+    return await Promise.race([p, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function execMismatch(step: Extract<Step, { kind: 'exec' }>, r: ExecResult): StepFailure | undefined {
+  const problems: string[] = [];
+  if (r.timedOut) problems.push(`the command timed out after ${step.timeoutMs} ms and was killed`);
+  else if (r.exitCode !== step.expect.exit) problems.push(`exit code ${r.exitCode}, expected ${step.expect.exit}`);
+  for (const stream of ['stdout', 'stderr'] as const) {
+    const re = step.expect[stream];
+    if (re !== undefined && !compilePattern(re).test(r[stream].toString())) problems.push(`${stream} does not match /${re}/`);
+  }
+  if (problems.length === 0) return undefined;
+  const expected = [`exit ${step.expect.exit}`, ...(['stdout', 'stderr'] as const).flatMap((s) => (step.expect[s] !== undefined ? [`${s} =~ /${step.expect[s]}/`] : []))].join(', ');
+  const got = [`exit code: ${r.timedOut ? 'timed out' : r.exitCode}`, ...tailText(r.stdout).map((l) => `stdout| ${l}`), ...tailText(r.stderr).map((l) => `stderr| ${l}`)];
+  return new StepFailure(problems.join('; '), expected, got, step.node);
+}
+
+async function runExec(lab: StepLab, step: Extract<Step, { kind: 'exec' }>, ctx: StepContext): Promise<void> {
+  const node = lab.node(step.node);
+  const deadline = Date.now() + bound(step.retry?.timeoutMs ?? 0, ctx);
+  let attempts = 0;
+  for (;;) {
+    attempts++;
+    const r = await node.exec(step.cmd, { timeout: bound(step.timeoutMs, ctx), stdin: step.stdin, signal: ctx.signal });
+    const failure = execMismatch(step, r);
+    if (!failure) return;
+    if (!step.retry || Date.now() + step.retry.intervalMs >= deadline || ctx.remainingMs() <= step.retry.intervalMs) {
+      if (attempts > 1) throw new StepFailure(`${failure.message} (after ${attempts} attempts in ${step.retry?.timeoutMs} ms)`, failure.expected, failure.got, failure.node);
+      throw failure;
+    }
+    await sleep(step.retry.intervalMs, undefined, { signal: ctx.signal });
+  }
+}
+
+async function runImpair(lab: StepLab, step: Extract<Step, { kind: 'impair' }>): Promise<void> {
+  // Direction is relative to the first endpoint named in the step.
+  const link = lab.link(step.endpoints[0] as string);
+  const opts = { direction: step.direction as Direction | undefined };
+  if (step.clear) await link.clear(opts);
+  else await link.impair(step.spec, opts);
+}
+
+/** A console line matching the pattern, printed from now on. */
+async function waitConsole(node: NodeHandle, source: string, ms: number): Promise<void> {
+  const pattern = compilePattern(source);
+  const stream = node.console();
+  let rest = '';
+  const found = new Promise<void>((resolve) => {
+    stream.on('data', (chunk: Buffer) => {
+      const lines = (rest + chunk.toString('utf8')).split('\n');
+      rest = lines.pop() ?? '';
+      if (lines.some((l) => pattern.test(l.replace(/\r$/, ''))) || pattern.test(rest)) resolve();
+    });
+    stream.on('error', () => undefined);
+  });
+  try {
+    await within(found, ms, `waiting for a console line matching /${source}/`, node.name);
+  } finally {
+    stream.destroy();
+  }
+}
+
+/** Whether /proc/net/{tcp,udp}[6] shows a socket listening (tcp state 0A) or bound (udp state 07) on the port. */
+export function listening(procNet: string, port: number, udp: boolean): boolean {
+  const hex = port.toString(16).toUpperCase().padStart(4, '0');
+  return procNet.split('\n').some((line) => {
+    const f = line.trim().split(/\s+/);
+    return f[1]?.toUpperCase().endsWith(`:${hex}`) === true && f[3] === (udp ? '07' : '0A');
+  });
+}
+
+async function waitPort(node: NodeHandle, port: number, udp: boolean, ms: number, signal?: AbortSignal): Promise<void> {
+  const deadline = Date.now() + ms;
+  const proto = udp ? 'udp' : 'tcp';
+  for (;;) {
+    const r = await node.exec(`cat /proc/net/${proto} /proc/net/${proto}6 2>/dev/null; true`, { timeout: Math.max(1000, deadline - Date.now()), signal });
+    if (listening(r.stdout.toString(), port, udp)) return;
+    if (Date.now() + 500 >= deadline) throw new StepFailure(`nothing listens on ${proto} port ${port} after ${ms} ms`, `a ${proto} socket on port ${port}`, [], node.name);
+    await sleep(500, undefined, { signal });
+  }
+}
+
+async function runNode(lab: StepLab, step: Extract<Step, { kind: 'node' }>): Promise<void> {
+  const node = lab.node(step.node);
+  if (step.action === 'restart') return node.restart();
+  if (step.action === 'crash') return node.kill();
+  throw new StepFailure(`node action "${step.action}" is not supported by this topo build yet; use crash or restart`);
+}
+
+/** Runs one step; a StepFailure (or a TopoError from the lab) says why it failed. */
+export async function runStep(lab: StepLab, step: Step, ctx: StepContext): Promise<void> {
+  const ms = bound(step.kind === 'wait' ? step.timeoutMs : step.kind === 'exec' ? Number.MAX_SAFE_INTEGER : 120_000, ctx);
+  switch (step.kind) {
+    case 'exec':
+      return within(runExec(lab, step, ctx), bound((step.retry?.timeoutMs ?? 0) + step.timeoutMs + 5000, ctx), `running ${step.name}`, step.node);
+    case 'link':
+      return within(step.state === 'down' ? lab.link(step.endpoints[0] as string).down() : lab.link(step.endpoints[0] as string).up(), ms, `setting link ${step.link} ${step.state}`);
+    case 'impair':
+      return within(runImpair(lab, step), ms, `impairing link ${step.link}`);
+    case 'wait':
+      if (step.console !== undefined) return waitConsole(lab.node(step.node), step.console, ms);
+      return within(waitPort(lab.node(step.node), step.port as number, step.udp, ms, ctx.signal), ms + 2000, `waiting for port ${step.port}`, step.node);
+    case 'node':
+      return within(runNode(lab, step), ms, `${step.action} ${step.node}`, step.node);
+    case 'copy':
+      if ('node' in step.from && 'local' in step.to) return void (await within(download(lab.node(step.from.node), step.from.path, step.to.local, ms), ms, step.name, step.from.node));
+      if ('local' in step.from && 'node' in step.to) return void (await within(upload(lab.node(step.to.node), step.from.local, step.to.path, ms), ms, step.name, step.to.node));
+      throw new TopoError('copy goes between the host and a guest', { code: 'E_COPY' });
+    case 'sleep': {
+      if (step.ms > ctx.remainingMs()) throw new StepFailure(`sleep of ${step.ms} ms outlasts the scenario timeout`);
+      await sleep(step.ms, undefined, { signal: ctx.signal });
+      return;
+    }
+  }
+}
+
+/** A failure in words: a StepFailure as is, a lab error as its one line. */
+export function asFailure(err: unknown, step: Step): StepFailure {
+  if (err instanceof StepFailure) return err;
+  const node = 'node' in step && typeof step.node === 'string' ? step.node : undefined;
+  if (isTopoError(err)) return new StepFailure(err.message, undefined, err.hint ? [err.hint] : [], err.node ?? node);
+  if (err instanceof Error && err.name === 'AbortError') return new StepFailure('stopped (scenario timeout or Ctrl-C)', undefined, [], node);
+  return new StepFailure(err instanceof Error ? err.message : String(err), undefined, [], node);
+}

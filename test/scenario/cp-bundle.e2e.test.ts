@@ -1,0 +1,65 @@
+// `topo cp` both ways and `topo bundle` against a detached lab, through the CLI.
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import * as tar from 'tar';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listFiles } from '../../src/scenario/bundle.js';
+import { topo } from '../helpers/cli.js';
+
+let base: string;
+const run = (args: string[]) => topo(args, { TOPO_RUN_DIR: base });
+
+beforeAll(async () => {
+  base = await mkdtemp(path.join(os.tmpdir(), 'topo-cp-'));
+  const file = path.join(base, 'cpl.yaml');
+  await writeFile(file, 'name: cpl\ndefaults: { memory: 192M }\nnodes:\n  a: {}\n  b: {}\nlinks:\n  - endpoints: [a:eth1, b:eth1]\n');
+  const up = await run(['up', '--detach', file, '--accel', 'tcg']);
+  expect(up.exitCode).toBe(0);
+});
+
+afterAll(async () => {
+  await run(['down', '--all']);
+  await rm(base, { recursive: true, force: true });
+});
+
+describe('topo cp and topo bundle on a running lab', () => {
+  it('copies a binary file up and back byte-exact, keeping its mode', async () => {
+    const local = path.join(base, 'blob.bin');
+    const data = randomBytes(70_000);
+    await writeFile(local, data);
+    await chmod(local, 0o640);
+    const upRes = await run(['cp', local, 'a:/tmp/blob.bin']);
+    expect(upRes.exitCode).toBe(0);
+    const mode = await run(['exec', 'a', '--', 'stat -c %a /tmp/blob.bin']);
+    expect(mode.stdout.trim()).toBe('640');
+    const back = path.join(base, 'out/back.bin');
+    const down = await run(['cp', 'cpl', 'a:/tmp/blob.bin', back]);
+    expect(down.exitCode).toBe(0);
+    expect((await readFile(back)).equals(data)).toBe(true);
+    expect((await stat(back)).mode & 0o777).toBe(0o640);
+  });
+
+  it('names what is wrong: a missing guest file, two host paths', async () => {
+    const missing = await run(['cp', 'a:/nope', path.join(base, 'x')]);
+    expect(missing.exitCode).toBe(1);
+    expect(missing.stderr).toMatch(/cannot read a:\/nope: not a regular file/);
+    const usage = await run(['cp', './x', './y']);
+    expect(usage.exitCode).toBe(2);
+    expect(usage.stderr).toMatch(/neither is a guest path/);
+  });
+
+  it('writes a bundle of the running lab with every node log', async () => {
+    const out = path.join(base, 'hand.tar.gz');
+    const res = await run(['bundle', '-o', out]);
+    expect(res.exitCode).toBe(0);
+    expect(res.stdout.trim()).toBe(out);
+    const dir = path.join(base, 'hand');
+    await mkdir(dir);
+    await tar.x({ file: out, cwd: dir });
+    const files = await listFiles(dir);
+    for (const f of ['manifest.json', 'scenario.yaml', 'topology.yaml', 'logs/a.log', 'logs/b.log', 'events.jsonl']) expect(files.find((x) => x.file === f)?.size ?? 0, f).toBeGreaterThan(0);
+    expect(await readFile(path.join(dir, 'logs/a.log'), 'utf8')).toMatch(/topo-guest: ready/);
+  });
+});
