@@ -42,7 +42,10 @@ mount -t devpts devpts /dev/pts
 pci=
 for d in /sys/bus/pci/devices/*; do [ -e "$d" ] && pci=1; break; done
 while read -r m; do
-  case $m in virtio_pci*) [ -n "$pci" ] || continue ;; esac
+  case $m in
+    virtio_pci*) [ -n "$pci" ] || continue ;;
+    efivarfs*) [ -d /sys/firmware/efi ] || continue ;; # only when booted by UEFI
+  esac
   insmod "/lib/modules/$m" || log "insmod $m failed"
 done < /lib/modules/topo.order
 trace modules loaded
