@@ -29,7 +29,7 @@ export type Request =
   | { op: 'link'; endpoint: string; state: 'up' | 'down' }
   | { op: 'impair'; endpoint?: string; spec?: ImpairSpec; clear?: boolean; direction?: Direction }
   | { op: 'capture'; endpoint: string; format?: 'pcap' | 'pcapng' }
-  | { op: 'node'; node: string; action: 'restart' | 'kill' }
+  | { op: 'node'; node: string; action: 'restart' | 'kill' | 'stop' | 'start' }
   | { op: 'down' };
 
 export const STREAMING_OPS = new Set(['console', 'logs', 'channel', 'capture']);

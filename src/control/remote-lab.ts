@@ -50,6 +50,8 @@ export class RemoteLab implements LabHandle {
       channel: (channel) => lazyDuplex(stream({ op: 'channel', node: name, name: channel })),
       restart: () => this.conn.request<void>({ op: 'node', node: name, action: 'restart' }),
       kill: () => this.conn.request<void>({ op: 'node', node: name, action: 'kill' }),
+      stop: () => this.conn.request<void>({ op: 'node', node: name, action: 'stop' }),
+      start: () => this.conn.request<void>({ op: 'node', node: name, action: 'start' }),
     };
   }
 

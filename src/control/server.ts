@@ -134,9 +134,9 @@ async function handle(lab: Lab, req: Request, sock: net.Socket, signal: AbortSig
     }
     case 'node': {
       const node = lab.node(req.node);
-      if (req.action === 'restart') await node.restart();
-      else if (req.action === 'kill') await node.kill();
-      else throw new TopoError(`unknown node action ${JSON.stringify(req.action)} (restart, kill)`, { code: 'E_BAD_REQUEST' });
+      const actions = { restart: node.restart, kill: node.kill, stop: node.stop, start: node.start } as const;
+      if (!Object.hasOwn(actions, req.action)) throw new TopoError(`unknown node action ${JSON.stringify(req.action)} (restart, kill, stop, start)`, { code: 'E_BAD_REQUEST' });
+      await actions[req.action]();
       return undefined;
     }
     case 'down':

@@ -27,6 +27,9 @@ export interface NodeHandle {
   /** An extra virtio-serial channel (`channels:` in the file), binary safe. */
   channel(name: string): Duplex;
   restart(): Promise<void>;
+  /** Graceful stop of this node alone; `start()` boots it again (forwarded links reconnect, direct ones cannot). */
+  stop(): Promise<void>;
+  start(): Promise<void>;
   kill(): Promise<void>;
 }
 

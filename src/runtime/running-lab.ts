@@ -119,6 +119,8 @@ export class Lab extends EventEmitter<{ event: [SupervisorEvent] }> implements L
         return sock;
       },
       restart: () => sup.restartNode(name),
+      stop: () => sup.stopNode(name),
+      start: () => sup.startNode(name),
       kill: async () => sup.killNode(name),
     };
   }

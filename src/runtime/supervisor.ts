@@ -120,14 +120,26 @@ export class Supervisor extends EventEmitter<{ event: [SupervisorEvent] }> {
 
   /** Stop a node gracefully and boot it again (its forwarded links reconnect; a direct link cannot). */
   async restartNode(name: string): Promise<void> {
-    const node = this.nodeByName(name);
-    const proc = this.procs.get(name);
-    if (proc?.running) {
-      this.procs.delete(name);
-      this.setState(name, 'stopping');
-      await proc.stop();
-    }
+    await this.stopNode(name);
     this.setState(name, 'restarting', { detail: 'restart requested' });
+    await this.bootWithSlot(this.nodeByName(name));
+  }
+
+  /** Stop one node gracefully (QMP quit, SIGTERM, SIGKILL); the rest of the lab keeps running. */
+  async stopNode(name: string): Promise<void> {
+    this.nodeByName(name);
+    const proc = this.procs.get(name);
+    if (!proc?.running) return;
+    this.procs.delete(name);
+    this.setState(name, 'stopping');
+    await proc.stop();
+    this.setState(name, 'stopped');
+  }
+
+  /** Boot a node that was stopped (or failed) again. */
+  async startNode(name: string): Promise<void> {
+    const node = this.nodeByName(name);
+    if (this.procs.get(name)?.running) throw new TopoError(`node ${name} is already running`, { code: 'E_RUNNING', node: name });
     await this.bootWithSlot(node);
   }
 

@@ -61,7 +61,8 @@ function execMismatch(step: Extract<Step, { kind: 'exec' }>, r: ExecResult): Ste
   else if (r.exitCode !== step.expect.exit) problems.push(`exit code ${r.exitCode}, expected ${step.expect.exit}`);
   for (const stream of ['stdout', 'stderr'] as const) {
     const re = step.expect[stream];
-    if (re !== undefined && !compilePattern(re).test(r[stream].toString())) problems.push(`${stream} does not match /${re}/`);
+    // One trailing newline is not part of the answer (as in a shell's $(...)): `hostname` matches "^r1$".
+    if (re !== undefined && !compilePattern(re).test(r[stream].toString().replace(/\r?\n$/, ''))) problems.push(`${stream} does not match /${re}/`);
   }
   if (problems.length === 0) return undefined;
   const expected = [`exit ${step.expect.exit}`, ...(['stdout', 'stderr'] as const).flatMap((s) => (step.expect[s] !== undefined ? [`${s} =~ /${step.expect[s]}/`] : []))].join(', ');
@@ -136,9 +137,8 @@ async function waitPort(node: NodeHandle, port: number, udp: boolean, ms: number
 
 async function runNode(lab: StepLab, step: Extract<Step, { kind: 'node' }>): Promise<void> {
   const node = lab.node(step.node);
-  if (step.action === 'restart') return node.restart();
   if (step.action === 'crash') return node.kill();
-  throw new StepFailure(`node action "${step.action}" is not supported by this topo build yet; use crash or restart`);
+  return node[step.action]();
 }
 
 /** Runs one step; a StepFailure (or a TopoError from the lab) says why it failed. */

@@ -150,6 +150,20 @@ describe('supervisor with a fake QEMU', () => {
     expect(lab.supervisor.states.get('r')).toBe('ready');
   });
 
+  it('one node stopped and started again while the rest of the lab runs (a forwarded link reconnects)', async () => {
+    const events: SupervisorEvent[] = [];
+    const lab = await start(pairTopology('stopstart', { restart: 'on-failure' }), events);
+    const old = lab.supervisor.procs.get('b')!.pid!;
+    await lab.node('b').stop();
+    expect(lab.status().nodes.map((n) => [n.name, n.state])).toEqual([['a', 'ready'], ['b', 'stopped']]);
+    expect(alive(old)).toBe(false);
+    await lab.node('b').start();
+    expect(lab.supervisor.states.get('b')).toBe('ready');
+    expect(lab.supervisor.procs.get('b')!.pid).not.toBe(old);
+    expect(events.some((e) => e.type === 'node' && e.state === 'failed')).toBe(false);
+    await expect(lab.node('b').start()).rejects.toMatchObject({ code: 'E_RUNNING' });
+  });
+
   it('depends_on: a node starts only after what it depends on is ready', async () => {
     const events: SupervisorEvent[] = [];
     await start(topology([vm('app', { dependsOn: ['db'] }), vm('db')], { name: 'deps' }), events);

@@ -35,6 +35,8 @@ function fakeLab(exec: Exec, calls: string[] = []): StepLab & { consoles: Map<st
       channel: () => new PassThrough() as never,
       restart: async () => void calls.push(`restart ${name}`),
       kill: async () => void calls.push(`kill ${name}`),
+      stop: async () => void calls.push(`stop ${name}`),
+      start: async () => void calls.push(`start ${name}`),
     }),
     link: (ep: string): LinkHandle => ({
       id: ep,
@@ -133,6 +135,20 @@ describe('runSteps', () => {
     expect(results.map((r) => r.failure)).toEqual([undefined, undefined]);
     expect(calls).toEqual(['impair a:eth1 {"delay":"200ms"}', 'clear a:eth1']);
     expect(s.forwardLinks).toEqual(['l1']);
+  });
+
+  it('expect.stdout matches the output without its final newline, as the issue writes it ("^r1$" for hostname)', async () => {
+    const s = await scenario('  - exec: { node: a, cmd: hostname, expect: { stdout: "^a$" } }\n  - exec: { node: a, cmd: hostname, expect: { stdout: "^b$" } }\n');
+    const results = await runSteps(fakeLab(() => ok('a\n')), s.steps, { deadline: later() });
+    expect(results.map((r) => r.status)).toEqual(['passed', 'failed']);
+  });
+
+  it('node actions reach the lab: crash kills, stop and start act on that node alone', async () => {
+    const calls: string[] = [];
+    const s = await scenario('  - node: { name: a, action: crash }\n  - node: { name: b, action: stop }\n  - node: { name: b, action: start }\n  - node: { name: a, action: restart }\n');
+    const results = await runSteps(fakeLab(() => ok(), calls), s.steps, { deadline: later() });
+    expect(results.map((r) => r.status)).toEqual(['passed', 'passed', 'passed', 'passed']);
+    expect(calls).toEqual(['kill a', 'stop b', 'start b', 'restart a']);
   });
 
   it('reads listening sockets from /proc/net', () => {
