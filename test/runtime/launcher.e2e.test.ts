@@ -137,3 +137,28 @@ nodes:
     }
   }, 400_000);
 });
+
+describe('console: virtio', () => {
+  it('a custom-kernel node printing on hvc0 (virtconsole) reaches its ready.console pattern; its console takes input', async () => {
+    const { ensureGuest } = await import('../../src/guest/index.js');
+    // The default guest's kernel and initramfs used as "your own kernel": its console shell runs on hvc0 here.
+    const guest = await ensureGuest();
+    const lab = await boot('vcon', `
+name: e2e-vcon
+nodes:
+  k: { kernel: ${JSON.stringify(guest.kernel)}, initrd: ${JSON.stringify(guest.initrd)}, console: virtio, host_network: false, memory: 192M, ready: { console: "built-in shell \\\\(ash\\\\)" } }
+`);
+    try {
+      expect(lab.supervisor.states.get('k')).toBe('ready');
+      expect(lab.supervisor.procs.get('k')!.tails().consoleTail).toMatch(/built-in shell \(ash\)/);
+      const seen = lab.node('k').waitForConsole(/hvc-\d+/, { timeout: 60_000 });
+      const con = lab.node('k').console();
+      con.write('echo hvc-$((40+2))\r');
+      expect(await seen).toMatch(/hvc-42/);
+      con.destroy();
+    } finally {
+      await lab.down();
+      await guest.release();
+    }
+  }, 240_000);
+});
