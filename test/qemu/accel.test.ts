@@ -47,6 +47,7 @@ describe('hostTsc', () => {
     expect(await hostTsc({ sysfs: path.join(dir, 'none'), kernelLog: async () => '', cpuinfo })).toEqual({ khz: 1200000, source: 'cpuinfo' });
     await writeFile(path.join(dir, 'sysfs'), '2600000\n');
     expect(await hostTsc({ sysfs: path.join(dir, 'sysfs'), kernelLog: async () => log, cpuinfo })).toEqual({ khz: 2600000, source: 'sysfs' });
+    await rm(dir, { recursive: true, force: true });
   });
 
   it('reads the early calibration when no refined one was logged', () => {

@@ -1,6 +1,5 @@
 // Bundles without QEMU: what goes in, and how replay treats corrupt, incompatible and escaping bundles.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as tar from 'tar';
 import { describe, expect, it } from 'vitest';
@@ -8,8 +7,9 @@ import { listFiles, openBundle, writeBundle } from '../../src/scenario/bundle.js
 import { loadScenario } from '../../src/scenario/load.js';
 import type { ScenarioRun } from '../../src/scenario/runner.js';
 import { runCli } from '../cli/run-cli.js';
+import { tempDir } from '../helpers/tmp.js';
 
-const tmp = () => mkdtempSync(path.join(tmpdir(), 'topo-bundle-test-'));
+const tmp = () => tempDir('topo-bundle-test-');
 
 async function fakeRun(): Promise<ScenarioRun> {
   const dir = tmp();

@@ -9,9 +9,9 @@ import { loadScenario } from '../../src/scenario/load.js';
 import type { Scenario } from '../../src/scenario/model.js';
 import { runSteps, type ScenarioRun } from '../../src/scenario/runner.js';
 import { listening, type StepLab } from '../../src/scenario/steps.js';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { tempDir } from '../helpers/tmp.js';
 
 type Exec = (cmd: string | readonly string[]) => ExecResult | Promise<ExecResult>;
 const ok = (stdout = '', exitCode = 0, stderr = ''): ExecResult => ({ exitCode, stdout: Buffer.from(stdout), stderr: Buffer.from(stderr), timedOut: false });
@@ -50,7 +50,7 @@ function fakeLab(exec: Exec, calls: string[] = []): StepLab & { consoles: Map<st
 }
 
 async function scenario(steps: string, extra = ''): Promise<Scenario> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'topo-run-'));
+  const dir = tempDir('topo-run-');
   const file = path.join(dir, 's.scenario.yaml');
   writeFileSync(file, `name: fake\n${extra}topology:\n  name: t\n  nodes: { a: {}, b: {} }\n  links: [{ endpoints: [a:eth1, b:eth1] }]\nsteps:\n${steps}`);
   const res = await loadScenario(file);

@@ -1,14 +1,14 @@
 // The terminal view of `topo test`: boot, then one task per step, finished by the runner's results.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { loadScenario } from '../../src/scenario/load.js';
 import { StepListReporter } from '../../src/ui/step-list.js';
+import { tempDir } from '../helpers/tmp.js';
 
 describe('StepListReporter', () => {
   it('shows each step as passed, failed or skipped, and ends once all are settled', async () => {
-    const file = path.join(mkdtempSync(path.join(tmpdir(), 'topo-list-')), 's.scenario.yaml');
+    const file = path.join(tempDir('topo-list-'), 's.scenario.yaml');
     writeFileSync(file, 'name: list\ntopology: { name: t, nodes: { a: {} } }\nsteps:\n  - exec: { node: a, cmd: "true" }\n  - exec: { node: a, cmd: "false" }\n  - sleep: 1s\n');
     const res = await loadScenario(file);
     if (!res.ok) throw new Error('invalid');
@@ -32,7 +32,7 @@ describe('StepListReporter', () => {
   });
 
   it('fails the boot task when the lab never came up', async () => {
-    const file = path.join(mkdtempSync(path.join(tmpdir(), 'topo-list-')), 's.scenario.yaml');
+    const file = path.join(tempDir('topo-list-'), 's.scenario.yaml');
     writeFileSync(file, 'topology: { name: t, nodes: { a: {} } }\nsteps:\n  - sleep: 1s\n');
     const res = await loadScenario(file);
     if (!res.ok) throw new Error('invalid');

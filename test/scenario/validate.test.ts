@@ -1,15 +1,15 @@
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadScenario, seedFromName } from '../../src/scenario/load.js';
 import { levenshtein } from '../../src/topology/diagnostics.js';
 import { runCli } from '../cli/run-cli.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const BAD = 'test/fixtures/scenarios/bad.scenario.yaml';
 
 function scenarioFile(text: string): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'topo-scn-'));
+  const dir = tempDir('topo-scn-');
   const file = path.join(dir, 'x.scenario.yaml');
   writeFileSync(file, text);
   return file;
