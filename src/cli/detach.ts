@@ -15,7 +15,8 @@ import { runForeground, type UpFlags } from './up.js';
 const HANDOFF_FD = 3;
 
 type ErrorFields = { code: string; message: string; hint?: string; node?: string; stderrTail?: string; consoleTail?: string };
-type Handoff = { kind: 'event'; event: SupervisorEvent & { error?: ErrorFields } } | { kind: 'ready'; status: LabStatus } | { kind: 'failed'; error: ErrorFields };
+type WireEvent = Omit<SupervisorEvent, 'error'> & { error?: ErrorFields };
+type Handoff = { kind: 'event'; event: WireEvent } | { kind: 'ready'; status: LabStatus } | { kind: 'failed'; error: ErrorFields };
 
 const toError = (e: ErrorFields) => new TopoError(e.message, { code: e.code, hint: e.hint, node: e.node, stderrTail: e.stderrTail, consoleTail: e.consoleTail });
 
@@ -97,7 +98,7 @@ export async function superviseDetached(topology: ResolvedTopology, flags: UpFla
     handle(e) {
       if (e.type === 'console') return;
       const { error, ...rest } = e as SupervisorEvent & { error?: TopoError };
-      send({ kind: 'event', event: { ...rest, ...(error ? { error: fields(error) } : {}) } as Handoff extends { kind: 'event'; event: infer E } ? E : never });
+      send({ kind: 'event', event: { ...rest, ...(error ? { error: fields(error) } : {}) } as WireEvent });
     },
     print() {},
     async close() {},
