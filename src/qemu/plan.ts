@@ -17,7 +17,7 @@ export function planNode(topology: ResolvedTopology, node: ResolvedNode, inputs:
   const pcie = node.interfaces.length > MMIO_TRANSPORTS - 1 - serialBus;
   const machine = qemuOpts('microvm', { 'x-option-roms': 'off', 'isa-serial': 'on', pcie: pcie ? 'on' : undefined });
 
-  const argv = baseArgs(`${topology.name}-${node.name}`, node, inputs, machine);
+  const argv = baseArgs(`${topology.name}-${node.name}`, node, inputs, machine, inputs.defaultGuest ? 'qemu64' : 'max');
   argv.push('-kernel', must(inputs.kernel, 'kernel'));
   if (inputs.initrd) argv.push('-initrd', inputs.initrd);
   argv.push('-append', kernelCmdline(node, inputs));
