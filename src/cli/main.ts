@@ -49,7 +49,7 @@ export async function main(argvIn: string[]): Promise<number> {
     .option('--json', 'print events as JSON lines')
     .option('--follow', 'prefix every node console line to stdout ("r1 | ...")')
     .option('--keep', 'keep the run directory (logs) after teardown')
-    .option('--jobs <n>', 'nodes booting at once (default: derived from cores)', (v) => parsePositive(v, '--jobs'))
+    .option('--jobs <n>', 'nodes booting at once (default: one per core, more while a core measurably idles)', (v) => parsePositive(v, '--jobs'))
     .option('--run-dir <dir>', 'parent directory for run directories')
     .option('--capture-dir <dir>', 'where pcaps of links with capture: true go (default ./captures/<lab>)')
     .option('-d, --detach', 'return once every node is ready, leaving the lab running in the background')

@@ -27,7 +27,7 @@ export { Lab, DEFAULT_EXEC_TIMEOUT_MS, type ExecResult } from './running-lab.js'
 
 export interface UpOptions {
   accel?: AccelRequest;
-  /** Nodes booting at once; default scales with cores. */
+  /** Nodes booting at once; default: measured (one per core, more while a core idles: AdaptiveSlots). */
   jobs?: number;
   runDirBase?: string;
   /** Keep the run directory (console logs, captures) after teardown. */
@@ -54,9 +54,6 @@ export function labSeed(topology: ResolvedTopology, override?: number): number {
   return override ?? topology.seed ?? Number.parseInt(createHash('sha256').update(`topo-seed/${topology.name}`).digest('hex').slice(0, 8), 16);
 }
 
-export function defaultJobs(): number {
-  return Math.max(4, os.availableParallelism() * 4);
-}
 
 export function defaultReadyTimeoutMs(accel: Accel): number {
   return accel === 'tcg' ? 120_000 : 60_000;
@@ -154,7 +151,7 @@ export async function up(topology: ResolvedTopology, opts: UpOptions = {}): Prom
       fabric,
       openConsoleLog: (name) => runDir.openLogFd(`${name}.log`),
       consoleLogHint: (name) => (opts.keep ? runDir.file(`${name}.log`) : undefined),
-      jobs: opts.jobs ?? defaultJobs(),
+      jobs: opts.jobs,
       janitor,
     });
     const lab = new Lab({ topology, accel: choice.accel, runDir, forwards, captureDir, supervisor, fabric, keep: opts.keep ?? false, seed, cleanups: owned });

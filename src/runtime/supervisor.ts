@@ -10,6 +10,7 @@ import type { NodeState, SupervisorEvent } from './events.js';
 import type { LinkFabric } from './links.js';
 import { exitError, NodeProcess, type ExitInfo, type LinePattern } from './node-process.js';
 import type { Janitor } from './proc-group.js';
+import { AdaptiveSlots, fixedSlots, type BootSlots } from './boot-slots.js';
 
 const RUN_FAILED = /topo-guest: (run\[\d+\] failed.*)$/;
 
@@ -42,8 +43,8 @@ export interface SupervisorOptions {
   openConsoleLog: (node: string) => number | undefined;
   /** The console log path named in hints, when it outlives the lab (--keep). */
   consoleLogHint?: (node: string) => string | undefined;
-  /** Nodes booting (spawned, not yet ready) at once. */
-  jobs: number;
+  /** Nodes booting (spawned, not yet ready) at once; undefined = measured (AdaptiveSlots). */
+  jobs?: number;
   /** Restarts allowed per node for restart: on-failure. */
   maxRestarts?: number;
   /** First restart delay; doubles per restart up to RESTART_BACKOFF_CAP_MS. */
@@ -66,8 +67,7 @@ export class Supervisor extends EventEmitter<{ event: [SupervisorEvent] }> {
   private fatal?: (err: TopoError) => void;
   /** Resolves with the first unrecoverable failure after the lab was ready. */
   readonly failure: Promise<TopoError>;
-  private slots: number;
-  private readonly slotWaiters: (() => void)[] = [];
+  private readonly slots: BootSlots;
   /** One console per node, kept across restarts so readers and the log continue. */
   readonly consoles = new Map<string, ConsoleHub>();
   readonly restartCounts: ReadonlyMap<string, number>;
@@ -75,7 +75,7 @@ export class Supervisor extends EventEmitter<{ event: [SupervisorEvent] }> {
 
   constructor(private readonly opts: SupervisorOptions) {
     super();
-    this.slots = opts.jobs;
+    this.slots = opts.jobs ? fixedSlots(opts.jobs) : new AdaptiveSlots();
     this.restartCounts = this.restarts;
     this.failure = new Promise((resolve) => (this.fatal = resolve));
     this.allowReboot = new Set(opts.topology.nodes.filter((n) => n.allowReboot).map((n) => n.name));
@@ -110,7 +110,7 @@ export class Supervisor extends EventEmitter<{ event: [SupervisorEvent] }> {
   /** Graceful (QMP quit, SIGTERM, SIGKILL) or forced (SIGKILL now) stop of every QEMU. */
   async stopAll(force = false): Promise<void> {
     this.stopping = true;
-    for (const w of this.slotWaiters.splice(0)) w();
+    this.slots.close();
     for (const w of this.backoffs.splice(0)) w.abort();
     await Promise.all([...this.procs.values()].map((proc) => this.stopOne(proc, force)));
     for (const hub of this.consoles.values()) hub.close();
@@ -175,11 +175,11 @@ export class Supervisor extends EventEmitter<{ event: [SupervisorEvent] }> {
   }
 
   private async bootWithSlot(node: ResolvedNode): Promise<void> {
-    await this.takeSlot();
+    await this.slots.take();
     try {
       await this.launch(node);
     } finally {
-      this.releaseSlot();
+      this.slots.release();
     }
   }
 
@@ -279,19 +279,5 @@ export class Supervisor extends EventEmitter<{ event: [SupervisorEvent] }> {
   /** ms since the supervisor was created: the `at` of every event. */
   elapsed(): number {
     return Date.now() - this.t0;
-  }
-
-  private takeSlot(): Promise<void> {
-    if (this.slots > 0) {
-      this.slots--;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => this.slotWaiters.push(resolve));
-  }
-
-  private releaseSlot(): void {
-    const next = this.slotWaiters.shift();
-    if (next) next();
-    else this.slots++;
   }
 }
