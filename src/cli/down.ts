@@ -1,6 +1,7 @@
 // `topo down [LAB] [--all]`: stop a lab with the same guarantees as Ctrl-C on a foreground `up`; clean up a stale one.
 import { cleanStale, listLabs, socketOf, type LabEntry } from '../control/labs.js';
 import { ControlConnection } from '../control/client.js';
+import { processStartTime } from '../runtime/proc-stat.js';
 import { runBase } from '../runtime/rundir.js';
 import { findLab, type LabFlags } from './lab-args.js';
 
@@ -25,15 +26,7 @@ async function downOne(entry: LabEntry): Promise<void> {
   }
   // The reply comes once every QEMU is gone; wait for the supervisor itself to exit too.
   const pid = entry.status?.pid;
-  for (let i = 0; pid && i < 100 && alive(pid); i++) await new Promise((r) => setTimeout(r, 50));
+  // A zombie counts as gone: a PID 1 that does not reap (containers) would otherwise hold us for the whole wait.
+  for (let i = 0; pid && i < 100 && (await processStartTime(pid)) !== undefined; i++) await new Promise((r) => setTimeout(r, 50));
   process.stdout.write(`${entry.lab}: stopped\n`);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }

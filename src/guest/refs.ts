@@ -9,19 +9,16 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import lockfile from 'proper-lockfile';
 import { TopoError, isTopoError } from '../errors.js';
+import { processStartTime } from '../runtime/proc-stat.js';
 import { MANIFEST_FILE, findEntry, moveToTrash, type CacheEntry } from './cache.js';
 
 const REFS_DIR = 'refs';
 /** A holder killed mid-section frees the lock after this long (proper-lockfile refreshes it meanwhile). */
 const LOCK_STALE_MS = 10_000;
 
-/** Start time of a process (field 22 of /proc/<pid>/stat, clock ticks since boot); undefined once it has exited. */
+/** Start time of a process as a string (the reference file names carry it); undefined once it has exited. */
 export async function processStart(pid: number): Promise<string | undefined> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
-  // Field 2 (the command name) may hold spaces and parentheses: count from the last ')'.
-  const fields = stat?.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // A zombie has exited; only its parent has not collected it yet.
-  return fields && fields[0] !== 'Z' ? fields[19] : undefined;
+  return (await processStartTime(pid))?.toString();
 }
 
 let selfStart: Promise<string | undefined> | undefined;

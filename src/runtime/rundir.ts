@@ -5,6 +5,7 @@ import { lstat, mkdtemp, open, readFile, rename, rm, stat, unlink } from 'node:f
 import os from 'node:os';
 import path from 'node:path';
 import { TopoError } from '../errors.js';
+import { processStartTime } from './proc-stat.js';
 import { checkPrivateDir, createDirExclusive, createFileExclusive, openAppendFd, secureDir, type DirPolicy } from './safe-fs.js';
 
 export const OWNER_FILE = 'owner.json';
@@ -95,15 +96,6 @@ export async function labOwner(dir: string): Promise<LabOwner | undefined> {
   if (!record) return undefined;
   if (record.bootId !== undefined && record.bootId !== (await bootId())) return undefined;
   return (await processStartTime(record.pid)) === record.startTime ? { pid: record.pid, startTime: record.startTime } : undefined;
-}
-
-/** Field 22 of /proc/<pid>/stat; undefined when there is no such process. */
-export async function processStartTime(pid: number): Promise<number | undefined> {
-  const text = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
-  // The command name (field 2) may hold spaces and parentheses: count fields after its closing one.
-  const fields = text?.slice(text.lastIndexOf(')') + 2).split(' ');
-  const start = Number(fields?.[19]);
-  return Number.isSafeInteger(start) ? start : undefined;
 }
 
 function bootId(): Promise<string | undefined> {

@@ -5,7 +5,8 @@ import { mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:f
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { acquireRunDir, KEPT_FILE, labOwner, OWNER_FILE, processStartTime } from '../../src/runtime/rundir.js';
+import { acquireRunDir, KEPT_FILE, labOwner, OWNER_FILE } from '../../src/runtime/rundir.js';
+import { processStartTime } from '../../src/runtime/proc-stat.js';
 
 let base: string;
 const bootId = async () => (await readFile('/proc/sys/kernel/random/boot_id', 'utf8')).trim();
@@ -69,6 +70,24 @@ describe('the lab lock', () => {
     await child.catch(() => undefined);
     expect(await labOwner(dir)).toBeUndefined();
     await (await acquireRunDir('lab', base)).remove();
+  });
+
+  it('a holder that exited but was never reaped (a zombie under a PID 1 that does not reap) holds nothing', async () => {
+    // sh starts a child that exits at once, then becomes `sleep`, which never reaps it: the child stays a zombie.
+    const parent = execa('sh', ['-c', 'true & echo $!; exec sleep 60'], { buffer: false });
+    const zombie = Number(await new Promise<string>((resolve) => parent.stdout!.once('data', (b: Buffer) => resolve(b.toString()))));
+    try {
+      await expect.poll(async () => (await readFile(`/proc/${zombie}/stat`, 'utf8')).split(') ')[1]![0]).toBe('Z');
+      const stat = await readFile(`/proc/${zombie}/stat`, 'utf8');
+      const record = { pid: zombie, startTime: Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]), bootId: await bootId() };
+      const dir = await leftBehind('lab', record);
+      expect(await processStartTime(zombie)).toBeUndefined();
+      expect(await labOwner(dir)).toBeUndefined();
+      await (await acquireRunDir('lab', base)).remove();
+    } finally {
+      parent.kill('SIGKILL');
+      await parent.catch(() => undefined);
+    }
   });
 });
 
