@@ -61,12 +61,10 @@ export interface ScalePoint {
   readyS: number;
   cpuPerBootS: number;
   qemuRssMiB: number;
-  runnerIdleCpuPct?: number;
-  runnerRssMiB?: number;
 }
 
-/** up() in this process: wall time to all ready, the QEMUs' CPU time at their ready, memory; runner idle cost. */
-export async function scalePoint(n: number, idleMs = 0): Promise<ScalePoint> {
+/** up() in this process: wall time to all ready, the QEMUs' CPU time at their ready, their memory. */
+export async function scalePoint(n: number, jobs?: number): Promise<ScalePoint> {
   const topology = await load(await labFile(n));
   const cpu = new Map<string, number>();
   const pids = new Map<string, number>();
@@ -75,6 +73,7 @@ export async function scalePoint(n: number, idleMs = 0): Promise<ScalePoint> {
     accel: 'tcg',
     runDirBase: path.join(tmp, 'run'),
     control: false,
+    jobs,
     onEvent: (e) => {
       if (e.type === 'node' && e.state === 'booting' && e.pid) pids.set(e.node, e.pid);
       if (e.type === 'node' && e.state === 'ready') cpu.set(e.node, cpuSeconds(pids.get(e.node)!));
@@ -83,14 +82,6 @@ export async function scalePoint(n: number, idleMs = 0): Promise<ScalePoint> {
   const readyS = (performance.now() - t0) / 1000;
   const qemuRssMiB = [...pids.values()].reduce((a, p) => a + rssMiB(p), 0);
   const point: ScalePoint = { nodes: n, readyS, cpuPerBootS: [...cpu.values()].reduce((a, b) => a + b, 0) / n, qemuRssMiB };
-  if (idleMs) {
-    const before = process.cpuUsage();
-    const w0 = performance.now();
-    await new Promise((r) => setTimeout(r, idleMs));
-    const used = process.cpuUsage(before);
-    point.runnerIdleCpuPct = ((used.user + used.system) / 1000 / (performance.now() - w0)) * 100;
-    point.runnerRssMiB = process.memoryUsage().rss / 2 ** 20;
-  }
   await lab.down({ force: true });
   return point;
 }
@@ -127,6 +118,26 @@ export async function cliUp(n: number): Promise<number> {
   const s = (performance.now() - t0) / 1000;
   await execa(process.execPath, [topoBin, 'down', `cli${n}`], { env });
   return s;
+}
+
+/** The real runner: `topo up --detach` of an n-node ring, then its supervisor's RSS and CPU while the lab idles. */
+export async function runnerIdle(n: number, idleMs = 10_000): Promise<{ cpuPct: number; rssMiB: number }> {
+  const file = await labFile(n, true, `idle${n}`);
+  const env = { TOPO_RUN_DIR: path.join(tmp, 'run'), CI: '1' };
+  await execa(process.execPath, [topoBin, 'up', '--detach', file, '--accel', 'tcg'], { env });
+  try {
+    const ps = JSON.parse((await execa(process.execPath, [topoBin, 'ps', `idle${n}`, '--json'], { env })).stdout) as { pid: number } | { pid: number }[];
+    const pid = (Array.isArray(ps) ? ps[0]! : ps).pid;
+    // Let the boot's last events settle, then measure.
+    await new Promise((r) => setTimeout(r, 2000));
+    const c0 = cpuSeconds(pid);
+    const t0 = performance.now();
+    await new Promise((r) => setTimeout(r, idleMs));
+    const cpuPct = ((cpuSeconds(pid) - c0) / ((performance.now() - t0) / 1000)) * 100;
+    return { cpuPct, rssMiB: rssMiB(pid) };
+  } finally {
+    await execa(process.execPath, [topoBin, 'down', `idle${n}`], { env });
+  }
 }
 
 /** Ctrl-C (SIGINT to the process group) of a foreground `topo up` until its last QEMU is gone. */
