@@ -65,8 +65,7 @@ export class Slots {
 }
 
 /**
- * `tcgCpu`: the model under TCG. The default guest on microvm takes qemu64: fewer CPU features mean fewer
- * alternatives for the kernel to patch and simpler code to translate (~0.2 s of a ~2.5 s boot, bench/boot-profile.ts).
+ * `tcgCpu`: the model under TCG (the default guest's is chosen in plan.ts).
  */
 export function baseArgs(name: string, node: ResolvedNode, inputs: NodeLaunchInputs, machine: string, tcgCpu = 'max'): string[] {
   return [

@@ -91,6 +91,13 @@ describe('two guests on a link', () => {
     expect((await sh(b, 'cat /proc/sys/kernel/hostname')).out).toBe('bravo\n');
   });
 
+  it('stops its timer tick when idle (an idle lab must not cost a core per twenty guests)', async () => {
+    // nohz_mode 0 = the tick runs at HZ forever: what a CPU model without ARAT does to the guest under TCG.
+    const timers = (await sh(a, 'cat /proc/timer_list')).out;
+    expect(timers).toMatch(/nohz_mode\s*:\s*[12]\b/);
+    expect(timers).not.toMatch(/event_handler:\s*tick_handle_periodic/);
+  });
+
   it('names interfaces by MAC and applies MTUs and addresses', async () => {
     const r = await sh(b, 'for i in eth0 eth1; do echo "$i $(cat /sys/class/net/$i/address) $(cat /sys/class/net/$i/mtu)"; done; ip -o addr show dev eth0');
     expect(r.out).toContain(`eth0 ${macB0} 1400\neth1 ${macB1} 1280\n`);

@@ -35,8 +35,9 @@ describe('planNode', () => {
     expect(plan.binary).toBe('qemu-system-x86_64');
     expect(optionValues(plan.argv, '-M')).toEqual(['microvm,x-option-roms=off,isa-serial=on']);
     expect(optionValues(plan.argv, '-accel')).toEqual(['tcg']);
-    // The default guest under TCG takes the cheaper CPU model; a custom kernel keeps every feature.
-    expect(optionValues(plan.argv, '-cpu')).toEqual(['qemu64']);
+    // The default guest under TCG takes the cheaper CPU model, with ARAT so an idle guest stops its tick;
+    // a custom kernel keeps every feature.
+    expect(optionValues(plan.argv, '-cpu')).toEqual(['qemu64,+arat']);
     expect(optionValues(planNode(topo, r1, { ...inputs, defaultGuest: false }).argv, '-cpu')).toEqual(['max']);
     expect(optionValues(planNode(topo, r1, { ...inputs, accel: 'kvm' }).argv, '-cpu')).toEqual(['host']);
     expect(optionValues(plan.argv, '-m')).toEqual(['192M']);
