@@ -1,6 +1,6 @@
 // A detached lab driven only through the CLI: up --detach, ps, exec, link, channel, console (through a pty), logs, down, stale.
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -25,7 +25,15 @@ interface PsLab {
   links: { id: string; endpoints: string[]; state: string; kind: string }[];
 }
 const ps = async (): Promise<PsLab[]> => JSON.parse((await run(['ps', '--json'])).stdout) as PsLab[];
-const alive = (pid: number) => existsSync(`/proc/${pid}`);
+// A zombie has exited: the detached supervisor is re-parented to a PID 1 that may reap it late (or never).
+const alive = (pid: number) => {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !/^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2));
+  } catch {
+    return false;
+  }
+};
 
 beforeAll(async () => {
   base = await mkdtemp(path.join(os.tmpdir(), 'topo-ctl-'));
