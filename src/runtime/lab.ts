@@ -2,7 +2,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { rmdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import os from 'node:os';
 import { TopoError } from '../errors.js';
 import { ensureGuest, readyLine, renderGuestConfig } from '../guest/index.js';
 import { espImage } from '../guest/esp.js';
@@ -53,7 +52,6 @@ export interface UpOptions {
 export function labSeed(topology: ResolvedTopology, override?: number): number {
   return override ?? topology.seed ?? Number.parseInt(createHash('sha256').update(`topo-seed/${topology.name}`).digest('hex').slice(0, 8), 16);
 }
-
 
 export function defaultReadyTimeoutMs(accel: Accel): number {
   return accel === 'tcg' ? 120_000 : 60_000;

@@ -1,11 +1,12 @@
 // Signals as a terminal sends them (to the whole foreground process group), against the fake QEMU.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ctrlC, topo, waitForOutput } from '../helpers/cli.js';
+import { isRunning } from '../helpers/proc.js';
 
 const fake = fileURLToPath(new URL('../fixtures/fake-qemu.mjs', import.meta.url));
 let base: string;
@@ -34,14 +35,7 @@ async function fakePids(): Promise<number[]> {
   const text = await readFile(log, 'utf8').catch(() => '');
   return [...text.matchAll(/ pid (\d+)$/gm)].map((m) => Number(m[1]));
 }
-const running = (pids: number[]) => pids.filter((p) => existsSync(`/proc/${p}`) && !/^\S+ \S+ Z/.test(safeStat(p)));
-function safeStat(pid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return '';
-  }
-}
+const running = (pids: number[]) => pids.filter(isRunning);
 async function until(cond: () => Promise<boolean>, ms = 15_000): Promise<boolean> {
   const end = Date.now() + ms;
   while (Date.now() < end) {

@@ -1,12 +1,13 @@
 // A detached lab driven only through the CLI: up --detach, ps, exec, link, channel, console (through a pty), logs, down, stale.
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot, topo } from '../helpers/cli.js';
+import { isRunning } from '../helpers/proc.js';
 
 let base: string;
 let file: string;
@@ -25,15 +26,6 @@ interface PsLab {
   links: { id: string; endpoints: string[]; state: string; kind: string }[];
 }
 const ps = async (): Promise<PsLab[]> => JSON.parse((await run(['ps', '--json'])).stdout) as PsLab[];
-// A zombie has exited: the detached supervisor is re-parented to a PID 1 that may reap it late (or never).
-const alive = (pid: number) => {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return !/^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2));
-  } catch {
-    return false;
-  }
-};
 
 beforeAll(async () => {
   base = await mkdtemp(path.join(os.tmpdir(), 'topo-ctl-'));
@@ -69,7 +61,7 @@ describe('a detached lab through the CLI', () => {
     const [lab] = await ps();
     expect(lab).toMatchObject({ lab: 'ctl', state: 'ready' });
     expect(lab!.nodes.map((n) => [n.name, n.state])).toEqual([['a', 'ready'], ['b', 'ready']]);
-    expect(lab!.nodes.every((n) => typeof n.pid === 'number' && alive(n.pid))).toBe(true);
+    expect(lab!.nodes.every((n) => typeof n.pid === 'number' && isRunning(n.pid))).toBe(true);
     expect(lab!.links).toEqual([{ id: expect.any(String), endpoints: ['a:eth0', 'b:eth0'], state: 'up', kind: 'direct' }]);
     expect((await run(['ps'])).stdout).toMatch(/^ctl\s+ready/m);
   });
@@ -177,8 +169,8 @@ describe('a detached lab through the CLI', () => {
     const solo = (await ps()).find((l) => l.lab === 'solo')!;
     const qemu = solo.nodes[0]!.pid!;
     process.kill(solo.pid, 'SIGKILL');
-    for (let i = 0; i < 100 && (alive(solo.pid) || alive(qemu)); i++) await new Promise((r) => setTimeout(r, 100));
-    expect(alive(qemu)).toBe(false);
+    for (let i = 0; i < 100 && (isRunning(solo.pid) || isRunning(qemu)); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(isRunning(qemu)).toBe(false);
     expect((await ps()).find((l) => l.lab === 'solo')?.state).toBe('stale');
     const down = await run(['down', 'solo']);
     expect(down.stdout).toMatch(/stale lab cleaned up/);
@@ -192,7 +184,7 @@ describe('a detached lab through the CLI', () => {
     const r = await run(['down']);
     expect(r.exitCode).toBe(0);
     expect(r.stdout).toMatch(/ctl: stopped/);
-    expect(pids.filter(alive)).toEqual([]);
+    expect(pids.filter(isRunning)).toEqual([]);
     expect(existsSync(path.join(base, 'ctl'))).toBe(false);
     expect(await ps()).toEqual([]);
   });
