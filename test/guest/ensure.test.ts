@@ -1,6 +1,6 @@
 // ensureGuest() end to end against fake apt-cache/apt-get/dpkg-deb: references keep entries of running
 // labs, prune and --force respect them, a failed download falls back, and Ctrl-C (abort) stops the build.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, open, readFile, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +12,7 @@ import { ensureGuest } from '../../src/guest/index.js';
 import { TopoError } from '../../src/errors.js';
 import { errorLines } from '../../src/ui/format.js';
 import { fakeAptBin } from '../helpers/fake-apt.js';
+import { isRunning } from '../helpers/proc.js';
 
 const saved = { ...process.env };
 let base: string;
@@ -172,15 +173,6 @@ describe('ensureGuest without a mirror', () => {
   });
 });
 
-/** Whether a process still runs (a zombie waiting for its parent does not). */
-function running(pid: number): boolean {
-  try {
-    return !/^\d+ \(.*\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-}
-
 /** Resolves with the fake apt-get's "<pid> <child pid>" once it is running. */
 async function fakeAptPids(file: string): Promise<number[]> {
   for (;;) {
@@ -197,11 +189,11 @@ describe('ensureGuest aborted', () => {
     const abort = new AbortController();
     const build = ensureGuest({ signal: abort.signal });
     const pids = await fakeAptPids(join(base, 'apt.pids'));
-    expect(pids.every(running)).toBe(true);
+    expect(pids.every(isRunning)).toBe(true);
     expect((await readdir(cache)).some((n) => n.startsWith('.tmp-'))).toBe(true);
     abort.abort();
     await expect(build).rejects.toMatchObject({ code: 'E_ABORTED', message: 'stopped before the default guest was built' });
-    expect(pids.filter(running)).toEqual([]);
+    expect(pids.filter(isRunning)).toEqual([]);
     expect((await readdir(cache)).filter((n) => n !== 'apt-inputs.json')).toEqual([]);
   });
 

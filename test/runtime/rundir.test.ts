@@ -73,8 +73,9 @@ describe('the lab lock', () => {
   });
 
   it('a holder that exited but was never reaped (a zombie under a PID 1 that does not reap) holds nothing', async () => {
-    // sh starts a child that exits at once, then becomes `sleep`, which never reaps it: the child stays a zombie.
-    const parent = execa('sh', ['-c', 'true & echo $!; exec sleep 60'], { buffer: false });
+    // perl (Essential on Debian) forks a child that exits at once and never waits for it: the child stays a zombie.
+    // (A shell can't be trusted here: dash may reap its background job before it execs.)
+    const parent = execa('perl', ['-e', '$| = 1; my $p = fork() // die; exit 0 unless $p; print "$p\n"; sleep 60'], { buffer: false });
     const zombie = Number(await new Promise<string>((resolve) => parent.stdout!.once('data', (b: Buffer) => resolve(b.toString()))));
     try {
       await expect.poll(async () => (await readFile(`/proc/${zombie}/stat`, 'utf8')).split(') ')[1]![0]).toBe('Z');
