@@ -56,39 +56,82 @@ function rssMiB(pid: number): number {
   }
 }
 
-export interface ScalePoint {
+export interface LabRun {
   nodes: number;
+  /** Process start to the "all N nodes ready" line. */
   readyS: number;
+  /** Median of the nodes' QEMU start to ready, as the supervisor measured it. */
+  bootS: number;
+  /** The QEMUs' CPU time at their ready, per node. */
   cpuPerBootS: number;
   qemuRssMiB: number;
+  /** The runner (this `topo up` process) while the ready lab idles, when asked for. */
+  idle?: { cpuPct: number; rssMiB: number };
+  /** Ctrl-C to the last QEMU gone. */
+  teardownS: number;
 }
 
-/** up() in this process: wall time to all ready, the QEMUs' CPU time at their ready, their memory. */
-export async function scalePoint(n: number, jobs?: number): Promise<ScalePoint> {
-  const topology = await load(await labFile(n));
-  const cpu = new Map<string, number>();
-  const pids = new Map<string, number>();
+/**
+ * One foreground `topo up --json` of an n-node ring, a real process as a user starts it: time to all ready, the
+ * QEMUs' CPU time and memory at ready, optionally the runner's cost while the lab idles, then Ctrl-C (SIGINT to the
+ * process group, as a terminal sends it) until the last QEMU is gone.
+ */
+export async function cliLab(n: number, opts: { jobs?: number; idleMs?: number } = {}): Promise<LabRun> {
+  const file = await labFile(n);
+  const args = [topoBin, 'up', file, '--json', '--accel', 'tcg', ...(opts.jobs ? ['--jobs', String(opts.jobs)] : [])];
   const t0 = performance.now();
-  const lab = await up(topology, {
-    accel: 'tcg',
-    runDirBase: path.join(tmp, 'run'),
-    control: false,
-    jobs,
-    onEvent: (e) => {
-      if (e.type === 'node' && e.state === 'booting' && e.pid) pids.set(e.node, e.pid);
-      if (e.type === 'node' && e.state === 'ready') cpu.set(e.node, cpuSeconds(pids.get(e.node)!));
-    },
+  const child = spawn(process.execPath, args, { env: { ...process.env, TOPO_RUN_DIR: path.join(tmp, 'run'), CI: '1' }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const pids = new Map<string, number>();
+  const cpu: number[] = [];
+  const boot: number[] = [];
+  let stderr = '';
+  child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+  const readyS = await new Promise<number>((resolve, reject) => {
+    let buf = '';
+    child.stdout.on('data', (b: Buffer) => {
+      buf += b.toString();
+      const lines = buf.split('\n');
+      buf = lines.pop()!;
+      for (const line of lines) {
+        const e = JSON.parse(line) as { type: string; node?: string; state?: string; pid?: number; readyMs?: number };
+        if (e.type === 'node' && e.state === 'booting' && e.pid) pids.set(e.node!, e.pid);
+        if (e.type === 'node' && e.state === 'ready') {
+          cpu.push(cpuSeconds(pids.get(e.node!)!));
+          boot.push((e.readyMs ?? NaN) / 1000);
+        }
+        if (e.type === 'lab' && e.state === 'ready') resolve((performance.now() - t0) / 1000);
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`topo up exited early (${code}): ${stderr.trim()}`)));
   });
-  const readyS = (performance.now() - t0) / 1000;
   const qemuRssMiB = [...pids.values()].reduce((a, p) => a + rssMiB(p), 0);
-  const point: ScalePoint = { nodes: n, readyS, cpuPerBootS: [...cpu.values()].reduce((a, b) => a + b, 0) / n, qemuRssMiB };
-  await lab.down({ force: true });
-  return point;
+  let idle: LabRun['idle'];
+  if (opts.idleMs) {
+    // Let the boot's last events settle, then measure.
+    await new Promise((r) => setTimeout(r, 2000));
+    const c0 = cpuSeconds(child.pid!);
+    const i0 = performance.now();
+    await new Promise((r) => setTimeout(r, opts.idleMs));
+    idle = { cpuPct: ((cpuSeconds(child.pid!) - c0) / ((performance.now() - i0) / 1000)) * 100, rssMiB: rssMiB(child.pid!) };
+  }
+  const exited = new Promise((r) => child.once('exit', r));
+  const d0 = performance.now();
+  process.kill(-child.pid!, 'SIGINT');
+  const alive = (p: number) => { try { process.kill(p, 0); return true; } catch { return false; } };
+  while ([...pids.values()].some(alive)) await new Promise((r) => setTimeout(r, 10));
+  const teardownS = (performance.now() - d0) / 1000;
+  await exited;
+  return { nodes: n, readyS, bootS: median(boot), cpuPerBootS: cpu.reduce((a, b) => a + b, 0) / n, qemuRssMiB, idle, teardownS };
 }
 
-/** The plain alternative: a bash script starting the same QEMU command lines (fd channels as files/null) and polling for the ready line. */
+/**
+ * The plain alternative: a bash script starting the same QEMU command lines and polling for the ready line. Channels
+ * that topo passes as inherited fds become a file (console) or null; each link NIC stays, on a hub port of its own
+ * (a cable to nowhere), so the guest probes and configures the same devices.
+ */
 export async function plainScript(n: number): Promise<number> {
-  const topology = await load(await labFile(n, false, `plain${n}`));
+  const topology = await load(await labFile(n, true, `plain${n}`));
+  let hub = 0;
   const guest = await ensureGuest();
   const tscKhz = await hostTscKhz();
   const lines = ['#!/bin/bash', 'set -u', `cd ${JSON.stringify(tmp)}`];
@@ -97,7 +140,11 @@ export async function plainScript(n: number): Promise<number> {
     await writeFile(cfg, renderGuestConfig(node));
     const plan = planNode(topology, node, { accel: 'tcg', kernel: guest.kernel, initrd: guest.initrd, defaultGuest: true, tscKhz, guestConfigFile: cfg, hostForwards: [] });
     const log = path.join(tmp, `plain-${node.name}.log`);
-    const argv = plan.argv.map((a) => a.replace(/^socket,id=con,fd=\d+$/, `file,id=con,path=${log}`).replace(/^socket,id=(qmp|agent),fd=\d+$/, 'null,id=$1'));
+    const argv = plan.argv.map((a, i) =>
+      plan.argv[i - 1] === '-netdev'
+        ? a.replace(/^socket,id=([^,]+),fd=\d+$/, (_, id: string) => `hubport,id=${id},hubid=${hub++}`)
+        : a.replace(/^socket,id=con,fd=\d+$/, `file,id=con,path=${log}`).replace(/^socket,id=(qmp|agent),fd=\d+$/, 'null,id=$1'),
+    );
     lines.push(`: > ${log}`, `${plan.binary} ${argv.map((a) => `'${a.replaceAll("'", `'\\''`)}'`).join(' ')} >/dev/null 2>&1 &`);
   }
   const logs = topology.nodes.map((nd) => path.join(tmp, `plain-${nd.name}.log`)).join(' ');
@@ -107,59 +154,6 @@ export async function plainScript(n: number): Promise<number> {
   const t0 = performance.now();
   await execa('bash', [script]);
   return (performance.now() - t0) / 1000;
-}
-
-/** The topo CLI as a real process: `topo up --detach` until it returns (every node ready), then `topo down`. */
-export async function cliUp(n: number): Promise<number> {
-  const file = await labFile(n, false, `cli${n}`);
-  const env = { TOPO_RUN_DIR: path.join(tmp, 'run'), CI: '1' };
-  const t0 = performance.now();
-  await execa(process.execPath, [topoBin, 'up', '--detach', file, '--accel', 'tcg'], { env });
-  const s = (performance.now() - t0) / 1000;
-  await execa(process.execPath, [topoBin, 'down', `cli${n}`], { env });
-  return s;
-}
-
-/** The real runner: `topo up --detach` of an n-node ring, then its supervisor's RSS and CPU while the lab idles. */
-export async function runnerIdle(n: number, idleMs = 10_000): Promise<{ cpuPct: number; rssMiB: number }> {
-  const file = await labFile(n, true, `idle${n}`);
-  const env = { TOPO_RUN_DIR: path.join(tmp, 'run'), CI: '1' };
-  await execa(process.execPath, [topoBin, 'up', '--detach', file, '--accel', 'tcg'], { env });
-  try {
-    const ps = JSON.parse((await execa(process.execPath, [topoBin, 'ps', `idle${n}`, '--json'], { env })).stdout) as { pid: number } | { pid: number }[];
-    const pid = (Array.isArray(ps) ? ps[0]! : ps).pid;
-    // Let the boot's last events settle, then measure.
-    await new Promise((r) => setTimeout(r, 2000));
-    const c0 = cpuSeconds(pid);
-    const t0 = performance.now();
-    await new Promise((r) => setTimeout(r, idleMs));
-    const cpuPct = ((cpuSeconds(pid) - c0) / ((performance.now() - t0) / 1000)) * 100;
-    return { cpuPct, rssMiB: rssMiB(pid) };
-  } finally {
-    await execa(process.execPath, [topoBin, 'down', `idle${n}`], { env });
-  }
-}
-
-/** Ctrl-C (SIGINT to the process group) of a foreground `topo up` until its last QEMU is gone. */
-export async function teardown(n: number): Promise<number> {
-  const file = await labFile(n, true, `down${n}`);
-  const child = spawn(process.execPath, [topoBin, 'up', file, '--json', '--accel', 'tcg'], { env: { ...process.env, TOPO_RUN_DIR: path.join(tmp, 'run'), CI: '1' }, detached: true, stdio: ['ignore', 'pipe', 'ignore'] });
-  const pids: number[] = [];
-  await new Promise<void>((resolve, reject) => {
-    let buf = '';
-    child.stdout.on('data', (b: Buffer) => {
-      buf += b.toString();
-      for (const m of buf.matchAll(/"state":"booting","at":\d+,"pid":(\d+)/g)) if (!pids.includes(Number(m[1]))) pids.push(Number(m[1]));
-      if (buf.includes(`"detail":"all ${n} nodes ready"`)) resolve();
-    });
-    child.once('exit', () => reject(new Error('topo up exited early')));
-  });
-  const t0 = performance.now();
-  process.kill(-child.pid!, 'SIGINT');
-  while (pids.some((p) => { try { process.kill(p, 0); return true; } catch { return false; } })) await new Promise((r) => setTimeout(r, 10));
-  const s = (performance.now() - t0) / 1000;
-  await new Promise((r) => child.once('exit', r));
-  return s;
 }
 
 /** TCP from a to b over a direct link and over a forwarded one, in one lab; MB/s each. */

@@ -4,7 +4,7 @@ import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { ensureGuest } from '../src/guest/index.js';
-import { cleanup, cliUp, guestThroughput, median, plainScript, runnerIdle, scalePoint, teardown, type ScalePoint } from './labs.js';
+import { cleanup, cliLab, guestThroughput, median, plainScript, type LabRun } from './labs.js';
 
 const quick = process.argv.includes('--quick');
 const out = process.argv.includes('--out') ? process.argv[process.argv.indexOf('--out') + 1]! : path.join(process.cwd(), 'bench-results.json');
@@ -43,71 +43,76 @@ if (delay) rows.push(['delay 10 ms: late by p50 / p99 (ms)', `${delay.at(-3)} / 
 const losses = relayLines.slice(relayLines.findIndex((l) => l.startsWith('loss:'))).map((l) => /\s(\d+\.\d+) %/.exec(l)?.[1]).filter(Boolean).map(Number);
 if (losses.length) rows.push(['loss 20 % configured, measured per seed', `${Math.min(...losses).toFixed(2)}–${Math.max(...losses).toFixed(2)} %`, 'within 0.5 points']);
 
-say('single boots');
-const single: ScalePoint[] = [];
-for (let i = 0; i < 5; i++) single.push(await scalePoint(1));
-const bootS = median(single.map((p) => p.readyS));
-const bootCpu = median(single.map((p) => p.cpuPerBootS));
-rows.push(['default guest boot to ready (median of 5)', `${s(bootS)}, ${bootCpu.toFixed(2)} CPU-s`, '< 1.0 s, < 1.0 CPU-s']);
-results.guestBoot = { readyS: single.map((p) => p.readyS), cpuS: single.map((p) => p.cpuPerBootS) };
-
-say('boot cuts A/B');
-const ab = (await script('boot-ab.ts', [quick ? '3' : '5'])).trim().split('\n').map((l) => JSON.parse(l) as { variant: string; wallS: number; cpuS: number });
-results.bootCuts = ab;
-for (const v of [...new Set(ab.map((x) => x.variant))]) {
-  const xs = ab.filter((x) => x.variant === v);
-  rows.push([`boot cuts: ${v}`, `${s(median(xs.map((x) => x.wallS)))}, ${median(xs.map((x) => x.cpuS)).toFixed(2)} CPU-s (bare QEMU, console only)`, '']);
-}
-
-say('overhead: topo up CLI vs a plain script');
-const sizes = [1, 4, 16];
-const overhead: Record<number, { plain: number[]; topo: number[] }> = {};
-for (const n of sizes) {
-  overhead[n] = { plain: [], topo: [] };
-  const runs = n >= 16 ? (quick ? 1 : 2) : quick ? 2 : 3;
-  for (let i = 0; i < runs; i++) {
-    // Interleaved A/B, order alternating.
-    if (i % 2 === 0) overhead[n].plain.push(await plainScript(n));
-    overhead[n].topo.push(await cliUp(n));
-    if (i % 2 === 1) overhead[n].plain.push(await plainScript(n));
+if (!quick) {
+  say('boot cuts A/B');
+  const ab = (await script('boot-ab.ts', ['5'])).trim().split('\n').map((l) => JSON.parse(l) as { variant: string; wallS: number; cpuS: number });
+  results.bootCuts = ab;
+  for (const v of [...new Set(ab.map((x) => x.variant))]) {
+    const xs = ab.filter((x) => x.variant === v);
+    rows.push([`boot cuts: ${v}`, `${s(median(xs.map((x) => x.wallS)))}, ${median(xs.map((x) => x.cpuS)).toFixed(2)} CPU-s (bare QEMU, console only)`, '']);
   }
-  const o = overhead[n];
-  rows.push([`${n} nodes: topo up vs plain script`, `${s(median(o.topo))} vs ${s(median(o.plain))} (${(median(o.topo) / median(o.plain)).toFixed(2)})`, n === 16 ? 'ratio <= 1.00' : '']);
 }
-results.overhead = overhead;
-const ratio = median(overhead[16]!.topo) / median(overhead[16]!.plain);
 
-say('scale curve');
-const curve: ScalePoint[] = [];
+// Every topo run is one foreground `topo up` CLI process of a ring: its time to ready is an overhead sample against
+// the plain script at 1, 4 and 16 nodes, a point of the scale curve, and its Ctrl-C a teardown sample; the largest
+// lab's runner is measured while it idles.
+const sizes = quick ? [1, 2, 4, 8, 16] : [1, 2, 4, 8, 16, 32, 64];
+const abSizes = [1, 4, 16];
+const biggest = sizes.at(-1)!;
+const runsOf = (n: number) => (n === 1 ? 5 : !abSizes.includes(n) ? 1 : quick ? 1 : n >= 16 ? 2 : 3);
+const runs: Record<number, { topo: LabRun[]; plain: number[] }> = {};
+for (const n of sizes) {
+  say(`${n} node${n > 1 ? 's' : ''}: topo up${abSizes.includes(n) ? ' vs a plain script' : ''}`);
+  const r = (runs[n] = { topo: [] as LabRun[], plain: [] as number[] });
+  const count = runsOf(n);
+  const plainCount = n === 1 && quick ? 3 : abSizes.includes(n) ? count : 0;
+  for (let i = 0; i < count; i++) {
+    // Interleaved A/B, order alternating.
+    if (i % 2 === 0 && r.plain.length < plainCount) r.plain.push(await plainScript(n));
+    r.topo.push(await cliLab(n, { idleMs: n === biggest && i === count - 1 ? (quick ? 5000 : 10_000) : 0 }));
+    if (i % 2 === 1 && r.plain.length < plainCount) r.plain.push(await plainScript(n));
+  }
+}
+const byReady = (xs: LabRun[]) => [...xs].sort((a, b) => a.readyS - b.readyS)[Math.floor(xs.length / 2)]!;
+
+const single = runs[1]!.topo;
+const bootS = median(single.map((p) => p.bootS));
+const bootCpu = median(single.map((p) => p.cpuPerBootS));
+rows.push(['default guest boot to ready (median of 5, QEMU start to ready)', `${s(bootS)}, ${bootCpu.toFixed(2)} CPU-s`, '< 1.0 s, < 1.0 CPU-s']);
+results.guestBoot = { readyS: single.map((p) => p.bootS), cpuS: single.map((p) => p.cpuPerBootS) };
+
+for (const n of abSizes) {
+  const topo = median(runs[n]!.topo.map((p) => p.readyS));
+  const plain = median(runs[n]!.plain);
+  rows.push([`${n} node${n > 1 ? 's' : ''}: topo up vs plain script (process start to all ready)`, `${s(topo)} vs ${s(plain)} (${(topo / plain).toFixed(2)})`, n === 16 ? 'ratio <= 1.00' : '']);
+}
+results.overhead = Object.fromEntries(abSizes.map((n) => [n, { plain: runs[n]!.plain, topo: runs[n]!.topo.map((p) => p.readyS) }]));
+const ratio = median(runs[16]!.topo.map((p) => p.readyS)) / median(runs[16]!.plain);
+
 const cores = os.availableParallelism();
-for (const n of quick ? [2, 4, 8, 16] : [2, 4, 8, 16, 32, 64]) {
-  const p = await scalePoint(n);
-  curve.push(p);
-  const limit = (n * bootCpu) / cores;
-  const goal = n === 64 ? 'efficiency >= 0.8' : n === 16 ? 'efficiency >= 0.85' : '';
-  rows.push([`${n} nodes ready (ring)`, `${s(p.readyS)}; ${p.cpuPerBootS.toFixed(2)} CPU-s/boot; limit ${s(limit)}; efficiency ${(limit / p.readyS).toFixed(2)}; QEMU RSS ${p.qemuRssMiB.toFixed(0)} MiB`, goal]);
+const curve = sizes.map((n) => byReady(runs[n]!.topo));
+for (const p of curve.slice(1)) {
+  const limit = (p.nodes * bootCpu) / cores;
+  const goal = p.nodes === 64 ? 'efficiency >= 0.8' : p.nodes === 16 ? 'efficiency >= 0.85' : '';
+  rows.push([`${p.nodes} nodes ready (ring)`, `${s(p.readyS)}; ${p.cpuPerBootS.toFixed(2)} CPU-s/boot; limit ${s(limit)}; efficiency ${(limit / p.readyS).toFixed(2)}; QEMU RSS ${p.qemuRssMiB.toFixed(0)} MiB`, goal]);
 }
 results.scale = curve;
 
-const idleN = quick ? 16 : 64;
-say(`runner idle with ${idleN} nodes`);
-const idle = await runnerIdle(idleN);
-rows.push([`runner (detached supervisor) idle with ${idleN} nodes`, `${idle.cpuPct.toFixed(2)}% of a core, RSS ${idle.rssMiB.toFixed(0)} MiB`, `< 1%, < ${100 + idleN} MiB`]);
-results.runnerIdle = { nodes: idleN, ...idle };
+const idle = runs[biggest]!.topo.at(-1)!.idle!;
+rows.push([`runner (topo up) idle with ${biggest} nodes`, `${idle.cpuPct.toFixed(2)}% of a core, RSS ${idle.rssMiB.toFixed(0)} MiB`, `< 1%, < ${100 + biggest} MiB`]);
+results.runnerIdle = { nodes: biggest, ...idle };
 
 if (!quick) {
   say('boot slots: measured vs fixed');
-  const slotN = 32;
-  const fixed = await scalePoint(slotN, 8);
-  const measured = await scalePoint(slotN);
-  rows.push([`${slotN} nodes: measured boot slots vs fixed --jobs 8`, `${s(measured.readyS)} (${measured.cpuPerBootS.toFixed(2)} CPU-s/boot) vs ${s(fixed.readyS)} (${fixed.cpuPerBootS.toFixed(2)})`, '']);
+  const fixed = await cliLab(32, { jobs: 8 });
+  const measured = byReady(runs[32]!.topo);
+  rows.push(['32 nodes: measured boot slots vs fixed --jobs 8', `${s(measured.readyS)} (${measured.cpuPerBootS.toFixed(2)} CPU-s/boot) vs ${s(fixed.readyS)} (${fixed.cpuPerBootS.toFixed(2)})`, '']);
   results.slots = { measured, fixed8: fixed };
 }
 
-say('teardown');
-for (const n of quick ? [16] : [16, 64]) {
-  const t = await teardown(n);
-  rows.push([`teardown of ${n} nodes (Ctrl-C to last process gone)`, s(t), n === 64 ? '< 2 s' : '']);
+for (const n of sizes.filter((x) => x === 16 || x === 64)) {
+  const t = median(runs[n]!.topo.map((p) => p.teardownS));
+  rows.push([`teardown of ${n} nodes (Ctrl-C to last QEMU gone)`, s(t), n === 64 ? '< 2 s' : '']);
   results[`teardown${n}`] = t;
 }
 
