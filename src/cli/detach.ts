@@ -1,5 +1,5 @@
 // `topo up --detach`: a background supervisor (own session, no terminal) runs the lab; this process shows its boot and returns.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { TopoError } from '../errors.js';
@@ -7,6 +7,7 @@ import type { SupervisorEvent } from '../runtime/events.js';
 import { ownSignals } from '../runtime/signals.js';
 import type { LabStatus } from '../runtime/status.js';
 import type { ResolvedTopology } from '../topology/model.js';
+import { deepFreeze } from '../topology/resolve.js';
 import { errorLines, summaryLines } from '../ui/format.js';
 import type { Reporter } from '../ui/plain.js';
 import { runForeground, type UpFlags } from './up.js';
@@ -20,7 +21,12 @@ type Handoff = { kind: 'event'; event: WireEvent } | { kind: 'ready'; status: La
 
 const toError = (e: ErrorFields) => new TopoError(e.message, { code: e.code, hint: e.hint, node: e.node, stderrTail: e.stderrTail, consoleTail: e.consoleTail });
 
-export async function detachUp(file: string, topology: ResolvedTopology, flags: UpFlags, reporter: Reporter): Promise<number> {
+/**
+ * Starts the background supervisor at once, so that its start-up (a second Node, the engine's modules) overlaps this
+ * process's validation. It runs nothing until `detachUp` hands it the validated topology on its stdin; closing stdin
+ * without one (bad input, this process gone) makes it exit quietly.
+ */
+export function startSupervisor(file: string, flags: UpFlags): ChildProcess {
   const args = [...process.execArgv, process.argv[1]!, 'up', path.resolve(file), '--supervise'];
   if (flags.accel) args.push('--accel', flags.accel);
   if (flags.keep) args.push('--keep');
@@ -28,7 +34,14 @@ export async function detachUp(file: string, topology: ResolvedTopology, flags: 
   if (flags.jobs) args.push('--jobs', String(flags.jobs));
   if (flags.runDir) args.push('--run-dir', path.resolve(flags.runDir));
   if (flags.captureDir) args.push('--capture-dir', path.resolve(flags.captureDir));
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'ignore', 'pipe'], detached: true });
+  const child = spawn(process.execPath, args, { stdio: ['pipe', 'ignore', 'ignore', 'pipe'], detached: true });
+  child.stdin!.on('error', () => undefined); // it died: the hand-over pipe reports that
+  return child;
+}
+
+export async function detachUp(child: ChildProcess, topology: ResolvedTopology, reporter: Reporter): Promise<number> {
+  // The supervisor runs exactly what this process validated: it does not read the file again.
+  child.stdin!.end(JSON.stringify(topology));
   const pipe = child.stdio[HANDOFF_FD] as NodeJS.ReadableStream;
   let stopRequested = false;
   const release = ownSignals(() => {
@@ -74,7 +87,11 @@ export async function detachUp(file: string, topology: ResolvedTopology, flags: 
 }
 
 /** The background side: the same engine as a foreground `up`, reporting to the pipe until the lab is ready. */
-export async function superviseDetached(topology: ResolvedTopology, flags: UpFlags): Promise<number> {
+export async function superviseDetached(flags: UpFlags): Promise<number> {
+  let text = '';
+  for await (const chunk of process.stdin) text += String(chunk);
+  if (!text) return 0; // the `up --detach` that started us found the file invalid, or is gone
+  const topology = deepFreeze(JSON.parse(text) as ResolvedTopology);
   let open = true;
   const send = (msg: Handoff) => {
     if (!open) return;

@@ -21,7 +21,7 @@ export interface UpFlags {
   captureDir?: string;
   detach?: boolean;
   forwardAll?: boolean;
-  /** Internal: this process is the background supervisor of `up --detach` (events go to fd 3). */
+  /** Internal: this process is the background supervisor of `up --detach` (topology on stdin, events to fd 3). */
   supervise?: boolean;
 }
 
@@ -44,10 +44,15 @@ export async function loadForUp(file: string): Promise<ResolvedTopology | number
 }
 
 export async function upCommand(file: string, flags: UpFlags): Promise<number> {
+  if (flags.supervise) return (await import('./detach.js')).superviseDetached(flags);
+  const detach = flags.detach ? await import('./detach.js') : undefined;
+  const supervisor = detach?.startSupervisor(file, flags);
   const topology = await loadForUp(file);
-  if (typeof topology === 'number') return topology;
-  if (flags.detach) return (await import('./detach.js')).detachUp(file, topology, flags, await makeReporter(flags, topology.nodes.map((n) => n.name)));
-  if (flags.supervise) return (await import('./detach.js')).superviseDetached(topology, flags);
+  if (typeof topology === 'number') {
+    supervisor?.stdin!.end();
+    return topology;
+  }
+  if (detach && supervisor) return detach.detachUp(supervisor, topology, await makeReporter(flags, topology.nodes.map((n) => n.name)));
   const reporter = await makeReporter(flags, topology.nodes.map((n) => n.name));
   return runForeground(topology, flags, reporter);
 }

@@ -80,10 +80,13 @@ export async function hostTsc(src: TscSources = {}): Promise<TscRate | undefined
   return m?.[1] ? { khz: Math.round(Number(m[1]) * 1000), source: 'cpuinfo' } : undefined;
 }
 
+// node's execFile, not execa: this runs on every `topo up`, and importing execa costs ~0.1 s.
 async function kernelLog(): Promise<string> {
-  const { execa } = await import('execa');
-  const r = await execa('dmesg', [], { reject: false, timeout: 2000, stdin: 'ignore' });
-  return r.exitCode === 0 ? String(r.stdout) : '';
+  const { execFile } = await import('node:child_process');
+  return new Promise((resolve) => {
+    const child = execFile('dmesg', [], { timeout: 2000, maxBuffer: 64 * 2 ** 20 }, (err, stdout) => resolve(err ? '' : stdout));
+    child.stdin?.end();
+  });
 }
 
 /** Host TSC rate in kHz (see hostTsc); `cpuinfoPath` alone reads only that file (tests). */

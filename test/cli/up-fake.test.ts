@@ -1,5 +1,5 @@
 // `topo up` CLI paths that need a QEMU misbehaving on demand: the fake QEMU fixture stands in.
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -70,4 +70,25 @@ describe('topo up with a fake QEMU', () => {
     expect(result.stderr).not.toMatch(/\n\s+at /);
     expect(existsSync(path.join(base, 'fakecli'))).toBe(false);
   });
+
+  it('up --detach of an invalid file: one file:line:col line, and the early-started supervisor is gone', async () => {
+    await writeFile(file, 'name: fakecli\nnodes:\n  a: { memroy: 1G }\n');
+    const result = await topo(['up', '--detach', file, '--run-dir', base]);
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr.trim().split('\n')).toEqual([expect.stringMatching(/lab\.yaml:3:\d+: error: .*memory/)]);
+    await expect.poll(() => supervisorsOf(file), { timeout: 5000 }).toEqual([]);
+    expect(existsSync(path.join(base, 'fakecli'))).toBe(false);
+  });
 });
+
+/** pids of background supervisors started for `file` (`topo up FILE --supervise`). */
+function supervisorsOf(file: string): number[] {
+  return readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((d) => {
+    try {
+      const argv = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
+      return argv.includes('--supervise') && argv.includes(file);
+    } catch {
+      return false;
+    }
+  }).map(Number);
+}
