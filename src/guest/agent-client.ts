@@ -113,6 +113,15 @@ export class AgentClient {
     );
   }
 
+  /**
+   * The guest reset under us (allow_reboot): the agent that took the pending requests is gone and will never answer
+   * them, so they fail now rather than at their reply timeout. The channel stays: new requests reach the next agent.
+   */
+  guestReset(reason: string): void {
+    this.chunks.length = 0;
+    for (const p of [...this.pending.values()]) p.reject(new Error(reason));
+  }
+
   close(): void {
     this.fail('agent client closed');
     this.stream.destroy();

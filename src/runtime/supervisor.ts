@@ -264,7 +264,11 @@ export class Supervisor extends EventEmitter<{ event: [SupervisorEvent] }> {
     // allow_reboot: the machine resets inside the same QEMU; the node stays ready (its links and overlay survive).
     if (this.states.get(node) === 'ready' && this.allowReboot.has(node)) {
       const cause = guestExitCause(line);
-      if (cause === 'reboot' || cause === 'panic') this.emit('event', { type: 'notice', message: `${node}: guest rebooted${cause === 'panic' ? ' after a kernel panic' : ''}` });
+      if (cause === 'reboot' || cause === 'panic') {
+        const what = `guest rebooted${cause === 'panic' ? ' after a kernel panic' : ''}`;
+        this.procs.get(node)?.agent?.guestReset(`the ${what} before it answered`);
+        this.emit('event', { type: 'notice', message: `${node}: ${what}` });
+      }
     }
     // A failed run: command must be visible in every output mode, not only with --follow.
     const failed = RUN_FAILED.exec(line);

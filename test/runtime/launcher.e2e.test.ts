@@ -70,8 +70,13 @@ links:
     const pid = lab.supervisor.procs.get('r1')!.pid;
     const boots = () => events.filter((e) => e.type === 'console' && e.node === 'r1' && e.line.startsWith('topo-guest: ready')).length;
     const before = boots();
-    // Not awaited: the agent that got the command is gone with the old kernel, so no reply ever comes.
-    void lab.exec('r1', 'reboot -f', { timeoutMs: 5_000 }).catch(() => undefined);
+    // The agent that took these is gone with the old kernel: both fail when the reboot shows, not at their reply
+    // timeout (10 minutes for a command without one).
+    const pending = lab.exec('r1', 'touch /tmp/sleeping; sleep 600').catch((e: unknown) => e);
+    await until(async () => (await sh(lab, 'r1', 'test -e /tmp/sleeping')).code === 0);
+    const rebooting = lab.exec('r1', 'reboot -f', { timeoutMs: 5_000 }).catch((e: unknown) => e);
+    expect(await pending).toMatchObject({ code: 'E_AGENT', message: expect.stringMatching(/^the guest rebooted before it answered/) });
+    expect(await rebooting).toMatchObject({ code: 'E_AGENT', message: expect.stringMatching(/rebooted/) });
     await until(() => boots() > before);
     expect(lab.supervisor.procs.get('r1')!.pid).toBe(pid);
     expect(lab.supervisor.states.get('r1')).toBe('ready');
