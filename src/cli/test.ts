@@ -10,7 +10,7 @@ import { ownSignals } from '../runtime/signals.js';
 import { isBundlePath, openBundle, writeBundle, type OpenedBundle } from '../scenario/bundle.js';
 import { junitXml } from '../scenario/junit.js';
 import { loadScenario } from '../scenario/load.js';
-import type { Scenario } from '../scenario/model.js';
+import { stepNode, type Scenario } from '../scenario/model.js';
 import { runScenario, type ScenarioRun, type StepResult } from '../scenario/runner.js';
 import { formatDiagnostic, oneLine } from '../topology/diagnostics.js';
 import { seconds } from '../ui/format.js';
@@ -126,9 +126,9 @@ export async function testCommand(files: string[], flags: TestFlags): Promise<nu
         onStepStart: () => list?.stepStart(),
         onStepEnd: (r) => (list ? list.stepEnd(r) : stepLines(scenario, r).forEach(out)),
         onFailurePause: flags.pauseOnFailure
-          ? async (lab) => {
+          ? async (lab, failed) => {
               await settled();
-              return pause(lab, (fn) => (resume = fn));
+              return pause(lab, stepNode(scenario.steps[failed.index]!) ?? lab.topology.nodes[0]?.name ?? 'NODE', (fn) => (resume = fn));
             }
           : undefined,
       });
@@ -168,9 +168,8 @@ function interactive(flags: TestFlags): boolean {
   return process.stdout.isTTY === true && !process.env.CI && flags.ui !== false;
 }
 
-/** `--pause-on-failure`: the lab stays up for a look until Ctrl-C. */
-function pause(lab: Lab, onResume: (fn: () => void) => void): Promise<void> {
-  const node = lab.topology.nodes[0]?.name ?? 'NODE';
+/** `--pause-on-failure`: the lab stays up for a look (at the failed step's node) until Ctrl-C. */
+function pause(lab: Lab, node: string, onResume: (fn: () => void) => void): Promise<void> {
   [
     `  paused with lab ${lab.name} running; look at it from another terminal:`,
     `    topo exec ${lab.name} ${node} -- sh     (a command in a node)`,

@@ -71,6 +71,8 @@ export async function up(topology: ResolvedTopology, opts: UpOptions = {}): Prom
     await preflight(topology);
     const choice = chooseAccel(opts.accel ?? 'auto', await probeAccel());
     if (choice.notice) emit({ type: 'notice', message: choice.notice });
+    // The TSC probe reads the kernel log: let it run while the guest cache is checked.
+    const tscProbe = choice.accel === 'tcg' ? hostTsc().catch(() => undefined) : Promise.resolve(undefined);
     const needsGuest = topology.nodes.some(usesDefaultGuest);
     const guest = needsGuest
       ? await ensureGuest({ signal: opts.signal, onProgress: (message: string) => emit({ type: 'notice', message: `guest: ${message}` }) })
@@ -78,7 +80,7 @@ export async function up(topology: ResolvedTopology, opts: UpOptions = {}): Prom
     // The lab references its guest cache entry until torn down, so no prune or rebuild removes it meanwhile.
     if (guest) owned.push(() => guest.release());
     abortCheck(opts.signal);
-    const tsc = choice.accel === 'tcg' ? await hostTsc() : undefined;
+    const tsc = await tscProbe;
     if (tsc?.source === 'cpuinfo') emit({ type: 'notice', message: `notice: TSC rate taken from /proc/cpuinfo (${tsc.khz} kHz; the kernel's calibrated rate was not readable): guests booting together may stall if the clock is scaled` });
     const tscKhz = tsc?.khz;
 

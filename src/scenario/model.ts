@@ -26,6 +26,14 @@ export type Step = StepBase &
     | { kind: 'sleep'; ms: number }
   );
 
+/** The node a step is about (a link's or a copy's first), for hints; undefined for a sleep. */
+export function stepNode(step: Step): string | undefined {
+  if ('node' in step) return step.node;
+  if (step.kind === 'copy') return 'node' in step.from ? step.from.node : 'node' in step.to ? step.to.node : undefined;
+  if (step.kind === 'link' || step.kind === 'impair') return step.endpoints[0]?.split(':')[0];
+  return undefined;
+}
+
 export interface Scenario {
   name: string;
   /** Absolute path of the scenario file. */

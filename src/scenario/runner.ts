@@ -111,8 +111,8 @@ export interface RunScenarioOptions extends StepHooks {
   /** Ctrl-C: stops booting or the running step; teardown still happens. */
   signal?: AbortSignal;
   onEvent?: (e: SupervisorEvent) => void;
-  /** Called with the lab still up when a step failed (`--pause-on-failure`); teardown waits for it. */
-  onFailurePause?: (lab: Lab) => Promise<void>;
+  /** Called with the lab still up and the first failed step (`--pause-on-failure`); teardown waits for it. */
+  onFailurePause?: (lab: Lab, failed: StepResult) => Promise<void>;
 }
 
 export async function runScenario(scenario: Scenario, opts: RunScenarioOptions = {}): Promise<ScenarioRun> {
@@ -166,7 +166,8 @@ export async function runScenario(scenario: Scenario, opts: RunScenarioOptions =
     if (abort.signal.aborted && !opts.signal?.aborted) run.error = `the scenario timeout (${scenario.timeoutMs} ms) ran out`;
     steps.close();
     await snapshot(lab, scenario, run, consoleLog);
-    if (opts.onFailurePause && !abort.signal.aborted && run.results.some((r) => r.status === 'failed')) await opts.onFailurePause(lab);
+    const failed = run.results.find((r) => r.status === 'failed');
+    if (opts.onFailurePause && !abort.signal.aborted && failed) await opts.onFailurePause(lab, failed);
   } finally {
     clearTimeout(timer);
     stepsLog?.close();

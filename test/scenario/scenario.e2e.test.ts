@@ -106,16 +106,21 @@ describe('topo test', () => {
     expect(replay.stdout).toContain('FAIL  3. the file that is not there');
   });
 
-  it('--pause-on-failure keeps the lab up after a failed step until Ctrl-C, then tears down', async () => {
+  it('--pause-on-failure keeps the lab up after a failed step until Ctrl-C, with hints naming the failed step\'s node', async () => {
     const file = path.join(base, 'pause.scenario.yaml');
-    await writeFile(file, `name: pause\ntopology: ${path.join(repoRoot, 'topologies/pair.yaml')}\nsteps:\n  - exec: { node: a, cmd: "exit 5" }\n`);
+    await writeFile(file, `name: pause\ntopology: ${path.join(repoRoot, 'topologies/pair.yaml')}\nsteps:\n  - exec: { node: a, cmd: "true" }\n  - exec: { node: b, cmd: "exit 5" }\n`);
     const child = run(['test', file, '--pause-on-failure', '--bundle', path.join(base, 'pause-bundles')], { group: true });
-    const seen = await waitForOutput(child, /Ctrl-C tears it down/);
-    expect(seen).toContain('FAIL  1. a: exit 5');
-    expect(seen).toContain('topo exec pair a -- sh');
-    const look = await run(['exec', 'pair', 'a', '--', 'hostname']);
-    expect(look.stdout.trim()).toBe('a');
-    ctrlC(child);
+    try {
+      const seen = await waitForOutput(child, /Ctrl-C tears it down/);
+      expect(seen).toContain('FAIL  2. b: exit 5');
+      expect(seen).toContain('topo exec pair b -- sh');
+      expect(seen).toContain('topo console pair b');
+      const look = await run(['exec', 'pair', 'b', '--', 'hostname']);
+      expect(look.stdout.trim()).toBe('b');
+    } finally {
+      // A failed look must not leave the paused lab behind for the next test.
+      ctrlC(child);
+    }
     const res = await child;
     expect(res.exitCode).toBe(1);
     const ps = await run(['ps', '--json']);
