@@ -1,12 +1,11 @@
 // Schema validation through Ajv, with Ajv's errors reworded for people and its anyOf cascades folded.
 import { readFileSync } from 'node:fs';
-import Ajv2020Module, { type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import { basename } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ErrorObject, ValidateFunction } from 'ajv';
 import { describePath, pointer, subject, suggest, type Issue } from './diagnostics.js';
+import { compileSchema, loadPrecompiled } from './schema-code.js';
 import { durationProblem, parsePort, percentProblem, rateProblem, sizeProblem } from './values.js';
-
-// CJS default exports under NodeNext: at runtime the import is the function itself, TS sees a namespace.
-type AjvClass = typeof Ajv2020Module.default;
-const Ajv2020 = (Ajv2020Module as unknown as { default?: AjvClass }).default ?? (Ajv2020Module as unknown as AjvClass);
 
 export const SCHEMA_URL = new URL('../../schemas/topology.schema.json', import.meta.url);
 
@@ -16,17 +15,22 @@ const compiled = new Map<string, ValidateFunction>();
 const defOf = new WeakMap<object, string>();
 const defRoots = new WeakSet<object>();
 
-/** Compiled once per process and schema, on first use: compiling costs far more than validating. */
+/** Where the build puts the precompiled validator of a schema (dist/schemas/NAME.validate.cjs). */
+function precompiledPath(url: URL): string {
+  return fileURLToPath(new URL(`../schemas/${basename(url.pathname, '.schema.json')}.validate.cjs`, import.meta.url));
+}
+
+/** Once per process and schema, on first use: the build's precompiled validator, else compiled now. */
 function validator(url: URL): ValidateFunction {
   let fn = compiled.get(url.href);
   if (!fn) {
-    const schema = JSON.parse(readFileSync(url, 'utf8')) as { $defs: Record<string, unknown> };
-    for (const [name, def] of Object.entries(schema.$defs)) {
+    const text = readFileSync(url, 'utf8');
+    const v = loadPrecompiled(precompiledPath(url), text) ?? compileSchema(text);
+    for (const [name, def] of Object.entries(v.defs)) {
       mark(def, name);
-      if (typeof def === 'object' && def !== null) defRoots.add(def);
+      defRoots.add(def);
     }
-    const ajv = new Ajv2020({ allErrors: true, verbose: true, strict: true });
-    fn = ajv.compile(schema);
+    fn = v.validate;
     compiled.set(url.href, fn);
   }
   return fn;
