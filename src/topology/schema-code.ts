@@ -20,7 +20,12 @@ function ajvFor(standalone: boolean): AjvInstance {
   return new mod.default({ allErrors: true, verbose: true, strict: true, ...(standalone ? { code: { source: true } } : {}) });
 }
 
-export function schemaHash(text: string): string {
+/** File name of a schema's precompiled validator: topology.schema.json -> topology.validate.cjs (in dist/schemas/). */
+export function precompiledName(schemaFile: string): string {
+  return schemaFile.replace(/\.schema\.json$/, '.validate.cjs');
+}
+
+function schemaHash(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
 

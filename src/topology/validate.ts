@@ -4,7 +4,7 @@ import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { describePath, pointer, subject, suggest, type Issue } from './diagnostics.js';
-import { compileSchema, loadPrecompiled } from './schema-code.js';
+import { compileSchema, loadPrecompiled, precompiledName } from './schema-code.js';
 import { durationProblem, parsePort, percentProblem, rateProblem, sizeProblem } from './values.js';
 
 export const SCHEMA_URL = new URL('../../schemas/topology.schema.json', import.meta.url);
@@ -17,7 +17,7 @@ const defRoots = new WeakSet<object>();
 
 /** Where the build puts the precompiled validator of a schema (dist/schemas/NAME.validate.cjs). */
 function precompiledPath(url: URL): string {
-  return fileURLToPath(new URL(`../schemas/${basename(url.pathname, '.schema.json')}.validate.cjs`, import.meta.url));
+  return fileURLToPath(new URL(`../schemas/${precompiledName(basename(url.pathname))}`, import.meta.url));
 }
 
 /** Once per process and schema, on first use: the build's precompiled validator, else compiled now. */
