@@ -1,7 +1,7 @@
 // ensureGuest() end to end against fake apt-cache/apt-get/dpkg-deb: references keep entries of running
 // labs, prune and --force respect them, a failed download falls back, and Ctrl-C (abort) stops the build.
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, open, readFile, readdir, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readFile, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -124,13 +124,15 @@ describe('ensureGuest on a cache this user cannot write', () => {
   it('uses an intact entry as it is (no reference, no lock)', async () => {
     const built = await ensureGuest();
     await built.release();
-    await chmod(base, 0o755);
+    // The cache belongs to another user; the reader is root without capabilities (no DAC override), so it
+    // can still read the repository wherever it was cloned (nobody could not enter a 0700 mktemp parent).
+    await execa('chown', ['-R', '65534:65534', join(base, 'cache')]);
     const script = join(base, 'use.mts');
     await writeFile(script, `import { ensureGuest } from ${JSON.stringify(fileURLToPath(new URL('../../src/guest/index.ts', import.meta.url)))};
 const g = await ensureGuest();
 await g.release();
 console.log(JSON.stringify({ dir: g.dir, cached: g.cached }));\n`);
-    const r = await execa('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '--import', 'tsx', script], {
+    const r = await execa('setpriv', ['--bounding-set=-all', '--inh-caps=-all', process.execPath, '--import', 'tsx', script], {
       cwd: fileURLToPath(new URL('../../', import.meta.url)),
       env: { PATH: process.env.PATH, TOPO_CACHE_DIR: process.env.TOPO_CACHE_DIR },
       extendEnv: false,
