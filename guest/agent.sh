@@ -114,20 +114,22 @@ work() {
   fi
   rm -f "$stage".*
   # Not a process group leader (no job control here), so setsid neither forks: $! is the session id.
+  # Until the child has called setsid() that session does not exist yet, so every kill below names the
+  # process as well as its session: "kill -KILL -pid" alone missed a watcher the command had outrun.
   setsid sh "$d/cmd" <"$in" >"$d/out" 2>"$d/err" 5>&- &
   pid=$!
   echo "$pid" > "$d/pid"
   # A K that came before the pid file existed left this mark.
-  [ -e "$d/kill" ] && kill -KILL -"$pid" 2>/dev/null
+  [ -e "$d/kill" ] && kill -KILL "$pid" -"$pid" 2>/dev/null
   watcher=
   if [ "$ms" -gt 0 ]; then
-    setsid sh -c 'sleep "$1"; : > "$2"; kill -KILL -"$3"' watcher "$((ms / 1000)).$(printf %03d $((ms % 1000)))" "$d/timedout" "$pid" </dev/null >/dev/null 2>&1 5>&- &
+    setsid sh -c 'sleep "$1"; : > "$2"; kill -KILL "$3" -"$3"' watcher "$((ms / 1000)).$(printf %03d $((ms % 1000)))" "$d/timedout" "$pid" </dev/null >/dev/null 2>&1 5>&- &
     watcher=$!
   fi
   wait "$pid"
   rc=$?
   rm -f "$d/pid"
-  [ -n "$watcher" ] && kill -KILL -"$watcher" 2>/dev/null
+  [ -n "$watcher" ] && kill -KILL "$watcher" -"$watcher" 2>/dev/null
   [ -n "$watcher" ] && wait "$watcher" 2>/dev/null
   to=0
   [ -e "$d/timedout" ] && to=1
@@ -153,7 +155,7 @@ split | while read -r kind id a b c; do
     K)
       d=$W/$id
       if [ -d "$d" ] && : > "$d/kill" 2>/dev/null && [ -s "$d/pid" ] && read -r p < "$d/pid"; then
-        kill -KILL -"$p" 2>/dev/null
+        kill -KILL "$p" -"$p" 2>/dev/null
       fi
       ;;
     *) refuse "$id" 'unknown request' ;;
