@@ -138,8 +138,7 @@ export async function testCommand(files: string[], flags: TestFlags): Promise<nu
       resume = undefined;
       runs.push(run);
       if (run.error) err(`  ${run.error}`);
-      const passed = run.results.filter((r) => r.status === 'passed').length;
-      out(`  ${run.passed ? 'passed' : 'FAILED'}: ${passed}/${run.results.length} steps in ${seconds(run.durationMs)}`);
+      out(summaryLine(run));
       if (flags.bundle || !run.passed) {
         try {
           out(`  bundle: ${await writeBundle(run, flags.bundle ?? DEFAULT_BUNDLE_DIR)} (replay: topo test BUNDLE)`);
@@ -162,6 +161,13 @@ export async function testCommand(files: string[], flags: TestFlags): Promise<nu
     }
   }
   return runs.length === loaded.length && runs.every((r) => r.passed) ? 0 : 1;
+}
+
+/** The run's last line; time paused after a failure is named apart (it is not in the run's time nor its timeout). */
+export function summaryLine(run: ScenarioRun): string {
+  const passed = run.results.filter((r) => r.status === 'passed').length;
+  const pause = run.pausedMs ? ` (and ${seconds(run.pausedMs)} paused)` : '';
+  return `  ${run.passed ? 'passed' : 'FAILED'}: ${passed}/${run.results.length} steps in ${seconds(run.durationMs)}${pause}`;
 }
 
 function interactive(flags: TestFlags): boolean {

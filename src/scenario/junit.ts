@@ -1,6 +1,7 @@
 // JUnit XML for CI report viewers: one testsuite per scenario, one testcase per step. Hand-written: the format is
 // a few fixed elements, and the one subtle part (escaping, characters XML 1.0 cannot hold) is below.
 import os from 'node:os';
+import { reportText } from '../ui/plain.js';
 import type { ScenarioRun, StepResult } from './runner.js';
 
 // XML 1.0 allows only \t \n \r below 0x20; no lone surrogates, no U+FFFE/U+FFFF.
@@ -24,9 +25,17 @@ function attr(text: string): string {
 
 const secs = (ms: number) => (ms / 1000).toFixed(3);
 
+/** A step's own output as the testcase's system-out/system-err (JUnit viewers show it beside the result). */
+function outputs(r: StepResult): string[] {
+  const o = r.output;
+  if (!o) return [];
+  return [...(o.stdout ? [`      <system-out>${xmlEscape(o.stdout)}</system-out>`] : []), ...(o.stderr ? [`      <system-err>${xmlEscape(o.stderr)}</system-err>`] : [])];
+}
+
 function testcase(run: ScenarioRun, r: StepResult): string {
   const open = `    <testcase name="${attr(`${r.index + 1}. ${r.name}`)}" classname="${attr(run.scenario.name)}" time="${secs(r.durationMs)}"`;
-  if (r.status === 'passed') return `${open}/>`;
+  const out = outputs(r);
+  if (r.status === 'passed') return out.length === 0 ? `${open}/>` : [`${open}>`, ...out, '    </testcase>'].join('\n');
   if (r.status === 'skipped') return `${open}>\n      <skipped/>\n    </testcase>`;
   const f = r.failure!;
   const body = [
@@ -34,18 +43,20 @@ function testcase(run: ScenarioRun, r: StepResult): string {
     ...f.got,
     ...(f.console.length > 0 ? [`last console lines of ${f.node}:`, ...f.console.map((l) => `  ${l}`)] : []),
   ].join('\n');
-  return `${open}>\n      <failure message="${attr(f.message)}" type="${r.kind}">${xmlEscape(body)}</failure>\n    </testcase>`;
+  return [`${open}>`, `      <failure message="${attr(f.message)}" type="${r.kind}">${xmlEscape(body)}</failure>`, ...out, '    </testcase>'].join('\n');
 }
 
 function testsuite(run: ScenarioRun, id: number): string {
   const failures = run.results.filter((r) => r.status === 'failed').length;
   const skipped = run.results.filter((r) => r.status === 'skipped').length;
-  const logs = [...run.consoleLogs].map(([node, log]) => `===== ${node} console =====\n${log.toString('utf8')}`).join('\n');
+  // The raw logs (in a bundle) keep every byte; here the prompt's terminal queries would be noise.
+  const logs = [...run.consoleLogs].map(([node, log]) => `===== ${node} console =====\n${reportText(log.toString('utf8'))}`).join('\n');
   const props = [
     ['seed', String(run.scenario.seed)],
     ['file', run.scenario.file],
     ['topology', run.scenario.topology.name],
     ...(run.accel ? [['accel', run.accel]] : []),
+    ...(run.pausedMs ? [['paused', secs(run.pausedMs)]] : []),
   ];
   return [
     `  <testsuite id="${id}" package="topo" name="${attr(run.scenario.name)}" tests="${run.results.length}" failures="${failures}" errors="0" skipped="${skipped}" time="${secs(run.durationMs)}" timestamp="${new Date(run.startedAt).toISOString().replace(/\.\d+Z$/, '')}" hostname="${attr(os.hostname())}">`,

@@ -5,7 +5,9 @@ import type { AccelRequest } from '../qemu/accel.js';
 import type { SupervisorEvent } from '../runtime/events.js';
 import { Journal } from '../runtime/journal.js';
 import { up, type Lab, type UpOptions } from '../runtime/lab.js';
+import { ScenarioClock } from './clock.js';
 import type { Scenario, Step } from './model.js';
+import type { StepOutput } from './output.js';
 import { asFailure, runStep, tailText, type StepLab } from './steps.js';
 
 export interface StepFailureInfo {
@@ -26,17 +28,26 @@ export interface StepResult {
   startedAt: number;
   durationMs: number;
   failure?: StepFailureInfo;
+  /** What an exec step's command printed (bounded tails), passed or failed: the evidence of the result. */
+  output?: StepOutput;
 }
 
 /** One line of the runner's event log: lab events and step boundaries, with wall-clock time. */
-export type JournalEntry = { time: string } & ({ type: 'step'; state: 'start' | 'pass' | 'fail' | 'skip'; step: number; name: string; message?: string } | SupervisorEvent | { type: 'scenario'; state: string; name: string; seed: number; message?: string });
+export type JournalEntry = { time: string } & (
+  | { type: 'step'; state: 'start' | 'pass' | 'fail' | 'skip'; step: number; name: string; message?: string; stdout?: string; stderr?: string }
+  | SupervisorEvent
+  | { type: 'scenario'; state: string; name: string; seed: number; message?: string; pausedMs?: number }
+);
 
 export interface ScenarioRun {
   scenario: Scenario;
   passed: boolean;
   results: StepResult[];
   startedAt: number;
+  /** Running time: a pause (--pause-on-failure) is not in it. */
   durationMs: number;
+  /** Time the lab stood paused after a failure (--pause-on-failure). */
+  pausedMs?: number;
   /** Why the lab never became ready (or the scenario timed out before the steps). */
   error?: string;
   accel?: string;
@@ -86,16 +97,18 @@ export async function runSteps(lab: StepLab, steps: readonly Step[], opts: RunSt
     const startedAt = Date.now();
     let result: StepResult;
     try {
-      await runStep(lab, step, { remainingMs: () => opts.deadline - Date.now(), signal: opts.signal });
-      result = { ...base, status: 'passed', startedAt, durationMs: Date.now() - startedAt };
+      const output = await runStep(lab, step, { remainingMs: () => opts.deadline - Date.now(), signal: opts.signal });
+      result = { ...base, status: 'passed', startedAt, durationMs: Date.now() - startedAt, ...(output ? { output } : {}) };
     } catch (err) {
       const f = asFailure(err, step);
       const consoleTail = f.node && opts.consoleLog ? tailText(await opts.consoleLog(f.node).catch(() => Buffer.alloc(0)), CONSOLE_TAIL) : [];
-      result = { ...base, status: 'failed', startedAt, durationMs: Date.now() - startedAt, failure: { message: f.message, expected: f.expected, got: f.got, node: f.node, console: consoleTail } };
+      result = { ...base, status: 'failed', startedAt, durationMs: Date.now() - startedAt, failure: { message: f.message, expected: f.expected, got: f.got, node: f.node, console: consoleTail }, ...(f.output ? { output: f.output } : {}) };
       if (!opts.continueOnFailure) stop = `step ${step.index + 1} failed`;
     }
     results.push(result);
-    opts.journal?.({ time: now(), type: 'step', state: result.status === 'passed' ? 'pass' : 'fail', step: step.index + 1, name: step.name, message: result.failure?.message });
+    // Empty streams stay out of the line; a passing step's output is the proof a reproduction needs.
+    const out = result.output;
+    opts.journal?.({ time: now(), type: 'step', state: result.status === 'passed' ? 'pass' : 'fail', step: step.index + 1, name: step.name, message: result.failure?.message, ...(out?.stdout ? { stdout: out.stdout } : {}), ...(out?.stderr ? { stderr: out.stderr } : {}) });
     opts.onStepEnd?.(result);
   }
   return results;
@@ -116,15 +129,14 @@ export interface RunScenarioOptions extends StepHooks {
 }
 
 export async function runScenario(scenario: Scenario, opts: RunScenarioOptions = {}): Promise<ScenarioRun> {
-  const startedAt = Date.now();
-  const deadline = startedAt + scenario.timeoutMs;
   const journal: JournalEntry[] = [];
   const log = (e: JournalEntry) => {
     journal.push(e);
     opts.journal?.(e);
   };
   const abort = new AbortController();
-  const timer = setTimeout(() => abort.abort(), scenario.timeoutMs);
+  const clock = new ScenarioClock(scenario.timeoutMs, () => abort.abort());
+  const startedAt = clock.startedAt;
   const onOuter = () => abort.abort();
   opts.signal?.addEventListener('abort', onOuter, { once: true });
   const run: ScenarioRun = { scenario, passed: false, results: [], startedAt, durationMs: 0, journal, consoleLogs: new Map(), collected: new Map(), captures: [] };
@@ -162,22 +174,35 @@ export async function runScenario(scenario: Scenario, opts: RunScenarioOptions =
     opts = { ...opts, journal: (e) => (e.type === 'step' ? steps.write(e) : undefined, outer?.(e)) };
     const ready = lab;
     const consoleLog = (node: string) => readFile(ready.runDir.file(`${node}.log`));
-    run.results = await runSteps(lab, scenario.steps, { ...opts, deadline, signal: abort.signal, journal: log, consoleLog });
+    run.results = await runSteps(lab, scenario.steps, { ...opts, deadline: clock.deadline(), signal: abort.signal, journal: log, consoleLog });
     if (abort.signal.aborted && !opts.signal?.aborted) run.error = `the scenario timeout (${scenario.timeoutMs} ms) ran out`;
     steps.close();
     await snapshot(lab, scenario, run, consoleLog);
     const failed = run.results.find((r) => r.status === 'failed');
-    if (opts.onFailurePause && !abort.signal.aborted && failed) await opts.onFailurePause(lab, failed);
+    if (opts.onFailurePause && !abort.signal.aborted && failed) await paused(clock, log, scenario, () => opts.onFailurePause!(ready, failed));
   } finally {
-    clearTimeout(timer);
+    clock.stop();
     stepsLog?.close();
     opts.signal?.removeEventListener('abort', onOuter);
     if (lab) await lab.down();
     run.passed = run.error === undefined && run.results.every((r) => r.status === 'passed');
-    run.durationMs = Date.now() - startedAt;
-    log({ time: now(), type: 'scenario', state: run.passed ? 'pass' : 'fail', name: scenario.name, seed: scenario.seed, message: run.error });
+    run.pausedMs = clock.pausedMs() || undefined;
+    run.durationMs = Date.now() - startedAt - clock.pausedMs();
+    log({ time: now(), type: 'scenario', state: run.passed ? 'pass' : 'fail', name: scenario.name, seed: scenario.seed, message: run.error, ...(run.pausedMs ? { pausedMs: run.pausedMs } : {}) });
   }
   return run;
+}
+
+/** A look at the lab after a failure: the scenario's clock stands still meanwhile (its timeout is for the steps). */
+async function paused(clock: ScenarioClock, log: (e: JournalEntry) => void, s: Scenario, look: () => Promise<void>): Promise<void> {
+  clock.pause();
+  log({ time: now(), type: 'scenario', state: 'paused', name: s.name, seed: s.seed });
+  try {
+    await look();
+  } finally {
+    clock.resume();
+    log({ time: now(), type: 'scenario', state: 'resumed', name: s.name, seed: s.seed, pausedMs: clock.pausedMs() });
+  }
 }
 
 /** Console logs, collected files and capture paths, taken while the lab still runs (its run dir goes at teardown). */

@@ -5,8 +5,10 @@ import { TopoError, isTopoError } from '../errors.js';
 import type { ExecResult } from '../guest/agent-client.js';
 import type { LinkHandle, NodeHandle } from '../runtime/handles.js';
 import { compilePattern } from '../topology/pattern.js';
+import { reportText } from '../ui/plain.js';
 import { download, upload } from './copy.js';
 import type { Step } from './model.js';
+import { stepOutput, type StepOutput } from './output.js';
 
 /** What a step needs from a lab: the in-process Lab and a connected RemoteLab both fit. */
 export interface StepLab {
@@ -21,6 +23,8 @@ export class StepFailure extends Error {
     readonly expected?: string,
     readonly got: readonly string[] = [],
     readonly node?: string,
+    /** What the step's command printed (its last attempt), kept as evidence. */
+    readonly output?: StepOutput,
   ) {
     super(message);
   }
@@ -33,9 +37,10 @@ export interface StepContext {
 }
 
 const TAIL_LINES = 10;
+/** The last lines of guest text, as report text (a prompt's terminal sequences are noise in a failure report). */
 export function tailText(b: Buffer | string, lines = TAIL_LINES): string[] {
-  const text = b.toString().replace(/\r*\n$/, '');
-  return text === '' ? [] : text.split(/\r*\n/).map((l) => l.replace(/\r+$/, '')).slice(-lines);
+  const text = reportText(b.toString().replace(/\r*\n$/, ''));
+  return text === '' ? [] : text.split('\n').slice(-lines);
 }
 
 function bound(ms: number, ctx: StepContext): number {
@@ -67,10 +72,10 @@ function execMismatch(step: Extract<Step, { kind: 'exec' }>, r: ExecResult): Ste
   if (problems.length === 0) return undefined;
   const expected = [`exit ${step.expect.exit}`, ...(['stdout', 'stderr'] as const).flatMap((s) => (step.expect[s] !== undefined ? [`${s} =~ /${step.expect[s]}/`] : []))].join(', ');
   const got = [`exit code: ${r.timedOut ? 'timed out' : r.exitCode}`, ...tailText(r.stdout).map((l) => `stdout| ${l}`), ...tailText(r.stderr).map((l) => `stderr| ${l}`)];
-  return new StepFailure(problems.join('; '), expected, got, step.node);
+  return new StepFailure(problems.join('; '), expected, got, step.node, stepOutput(r));
 }
 
-async function runExec(lab: StepLab, step: Extract<Step, { kind: 'exec' }>, ctx: StepContext): Promise<void> {
+async function runExec(lab: StepLab, step: Extract<Step, { kind: 'exec' }>, ctx: StepContext): Promise<StepOutput> {
   const node = lab.node(step.node);
   const deadline = Date.now() + bound(step.retry?.timeoutMs ?? 0, ctx);
   let attempts = 0;
@@ -78,9 +83,9 @@ async function runExec(lab: StepLab, step: Extract<Step, { kind: 'exec' }>, ctx:
     attempts++;
     const r = await node.exec(step.cmd, { timeout: bound(step.timeoutMs, ctx), stdin: step.stdin, signal: ctx.signal });
     const failure = execMismatch(step, r);
-    if (!failure) return;
+    if (!failure) return stepOutput(r);
     if (!step.retry || Date.now() + step.retry.intervalMs >= deadline || ctx.remainingMs() <= step.retry.intervalMs) {
-      if (attempts > 1) throw new StepFailure(`${failure.message} (after ${attempts} attempts in ${step.retry?.timeoutMs} ms)`, failure.expected, failure.got, failure.node);
+      if (attempts > 1) throw new StepFailure(`${failure.message} (after ${attempts} attempts in ${step.retry?.timeoutMs} ms)`, failure.expected, failure.got, failure.node, failure.output);
       throw failure;
     }
     await sleep(step.retry.intervalMs, undefined, { signal: ctx.signal });
@@ -141,8 +146,8 @@ async function runNode(lab: StepLab, step: Extract<Step, { kind: 'node' }>): Pro
   return node[step.action]();
 }
 
-/** Runs one step; a StepFailure (or a TopoError from the lab) says why it failed. */
-export async function runStep(lab: StepLab, step: Step, ctx: StepContext): Promise<void> {
+/** Runs one step (an exec's output comes back); a StepFailure (or a TopoError from the lab) says why it failed. */
+export async function runStep(lab: StepLab, step: Step, ctx: StepContext): Promise<StepOutput | void> {
   const ms = bound(step.kind === 'wait' ? step.timeoutMs : step.kind === 'exec' ? Number.MAX_SAFE_INTEGER : 120_000, ctx);
   switch (step.kind) {
     case 'exec':

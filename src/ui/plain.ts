@@ -53,8 +53,22 @@ export class JsonReporter implements Reporter {
   async close(): Promise<void> {}
 }
 
-/** A guest's terminal escapes and control bytes shown, not obeyed (they could move the cursor or retitle the terminal). */
-export function printable(line: string): string {
+// A whole terminal sequence: CSI (ESC [ ... final byte, e.g. the prompt's cursor query ESC[6n), OSC (ESC ] ... BEL or
+// ESC \), or a two-byte ESC X. C1 CSI (0x9b) too.
+// eslint-disable-next-line no-control-regex
+const SEQUENCE = /(?:\u001b\[|\u009b)[0-?]*[ -/]*[@-~]|\u001b\][^\u0007\u001b]*(?:\u0007|\u001b\\)|\u001b[ -~]/g;
+
+/**
+ * A guest's terminal escapes and control bytes shown, not obeyed (they could move the cursor or retitle the terminal).
+ * With `dropSequences`, whole terminal sequences go first (reports: they are noise there), and what is left is shown.
+ */
+export function printable(line: string, opts: { dropSequences?: boolean } = {}): string {
+  const text = opts.dropSequences ? line.replace(SEQUENCE, '') : line;
   // eslint-disable-next-line no-control-regex
-  return line.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+/** Guest text for a text report (failure lines, JUnit, events.jsonl): lines kept, terminal sequences dropped, CRs gone. */
+export function reportText(text: string): string {
+  return printable(text.replace(/\r+\n/g, '\n').replace(/\r+$/, ''), { dropSequences: true });
 }
