@@ -1,12 +1,14 @@
-// `topo bundle [LAB] -o FILE`: a reproduction bundle of a running lab (for bugs found by hand). Its scenario is
-// one step (the lab boots and a node answers), so `topo test FILE` replays the same topology.
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+// `topo bundle [LAB] -o FILE`: a reproduction bundle of a running lab (for bugs found by hand). Its scenario is a
+// first step (the lab boots and a node answers) and then the lab's journaled hand work (exec, link, impair, node
+// actions, cp) as steps, so `topo test FILE` replays what was done to it.
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { connect } from '../control/remote-lab.js';
 import { TopoError } from '../errors.js';
 import { writeBundle } from '../scenario/bundle.js';
 import { loadScenario } from '../scenario/load.js';
+import { handScenario } from '../scenario/recorded.js';
 import type { JournalEntry, ScenarioRun } from '../scenario/runner.js';
 import { formatDiagnostic } from '../topology/diagnostics.js';
 import { splitLab, type LabFlags } from './lab-args.js';
@@ -20,12 +22,6 @@ export async function bundleCommand(words: string[], flags: LabFlags & { output?
     const status = await remote.status();
     const first = status.nodes[0]?.name ?? 'a';
     await writeFile(path.join(stage, 'topology.yaml'), await readFile(status.file));
-    const scenario = [`name: ${JSON.stringify(`${status.lab} (bundled by hand)`)}`, 'topology: topology.yaml', `seed: ${status.seed}`, 'steps:', `  - name: the lab boots and ${first} answers`, `    exec: { node: ${first}, cmd: "true" }`, ''].join('\n');
-    await writeFile(path.join(stage, 'scenario.yaml'), scenario);
-    const loaded = await loadScenario(path.join(stage, 'scenario.yaml'));
-    if (!loaded.ok) throw new TopoError(`the lab's topology no longer validates: ${formatDiagnostic(loaded.diagnostics[0]!)}`, { code: 'E_BUNDLE' });
-    const consoleLogs = new Map<string, Buffer>();
-    for (const n of status.nodes) consoleLogs.set(n.name, await readFile(path.join(status.runDir, `${n.name}.log`)).catch(() => Buffer.alloc(0)));
     const events = await readFile(path.join(status.runDir, 'events.jsonl'), 'utf8').catch(() => '');
     const journal = events.split('\n').flatMap((l) => {
       try {
@@ -34,6 +30,17 @@ export async function bundleCommand(words: string[], flags: LabFlags & { output?
         return [];
       }
     });
+    const hand = handScenario(journal, { name: status.lab, seed: status.seed, firstNode: first });
+    // Files uploaded by hand sit beside the scenario: the bundle takes them in, and its copy steps read them.
+    for (const f of hand.files) {
+      await mkdir(path.dirname(path.join(stage, f)), { recursive: true });
+      await writeFile(path.join(stage, f), await readFile(path.join(status.runDir, f)));
+    }
+    await writeFile(path.join(stage, 'scenario.yaml'), hand.text);
+    const loaded = await loadScenario(path.join(stage, 'scenario.yaml'));
+    if (!loaded.ok) throw new TopoError(`the recorded scenario does not validate: ${formatDiagnostic(loaded.diagnostics[0]!)}`, { code: 'E_BUNDLE' });
+    const consoleLogs = new Map<string, Buffer>();
+    for (const n of status.nodes) consoleLogs.set(n.name, await readFile(path.join(status.runDir, `${n.name}.log`)).catch(() => Buffer.alloc(0)));
     const run: ScenarioRun = {
       scenario: loaded.scenario,
       passed: true,

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { TopoError } from '../errors.js';
 import type { Lab } from '../runtime/running-lab.js';
+import { recorded } from './record.js';
 import { errorBody, LineReader, PROTOCOL_VERSION, SOCKET_NAME, STREAMING_OPS, type Hello, type Request, type Response } from './protocol.js';
 
 export interface ControlServer {
@@ -80,7 +81,8 @@ function serveConnection(lab: Lab, sock: net.Socket, state: { closing: boolean }
       }
       if (typeof msg.op === 'string' && STREAMING_OPS.has(msg.op)) raw = true;
       pending.set(sock, pendingOf(sock) + 1);
-      void handle(lab, msg as unknown as Request, sock, abort.signal).then(
+      // Every operation goes to the lab's journal with its result (src/control/record.ts): hand work replays from a bundle.
+      void recorded(lab, msg as unknown as Request, handle(lab, msg as unknown as Request, sock, abort.signal)).then(
         (result) => {
           if (result !== STREAMED) settle({ id, ok: true, result });
           else pending.set(sock, pendingOf(sock) - 1);

@@ -50,4 +50,38 @@ export interface LinkEvent {
   at: number;
 }
 
-export type SupervisorEvent = NodeEvent | LabEvent | ConsoleEvent | NoticeEvent | LinkEvent;
+/**
+ * A control operation the lab received (`topo exec/link/impair/cp/restart...` from the CLI or the library), with its
+ * result: the journal's record of hand work, which `topo bundle` turns into scenario steps.
+ */
+export interface OpEvent {
+  type: 'op';
+  op: 'exec' | 'link' | 'impair' | 'node' | 'cp' | 'console';
+  node?: string;
+  /** How long the operation took. */
+  ms: number;
+  cmd?: string | readonly string[];
+  timeoutMs?: number;
+  /** An exec's stdin as text (when it was UTF-8 and small), else only its size. */
+  stdin?: string;
+  stdinBytes?: number;
+  exit?: number;
+  timedOut?: boolean;
+  /** Bounded tails of what an exec printed. */
+  stdout?: string;
+  stderr?: string;
+  endpoint?: string;
+  state?: 'up' | 'down';
+  spec?: Record<string, string | number>;
+  clear?: boolean;
+  direction?: 'both' | 'out' | 'in';
+  action?: string;
+  /** cp: `NODE:/path` on the guest side, and the host side as the run directory keeps it (`recorded/...`). */
+  from?: string;
+  to?: string;
+  file?: string;
+  bytes?: number;
+  error?: { code: string; message: string };
+}
+
+export type SupervisorEvent = NodeEvent | LabEvent | ConsoleEvent | NoticeEvent | LinkEvent | OpEvent;

@@ -8,6 +8,11 @@ import type { NodeHandle } from '../runtime/handles.js';
 /** The agent's request line holds the whole file; beyond this a copy is refused rather than slow. */
 export const MAX_COPY_BYTES = 64 * 1024 * 1024;
 
+// Written beside the target and renamed: a failed copy never leaves half a file under the real name.
+// Exported: the lab's journal knows a cp by these scripts (src/control/record.ts).
+export const UPLOAD_SCRIPT = 'set -e; t="$1.topo-cp.$$"; cat > "$t"; chmod "$2" "$t"; mv -f "$t" "$1"';
+export const DOWNLOAD_HEAD_SCRIPT = 'test -f "$1" || { echo "not a regular file" >&2; exit 1; }; stat -c "%a %s" "$1"';
+
 const tail = (b: Buffer) => b.toString('utf8').trim().split('\n').slice(-3).join(' / ');
 
 export async function upload(node: NodeHandle, local: string, guestPath: string, timeout = 60_000): Promise<number> {
@@ -21,16 +26,14 @@ export async function upload(node: NodeHandle, local: string, guestPath: string,
   if (st.size > MAX_COPY_BYTES) throw new TopoError(`${local} is ${st.size} bytes; copy takes files up to ${MAX_COPY_BYTES}`, { code: 'E_LIMIT' });
   const data = await readFile(local);
   const mode = (st.mode & 0o7777).toString(8);
-  // Written beside the target and renamed: a failed copy never leaves half a file under the real name.
-  const script = 'set -e; t="$1.topo-cp.$$"; cat > "$t"; chmod "$2" "$t"; mv -f "$t" "$1"';
-  const r = await node.exec(['sh', '-c', script, 'sh', guestPath, mode], { stdin: data, timeout });
+  const r = await node.exec(['sh', '-c', UPLOAD_SCRIPT, 'sh', guestPath, mode], { stdin: data, timeout });
   if (r.timedOut) throw new TopoError(`copy to ${node.name}:${guestPath} timed out`, { code: 'E_TIMEOUT', node: node.name });
   if (r.exitCode !== 0) throw new TopoError(`cannot write ${guestPath} in ${node.name}: ${tail(r.stderr) || `exit ${r.exitCode}`}`, { code: 'E_COPY', node: node.name });
   return data.length;
 }
 
 export async function download(node: NodeHandle, guestPath: string, local: string, timeout = 60_000): Promise<number> {
-  const head = await node.exec(['sh', '-c', 'test -f "$1" || { echo "not a regular file" >&2; exit 1; }; stat -c "%a %s" "$1"', 'sh', guestPath], { timeout });
+  const head = await node.exec(['sh', '-c', DOWNLOAD_HEAD_SCRIPT, 'sh', guestPath], { timeout });
   if (head.exitCode !== 0) throw new TopoError(`cannot read ${node.name}:${guestPath}: ${tail(head.stderr) || `exit ${head.exitCode}`}`, { code: 'E_COPY', node: node.name });
   const [mode, size] = head.stdout.toString().trim().split(' ');
   if (Number(size) > MAX_COPY_BYTES) throw new TopoError(`${node.name}:${guestPath} is ${size} bytes; copy takes files up to ${MAX_COPY_BYTES}`, { code: 'E_LIMIT', node: node.name });
