@@ -1,4 +1,5 @@
 // Non-interactive output: one plain line per state change (CI logs, pipes, --no-ui), or JSON lines with --json.
+import { StringDecoder } from 'node:string_decoder';
 import type { SupervisorEvent } from '../runtime/events.js';
 import { describeNode } from './format.js';
 
@@ -57,4 +58,31 @@ export class JsonReporter implements Reporter {
 export function printable(line: string): string {
   // eslint-disable-next-line no-control-regex
   return line.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+/**
+ * `printable` for a byte stream shown on a terminal (`topo logs`): line ends stay line ends (a CR before LF is
+ * dropped), every other control byte is shown escaped. Chunks may split UTF-8 characters and CR LF pairs.
+ */
+export class PrintableStream {
+  private readonly decoder = new StringDecoder('utf8');
+  private cr = false;
+
+  write(chunk: Buffer): string {
+    return this.text(this.decoder.write(chunk));
+  }
+
+  end(): string {
+    const rest = this.text(this.decoder.end());
+    const cr = this.cr ? printable('\r') : '';
+    this.cr = false;
+    return rest + cr;
+  }
+
+  private text(s: string): string {
+    const held = this.cr ? '\r' : '';
+    this.cr = s.endsWith('\r');
+    const body = held + (this.cr ? s.slice(0, -1) : s);
+    return body.split('\n').map((l, i, all) => printable(i < all.length - 1 ? l.replace(/\r$/, '') : l)).join('\n');
+  }
 }
