@@ -5,6 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ControlConnection } from '../../src/control/client.js';
+import { SOCKET_NAME } from '../../src/control/protocol.js';
 import { repoRoot, topo, topoArgv } from '../helpers/cli.js';
 
 const fake = fileURLToPath(new URL('../fixtures/fake-qemu.mjs', import.meta.url));
@@ -19,11 +21,11 @@ beforeAll(async () => {
   await writeFile(file, `name: stream\nnodes:\n  a: ${vm}\n  b: ${vm}\nlinks:\n  - endpoints: [a:eth0, b:eth0]\n`);
   const up = await topo(['up', '--detach', '--forward-all', file, '--run-dir', base], { TOPO_QEMU: fake, FAKE_QEMU_SAY: EVIL });
   expect(up.exitCode, up.all).toBe(0);
-});
+}, 60_000);
 afterAll(async () => {
   await topo(['down', '--all', '--run-dir', base]);
   await rm(base, { recursive: true, force: true });
-});
+}, 30_000);
 
 describe('topo logs', () => {
   it('piped: the console bytes as they are', async () => {
@@ -41,6 +43,20 @@ describe('topo logs', () => {
     expect(r.stdout).toMatch(/^booting a\r?$/m);
     expect(r.stdout).not.toMatch(/\x1b/);
   });
+});
+
+describe('a reader that goes away', () => {
+  it('`topo logs -f | head -1`: logs ends quietly at its next write instead of following into a closed pipe', async () => {
+    const cmd = `${topoArgv(['logs', '-f', 'stream', 'a', '--run-dir', base]).map((a) => `'${a}'`).join(' ')} 2>&1 | head -1; echo "status \${PIPESTATUS[0]}"`;
+    const child = execa('bash', ['-c', cmd], { cwd: repoRoot, reject: false, timeout: 20_000, env: { CI: '1' } });
+    await new Promise<void>((resolve) => child.stdout!.on('data', (b: Buffer) => String(b).includes('booting a') && resolve()));
+    // More console output (a restarted node boots again): the write that finds the pipe closed.
+    const conn = await ControlConnection.open(path.join(base, 'stream', SOCKET_NAME), 'stream');
+    await conn.request({ op: 'node', node: 'a', action: 'restart' }).finally(() => conn.close());
+    const r = await child;
+    expect(r.timedOut).toBe(false);
+    expect(r.stdout.split('\n')).toEqual(['booting a\r', 'status 0']);
+  }, 30_000);
 });
 
 describe('topo capture -w', () => {
