@@ -2,6 +2,7 @@
 import { ControlConnection } from '../control/client.js';
 import { socketOf } from '../control/labs.js';
 import { findLab, splitLab, type LabFlags } from './lab-args.js';
+import { onStdoutGone } from './stdio.js';
 
 export async function channelCommand(words: string[], flags: LabFlags): Promise<number> {
   const { lab, rest } = splitLab(words, 2, '[LAB] NODE NAME');
@@ -12,6 +13,7 @@ export async function channelCommand(words: string[], flags: LabFlags): Promise<
     process.stdin.on('data', (b: Buffer) => sock.write(b));
     sock.on('data', (b: Buffer) => process.stdout.write(b));
     sock.on('close', () => resolve(0));
+    onStdoutGone(() => sock.destroy());
     sock.resume();
   });
 }

@@ -3,13 +3,28 @@ import { cleanStale, listLabs, socketOf, type LabEntry } from '../control/labs.j
 import { ControlConnection } from '../control/client.js';
 import { processStartTime } from '../runtime/proc-stat.js';
 import { runBase } from '../runtime/rundir.js';
+import { TopoError } from '../errors.js';
 import { findLab, type LabFlags } from './lab-args.js';
 
 export async function downCommand(lab: string | undefined, flags: LabFlags & { all?: boolean }): Promise<number> {
   const labs = flags.all ? await listLabs(runBase(flags.runDir)) : [await findLab(lab, flags)];
   if (flags.all && labs.length === 0) process.stdout.write('no labs running\n');
-  for (const entry of labs) await downOne(entry);
-  return 0;
+  if (!flags.all) {
+    await downOne(labs[0]!);
+    return 0;
+  }
+  // One lab that cannot be stopped or cleaned does not keep --all from the others.
+  let failed = 0;
+  for (const entry of labs) {
+    try {
+      await downOne(entry);
+    } catch (err) {
+      if (!(err instanceof TopoError)) throw err;
+      process.stderr.write(`topo: ${err.oneLine()}\n`);
+      failed++;
+    }
+  }
+  return failed ? 1 : 0;
 }
 
 async function downOne(entry: LabEntry): Promise<void> {

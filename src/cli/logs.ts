@@ -1,15 +1,24 @@
 // `topo logs [LAB] NODE [-f] [--tail N]`: what the node's console printed, and following.
 import { ControlConnection } from '../control/client.js';
 import { socketOf } from '../control/labs.js';
+import { PrintableStream } from '../ui/plain.js';
 import { findLab, splitLab, type LabFlags } from './lab-args.js';
+import { onStdoutGone } from './stdio.js';
 
 export async function logsCommand(words: string[], flags: LabFlags & { follow?: boolean; tail?: number }): Promise<number> {
   const { lab, rest } = splitLab(words, 1, '[LAB] NODE');
   const entry = await findLab(lab, flags);
   const sock = await ControlConnection.stream(socketOf(entry), entry.lab, { op: 'logs', node: rest[0]!, follow: flags.follow, tail: flags.tail });
+  // On a terminal the guest's escapes (OSC 52 clipboard writes, titles, clear screen) are shown, not obeyed; piped: raw bytes.
+  const shown = process.stdout.isTTY ? new PrintableStream() : undefined;
   return new Promise<number>((resolve) => {
-    sock.on('data', (b: Buffer) => process.stdout.write(b));
-    sock.on('close', () => resolve(0));
+    sock.on('data', (b: Buffer) => process.stdout.write(shown ? shown.write(b) : b));
+    sock.on('close', () => {
+      if (shown) process.stdout.write(shown.end());
+      resolve(0);
+    });
+    // The reader went away (`topo logs -f | head`): nothing more to show.
+    onStdoutGone(() => sock.destroy());
     sock.resume();
   });
 }

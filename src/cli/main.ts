@@ -1,10 +1,12 @@
 // Thin CLI (vite style): commander parses, each command lives in its own lazily imported module.
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { isTopoError } from '../errors.js';
+import { tolerateClosedOutput } from './stdio.js';
 
 type Runner = () => Promise<number>;
 
 export async function main(argvIn: string[]): Promise<number> {
+  tolerateClosedOutput();
   let pending: Runner | undefined;
   // `topo exec ... -- CMD ARGS`: everything after the first `--` is the guest's argv, untouched by option parsing.
   const dd = argvIn.indexOf('--');

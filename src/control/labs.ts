@@ -1,8 +1,8 @@
 // Finding labs: every run directory under the base is a lab; its control socket says how it is, or it is stale.
-import { readdir, rm, stat } from 'node:fs/promises';
+import { lstat, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { TopoError } from '../errors.js';
-import { labOwner, runBase } from '../runtime/rundir.js';
+import { existingBase, labOwner, notOurRunDir, runBase } from '../runtime/rundir.js';
 import type { LabStatus } from '../runtime/status.js';
 import { ControlConnection } from './client.js';
 import { SOCKET_NAME } from './protocol.js';
@@ -18,11 +18,17 @@ export interface LabEntry {
 const LAB_NAME = /^[a-z][a-z0-9-]{0,31}$/;
 
 export async function listLabs(base = runBase()): Promise<LabEntry[]> {
-  const names = await readdir(base).catch(() => [] as string[]);
+  // The same trust check as `up`: a base another user planted (a symlink after a reboot) is refused, not read.
+  const real = await existingBase(base);
+  if (!real) return [];
+  const names = await readdir(real).catch(() => [] as string[]);
   const out: LabEntry[] = [];
+  const uid = process.getuid?.() ?? 0;
   for (const lab of names.filter((n) => LAB_NAME.test(n)).sort()) {
-    const dir = path.join(base, lab);
-    if (!(await stat(dir).then((s) => s.isDirectory(), () => false))) continue;
+    const dir = path.join(real, lab);
+    // Only our own labs: a link or another user's directory is none of ours (and never reported stale).
+    const st = await lstat(dir).catch(() => undefined);
+    if (!st?.isDirectory() || st.uid !== uid) continue;
     out.push(await probeLab(lab, dir));
   }
   return out;
@@ -56,9 +62,12 @@ export async function pickLab(name: string | undefined, base = runBase()): Promi
   throw new TopoError(`several labs are running (${live.map((l) => l.lab).join(', ')}): name one`, { code: 'E_NO_LAB' });
 }
 
-/** Remove what a dead supervisor left (its QEMUs died with it: pdeathsig and the janitor). */
+/** Remove what a dead supervisor left (its QEMUs died with it: pdeathsig and the janitor); only a run directory of ours. */
 export async function cleanStale(entry: LabEntry): Promise<void> {
   if (await labOwner(entry.dir)) throw new TopoError(`lab ${entry.lab} is still starting`, { code: 'E_LAB_RUNNING', hint: 'wait for it, then `topo down` again' });
+  const why = await notOurRunDir(entry.dir);
+  if (why) throw new TopoError(`${entry.dir} is not a topo run directory of yours (${why}): left in place`, { code: 'E_RUNDIR_UNSAFE', hint: `look at it and remove it by hand if it is yours` });
+  // rm removes links inside, never what they point to.
   await rm(entry.dir, { recursive: true, force: true });
 }
 

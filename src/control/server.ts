@@ -142,7 +142,7 @@ async function handle(lab: Lab, req: Request, sock: net.Socket, signal: AbortSig
       return undefined;
     }
     case 'down':
-      await lab.down();
+      await lab.down({ by: 'topo down' });
       return undefined;
     case 'console': {
       const stream = lab.node(req.node).console();

@@ -176,6 +176,8 @@ export async function up(topology: ResolvedTopology, opts: UpOptions = {}): Prom
       await supervisor.start();
     } catch (err) {
       await supervisor.stopAll(true);
+      // Its QEMUs exiting is what the stop looks like from here, not the cause.
+      if (lab.stoppedBy) throw new TopoError(`the lab was stopped by \`${lab.stoppedBy}\` before it was ready`, { code: 'E_STOPPED', cause: err });
       throw err;
     } finally {
       opts.signal?.removeEventListener('abort', onAbort);

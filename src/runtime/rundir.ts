@@ -1,7 +1,7 @@
 // Private run directory per lab. It appears (by rename) already holding owner.json, the lab's lock: pid plus process
 // start time and boot id, so a lock whose holder died (or whose pid was reused) is recognised as stale.
 import { constants } from 'node:fs';
-import { lstat, mkdtemp, open, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
+import { lstat, mkdtemp, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { TopoError } from '../errors.js';
@@ -63,6 +63,35 @@ export async function prepareBase(base: string): Promise<string> {
   const real = await secureDir(abs, BASE_POLICY);
   await checkPrivateDir(real, BASE_POLICY);
   return real;
+}
+
+/**
+ * The base for commands that only look under it (ps, down, exec, ...): the same trust check as `up`, but never
+ * created; undefined when it does not exist (then there are no labs).
+ */
+export async function existingBase(base: string): Promise<string | undefined> {
+  const abs = path.resolve(base);
+  if (!(await lstat(abs).catch(() => undefined))) return undefined;
+  return prepareBase(abs);
+}
+
+/**
+ * Why `dir` is not provably a run directory of this user, if it is not: a real directory (not a link) of ours, holding
+ * our own owner record or kept marker as a regular file, and nothing that another user owns.
+ */
+export async function notOurRunDir(dir: string): Promise<string | undefined> {
+  const uid = process.getuid?.() ?? 0;
+  const st = await lstat(dir).catch(() => undefined);
+  if (!st) return 'it does not exist';
+  if (st.isSymbolicLink() || !st.isDirectory()) return st.isSymbolicLink() ? 'it is a symbolic link' : 'it is not a directory';
+  if (st.uid !== uid) return `it is owned by uid ${st.uid}, not by you (uid ${uid})`;
+  const marks = await Promise.all([OWNER_FILE, KEPT_FILE].map((f) => lstat(path.join(dir, f)).catch(() => undefined)));
+  if (!marks.some((m) => m?.isFile() && m.uid === uid)) return `it holds no ${OWNER_FILE} or ${KEPT_FILE} of yours`;
+  for (const name of await readdir(dir)) {
+    const entry = await lstat(path.join(dir, name)).catch(() => undefined);
+    if (entry && entry.uid !== uid) return `${name} in it is owned by uid ${entry.uid}`;
+  }
+  return undefined;
 }
 
 export async function acquireRunDir(lab: string, base = runBase(), opts: AcquireOptions = {}): Promise<RunDir> {

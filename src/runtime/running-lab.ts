@@ -188,8 +188,12 @@ export class Lab extends EventEmitter<{ event: [SupervisorEvent] }> implements L
     );
   }
 
+  /** Who asked for the stop (`topo down`), once one was asked for: a boot it ends is reported as stopped, not failed. */
+  stoppedBy?: string;
+
   /** Tear down once; calling again (e.g. a second Ctrl-C with force) escalates to SIGKILL. */
-  down(opts: { force?: boolean } = {}): Promise<void> {
+  down(opts: { force?: boolean; by?: string } = {}): Promise<void> {
+    this.stoppedBy ??= opts.by;
     if (this.downing) {
       if (opts.force) void this.supervisor.stopAll(true);
       return this.downing;

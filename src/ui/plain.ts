@@ -1,4 +1,5 @@
 // Non-interactive output: one plain line per state change (CI logs, pipes, --no-ui), or JSON lines with --json.
+import { StringDecoder } from 'node:string_decoder';
 import type { SupervisorEvent } from '../runtime/events.js';
 import { describeNode } from './format.js';
 
@@ -71,4 +72,31 @@ export function printable(line: string, opts: { dropSequences?: boolean } = {}):
 /** Guest text for a text report (failure lines, JUnit, events.jsonl): lines kept, terminal sequences dropped, CRs gone. */
 export function reportText(text: string): string {
   return printable(text.replace(/\r+\n/g, '\n').replace(/\r+$/, ''), { dropSequences: true });
+}
+
+/**
+ * `printable` for a byte stream shown on a terminal (`topo logs`): line ends stay line ends (a CR before LF is
+ * dropped), every other control byte is shown escaped. Chunks may split UTF-8 characters and CR LF pairs.
+ */
+export class PrintableStream {
+  private readonly decoder = new StringDecoder('utf8');
+  private cr = false;
+
+  write(chunk: Buffer): string {
+    return this.text(this.decoder.write(chunk));
+  }
+
+  end(): string {
+    const rest = this.text(this.decoder.end());
+    const cr = this.cr ? printable('\r') : '';
+    this.cr = false;
+    return rest + cr;
+  }
+
+  private text(s: string): string {
+    const held = this.cr ? '\r' : '';
+    this.cr = s.endsWith('\r');
+    const body = held + (this.cr ? s.slice(0, -1) : s);
+    return body.split('\n').map((l, i, all) => printable(i < all.length - 1 ? l.replace(/\r$/, '') : l)).join('\n');
+  }
 }

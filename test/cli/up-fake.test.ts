@@ -71,6 +71,15 @@ describe('topo up with a fake QEMU', () => {
     expect(existsSync(path.join(base, 'fakecli'))).toBe(false);
   });
 
+  it("a failure report's console tail leaves out microvm's harmless \"PCI: Fatal\" line", async () => {
+    await writeFile(file, `name: fakecli\nnodes:\n  a: { kernel: ${JSON.stringify(fake)}, host_network: false, ready: { console: "fake: ready", timeout: 2s } }\n`);
+    const pci = '[    0.984239] PCI: Fatal: No config space access function found';
+    const result = await topo(['up', file, '--run-dir', base], { TOPO_QEMU: fake, FAKE_QEMU_MODE: 'never-ready', FAKE_QEMU_SAY_LATER: pci });
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr).toMatch(/console \(last lines\):\n\s+booting a\n?$/);
+    expect(result.stderr).not.toMatch(/PCI: Fatal/);
+  });
+
   it('up --detach of an invalid file: one file:line:col line, and the early-started supervisor is gone', async () => {
     await writeFile(file, 'name: fakecli\nnodes:\n  a: { memroy: 1G }\n');
     const result = await topo(['up', '--detach', file, '--run-dir', base]);

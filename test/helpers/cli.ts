@@ -24,6 +24,11 @@ export function topo(args: string[], env: Record<string, string> = {}, opts: { g
   }) as TopoChild;
 }
 
+/** The argv that runs topo as `topo()` does, for shell pipelines (`topo up FILE | tee log`); run it from repoRoot. */
+export function topoArgv(args: string[]): string[] {
+  return [process.execPath, '--unhandled-rejections=strict', '--import', 'tsx', entry, ...args];
+}
+
 /** Ctrl-C as a terminal sends it: to every process in the foreground group. */
 export function ctrlC(child: TopoChild, signal: NodeJS.Signals = 'SIGINT'): void {
   process.kill(-child.pid!, signal);

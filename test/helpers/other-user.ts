@@ -17,3 +17,12 @@ export async function sandbox(prefix: string): Promise<string> {
   await chmod(dir, 0o1777);
   return dir;
 }
+
+/**
+ * Run argv as nobody, allowed to read and search every directory (CAP_DAC_READ_SEARCH, nothing else) so that it can load
+ * topo from wherever the repository was cloned; it still owns nothing and writes only where nobody may.
+ */
+export function nobodyReading(argv: string[], opts: { cwd?: string; env?: Record<string, string> } = {}) {
+  const caps = ['--inh-caps=+dac_read_search', '--ambient-caps=+dac_read_search'];
+  return execa('setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', ...caps, '--', ...argv], { reject: false, cwd: opts.cwd, env: { HOME: '/', ...opts.env } });
+}
