@@ -131,6 +131,11 @@ describe('two guests on a link', () => {
     expect(r).toMatchObject({ exitCode: 7, out: 'out\n', err: 'err\n', timedOut: false });
   });
 
+  it("reports a command's own result when it kills every sleep, the agent's timeout watcher's too", async () => {
+    const r = await sh(a, 'killall sleep; echo after; sleep 1; echo done', 300_000);
+    expect(r).toMatchObject({ exitCode: 0, out: 'after\ndone\n', timedOut: false });
+  });
+
   it('carries 1 MiB of binary output byte-exact', async () => {
     const sum = await sh(a, 'head -c 1048576 /dev/urandom | tee /tmp/x | md5sum');
     const data = await a.agent.exec('cat /tmp/x');
