@@ -132,7 +132,9 @@ describe('two guests on a link', () => {
   });
 
   it("reports a command's own result when it kills every sleep, the agent's timeout watcher's too", async () => {
-    const r = await sh(a, 'killall sleep; echo after; sleep 1; echo done', 300_000);
+    // Once the watcher's `sleep 300.00` runs (the command may start first), as it did in the issue's report.
+    const wait = "until ps -o args | grep -qE '^sleep [0-9]+[.][0-9]+$'; do usleep 10000; done; ";
+    const r = await sh(a, `${wait}killall sleep; echo after; sleep 1; echo done`, 300_000);
     expect(r).toMatchObject({ exitCode: 0, out: 'after\ndone\n', timedOut: false });
   });
 
