@@ -143,11 +143,11 @@ describe('a detached lab through the CLI', () => {
     expect(r.stderr).toMatch(/Ctrl-\] or end of input leaves[\s\S]*console closed/);
     // The shell runs the typed line on its own time: poll for its effect.
     let got = '';
-    for (let i = 0; i < 100 && got !== 'piped-42\n'; i++) {
+    for (let i = 0; i < 25 && got !== 'piped-42'; i++) {
       got = (await run(['exec', 'ctl', 'a', '--', 'cat /tmp/piped 2>/dev/null'])).stdout;
-      if (got !== 'piped-42\n') await new Promise((res) => setTimeout(res, 200));
+      if (got !== 'piped-42') await new Promise((res) => setTimeout(res, 200));
     }
-    expect(got).toBe('piped-42\n');
+    expect(got).toBe('piped-42');
   });
 
   it('logs: what the console printed, --tail N lines', async () => {
