@@ -5,7 +5,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Duplex } from 'node:stream';
-import { AgentClient } from '../../src/guest/agent-client.js';
+import { AgentClient, shellQuote } from '../../src/guest/agent-client.js';
 import { repoRoot } from './cli.js';
 import { tempDir } from './tmp.js';
 
@@ -44,8 +44,8 @@ export async function startBusyboxAgent(): Promise<BusyboxAgent> {
   writeFileSync(setup, SETUP);
   const inner = ['unshare', '--mount', '--pid', '--fork', '--mount-proc', '--kill-child',
     path.join(bin, 'busybox'), 'sh', setup, bin, path.join(repoRoot, 'guest/agent.sh')];
-  // script(1) gives the namespace a pty; -e so its exit status is the child's.
-  const child: ChildProcess = spawn('script', ['-q', '-e', '-c', inner.join(' '), '/dev/null'], {
+  // script(1) gives the namespace a pty; it takes one command line, so the words are quoted for sh.
+  const child: ChildProcess = spawn('script', ['-q', '-e', '-c', shellQuote(inner), '/dev/null'], {
     // script's own farewell on stderr is noise.
     stdio: ['pipe', 'pipe', 'ignore'],
     env: { ...process.env, SHELL: '/bin/sh' },
