@@ -123,7 +123,12 @@ work() {
   [ -e "$d/kill" ] && kill -KILL "$pid" -"$pid" 2>/dev/null
   watcher=
   if [ "$ms" -gt 0 ]; then
-    setsid sh -c 'sleep "$1"; : > "$2"; kill -KILL "$3" -"$3"' watcher "$((ms / 1000)).$(printf %03d $((ms % 1000)))" "$d/timedout" "$pid" </dev/null >/dev/null 2>&1 5>&- &
+    # The deadline is kept in the watcher, not in its sleep: a command that kills every `sleep` (killall
+    # sleep) only makes it sleep again for what is left, never makes it fire early.
+    setsid sh -c 'now() { read -r u _ < /proc/uptime; c=$((${u%.*} * 100 + 1${u#*.} - 100)); }
+      now; end=$((c + $1))
+      while now; [ "$c" -lt "$end" ]; do sleep "$(((end - c) / 100)).$(printf %02d $(((end - c) % 100)))"; done
+      : > "$2"; kill -KILL "$3" -"$3"' watcher "$(((ms + 9) / 10))" "$d/timedout" "$pid" </dev/null >/dev/null 2>&1 5>&- &
     watcher=$!
   fi
   wait "$pid"

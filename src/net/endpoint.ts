@@ -14,6 +14,8 @@ export interface Endpoint {
   port: FramePort | null;
   up: boolean;
   downDrops: number;
+  /** Frames from this endpoint longer than the link's MTU allows (see exceedsMtu). */
+  oversizeDrops: number;
   /** Frames towards this endpoint while it had no port at all (between a close and a replaceEndpoint). */
   disconnectedDrops: number;
   /** Created by the first impairment ever set on this direction, then kept so its random streams continue. */
@@ -38,6 +40,7 @@ export function endpointStats(ep: Endpoint, impairment: Impairment | undefined):
       queue: c.queueDrops + (im?.queueDrops ?? 0),
       malformed: c.malformed,
       down: ep.downDrops,
+      oversize: ep.oversizeDrops,
       disconnected: c.closedDrops + ep.disconnectedDrops,
     },
     ...(impairment === undefined ? {} : { impairment }),

@@ -6,7 +6,7 @@ import { TopoError } from '../errors.js';
 import type { Impairment } from '../topology/model.js';
 import { CaptureStream, type CaptureOptions } from './capture.js';
 import { realClock, type Clock } from './clock.js';
-import { maxFrameLenFor } from './framing.js';
+import { exceedsMtu, maxFrameLenFor } from './framing.js';
 import { hasImpairment, Impairer, impairmentProblem } from './impair.js';
 import { endpointStats, type Endpoint } from './endpoint.js';
 import type { ForwardedLink, ForwardedLinkOptions, LinkStats } from './link-types.js';
@@ -49,7 +49,7 @@ class Link implements ForwardedLink {
       link.endpoints.forEach((e, index) => {
         const [hostFd, guestFd] = socketPair();
         const ep: Endpoint = {
-          index, node: e.node, iface: e.iface, hostFd, guestFd, port: null, up: true, downDrops: 0,
+          index, node: e.node, iface: e.iface, hostFd, guestFd, port: null, up: true, downDrops: 0, oversizeDrops: 0,
           disconnectedDrops: 0, impairer: null, ingressPaused: false, retired: zeroCounters(),
         };
         this.eps.push(ep);
@@ -237,6 +237,11 @@ class Link implements ForwardedLink {
   private ingress(ep: Endpoint, frame: Buffer): void {
     if (!ep.up) {
       ep.downDrops++;
+      return;
+    }
+    // The link's MTU is a property of the link: a guest that raised its own MTU past it is not heard.
+    if (exceedsMtu(frame, this.opts.link.mtu)) {
+      ep.oversizeDrops++;
       return;
     }
     this.pcap?.write(frame);

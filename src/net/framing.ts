@@ -12,6 +12,20 @@ export function maxFrameLenFor(mtu: number): number {
   return Math.min(QEMU_MAX_FRAME_LEN, Math.max(MAX_FRAME_LEN, mtu + ETH_HEADER_LEN + 4));
 }
 
+/** 802.1Q, 802.1ad (QinQ outer) and the older 0x9100 outer tag: each adds 4 bytes in front of the EtherType. */
+const VLAN_TPIDS = new Set([0x8100, 0x88a8, 0x9100]);
+
+/**
+ * Whether a frame is longer than a link of this MTU carries: the MTU plus the Ethernet header, plus 4 bytes
+ * for each VLAN tag the frame carries (up to two), as a VLAN interface on an MTU-1500 NIC sends 1518 bytes.
+ */
+export function exceedsMtu(frame: Uint8Array, mtu: number): boolean {
+  let max = mtu + ETH_HEADER_LEN;
+  if (frame.length <= max) return false;
+  for (let off = 12; off <= 16 && frame.length >= off + 2 && VLAN_TPIDS.has((frame[off]! << 8) | frame[off + 1]!); off += 4) max += 4;
+  return frame.length > max;
+}
+
 export class FramingError extends Error {
   override readonly name = 'FramingError';
   constructor(readonly length: number, readonly max = MAX_FRAME_LEN) {

@@ -41,6 +41,8 @@ export interface DropCounters {
   queue: number;
   /** From this endpoint: shorter than an Ethernet header (length 0 too), a bad length, or cut off by EOF. */
   malformed: number;
+  /** From this endpoint: longer than the link's MTU + 14 (+ 4 per VLAN tag); never captured nor forwarded. */
+  oversize: number;
   /** From or towards this endpoint while it was administratively down (setEndpointUp(i, false)). */
   down: number;
   /** Towards this endpoint while no VM was connected to it (restarting, or gone). */

@@ -25,7 +25,7 @@ export interface LinkCounters {
   readonly endpoint: string;
   readonly rx: { frames: number; bytes: number };
   readonly tx: { frames: number; bytes: number };
-  readonly drops: { loss: number; queue: number; malformed: number; down: number; disconnected: number };
+  readonly drops: { loss: number; queue: number; malformed: number; oversize: number; down: number; disconnected: number };
 }
 
 export class DataPlane {

@@ -21,6 +21,7 @@ import { Lab } from './running-lab.js';
 import { Supervisor } from './supervisor.js';
 import { prepareUefi } from './uefi.js';
 import { CAPTURE_POLICY, secureDir } from './safe-fs.js';
+import { keepEarlierCaptures } from './capture-dir.js';
 
 export { Lab, DEFAULT_EXEC_TIMEOUT_MS, type ExecResult } from './running-lab.js';
 
@@ -96,6 +97,9 @@ export async function up(topology: ResolvedTopology, opts: UpOptions = {}): Prom
     if (topology.links.some((l) => l.capture)) {
       const created = await missingDirs(captureDir);
       await secureDir(captureDir, CAPTURE_POLICY);
+      const names = topology.links.filter((l) => l.capture).map((l) => `${l.id}.pcap`);
+      const moved = await keepEarlierCaptures(captureDir, names, topology.name);
+      if (moved) emit({ type: 'notice', message: moved });
       // A lab that never ran leaves no empty ./captures/<lab> behind; pcaps of one that did are kept.
       cleanups.push(() => removeEmptyDirs(created));
     }

@@ -137,6 +137,19 @@ describe('a detached lab through the CLI', () => {
     expect(out).toMatch(/console closed/);
   });
 
+  it('console without a terminal: types the piped input, leaves at end of input with exit 0', async () => {
+    const r = await run(['console', 'ctl', 'a'], 'echo piped-$((6*7)) > /tmp/piped\n');
+    expect(r.exitCode).toBe(0);
+    expect(r.stderr).toMatch(/Ctrl-\] or end of input leaves[\s\S]*console closed/);
+    // The shell runs the typed line on its own time: poll for its effect.
+    let got = '';
+    for (let i = 0; i < 25 && got !== 'piped-42'; i++) {
+      got = (await run(['exec', 'ctl', 'a', '--', 'cat /tmp/piped 2>/dev/null'])).stdout;
+      if (got !== 'piped-42') await new Promise((res) => setTimeout(res, 200));
+    }
+    expect(got).toBe('piped-42');
+  });
+
   it('logs: what the console printed, --tail N lines', async () => {
     const all = await run(['logs', 'ctl', 'b']);
     expect(all.exitCode).toBe(0);

@@ -1,4 +1,4 @@
-// The data plane at run time through the CLI: impair and clear, loss, a live capture read by tcpdump, counters in ps.
+// The data plane at run time through the CLI: impair and clear, loss, a live capture read by tcpdump, counters in ps, MTU.
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -114,5 +114,17 @@ describe('the data plane of a running lab', () => {
     const out = (await run(['ps'])).stdout;
     expect(out).toMatch(/l1\s+a:eth0 b:eth0\s+up\s+forwarded\s+\d+/);
     expect(out).toMatch(/l2\s+a:eth1 b:eth1\s+up\s+direct\s+-/);
+  });
+
+  it('the link keeps its MTU when both guests raise theirs: 8042-byte frames are dropped and counted as oversize', async () => {
+    const mtu = (n: string, v: number) => run(['exec', 'dp', n, '--', `ip link set dev eth0 mtu ${v}`]);
+    for (const n of ['a', 'b']) expect((await mtu(n, 9000)).exitCode).toBe(0);
+    const big = await run(['exec', 'dp', 'a', '--', 'ping -c 2 -W 2 -s 8000 10.0.5.2']);
+    expect(big.stdout).toMatch(/100% packet loss/);
+    const a = (await linkCounters('l1')).find((c) => c.endpoint === 'a:eth0')!;
+    expect(a.drops.oversize).toBeGreaterThanOrEqual(2);
+    expect((await run(['ps'])).stdout).toMatch(/l1\s+a:eth0 b:eth0\s+up\s+forwarded\s+\d+\s+.*oversize [1-9]/);
+    for (const n of ['a', 'b']) expect((await mtu(n, 1500)).exitCode).toBe(0);
+    expect((await ping(1)).loss).toBe(0);
   });
 });

@@ -131,6 +131,13 @@ describe('two guests on a link', () => {
     expect(r).toMatchObject({ exitCode: 7, out: 'out\n', err: 'err\n', timedOut: false });
   });
 
+  it("reports a command's own result when it kills every sleep, the agent's timeout watcher's too", async () => {
+    // Once the watcher's `sleep 300.00` runs (the command may start first), as it did in the issue's report.
+    const wait = "until ps -o args | grep -qE '^sleep [0-9]+[.][0-9]+$'; do usleep 10000; done; ";
+    const r = await sh(a, `${wait}killall sleep; echo after; sleep 1; echo done`, 300_000);
+    expect(r).toMatchObject({ exitCode: 0, out: 'after\ndone\n', timedOut: false });
+  });
+
   it('carries 1 MiB of binary output byte-exact', async () => {
     const sum = await sh(a, 'head -c 1048576 /dev/urandom | tee /tmp/x | md5sum');
     const data = await a.agent.exec('cat /tmp/x');

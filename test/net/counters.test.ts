@@ -4,7 +4,7 @@ import { encodeFrame } from '../../src/net/framing.js';
 import { BROADCAST, until } from './helpers.js';
 import { Harness, NONE, makeLink } from './link-harness.js';
 
-const zeroDrops = { loss: 0, queue: 0, malformed: 0, down: 0, disconnected: 0 };
+const zeroDrops = { loss: 0, queue: 0, malformed: 0, oversize: 0, down: 0, disconnected: 0 };
 
 describe('ForwardedLink.stats', () => {
   const h = new Harness();

@@ -55,7 +55,7 @@ describe('ForwardedLink.capture', () => {
     expect(stuck.frames).toBe(65);
     expect(stuck.drops).toBe(935);
     expect(s.captures).toEqual([{ format: 'pcap', frames: 65, bytes: 97_500, drops: 935 }]);
-    expect(s.endpoints[1]!.drops).toEqual({ loss: 0, queue: 0, malformed: 0, down: 0, disconnected: 0 });
+    expect(s.endpoints[1]!.drops).toEqual({ loss: 0, queue: 0, malformed: 0, oversize: 0, down: 0, disconnected: 0 });
   });
 
   it('detaches a destroyed capture', async () => {

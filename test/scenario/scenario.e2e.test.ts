@@ -37,7 +37,8 @@ describe('topo test', () => {
     await tar.t({ file: path.join(base, 'repo-bundles', lan!), onReadEntry: (e) => void lanFiles.push(e.path) });
     expect(lanFiles).toContain('captures/l1.pcap');
     await expect(stat(path.join(repoRoot, 'captures/lan'))).rejects.toThrow();
-  });
+    // Six scenarios, each booting its own lab under TCG on a shared machine: more than one e2e test's default.
+  }, 900_000);
 
   it('a failing scenario exits 1, names the step, leaves a complete bundle; its replay fails at the same step', async () => {
     const payload = path.join(base, 'payload.bin');
