@@ -74,7 +74,8 @@ describe('supervisor with a fake QEMU', () => {
 
   it('a node that never becomes ready times out with a hint', async () => {
     process.env.FAKE_QEMU_MODE = 'never-ready';
-    const topo = topology([vm('slow', { ready: { console: 'fake: ready', timeoutMs: 500 } })], { name: 'slow' });
+    // Long enough for a loaded machine to start the fake QEMU and see its first line before the timeout.
+    const topo = topology([vm('slow', { ready: { console: 'fake: ready', timeoutMs: 3000 } })], { name: 'slow' });
     const err = await up(topo, { accel: 'tcg', runDirBase: base }).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'E_READY_TIMEOUT', node: 'slow' });
     expect((err as { consoleTail: string }).consoleTail).toContain('booting slow');
