@@ -11,7 +11,7 @@ import { qemuBinary } from '../runtime/preflight.js';
 import type { Scenario } from './model.js';
 import type { JournalEntry, ScenarioRun } from './runner.js';
 import { outside } from '../topology/path-fields.js';
-import { removeTree, unpackBounded, UnpackInterrupted, UNPACK_LIMITS, type UnpackLimits } from './unpack.js';
+import { capsText, removeTree, unpackBounded, UnpackInterrupted, UNPACK_LIMITS, type UnpackLimits } from './unpack.js';
 
 export const BUNDLE_FORMAT = 1;
 const MANIFEST = 'manifest.json';
@@ -156,7 +156,7 @@ export async function openBundle(file: string, opts: { signal?: AbortSignal; lim
     if (err instanceof UnpackInterrupted) throw new TopoError(`${file}: ${err.message}`, { code: 'E_INTERRUPTED' });
     const why = (err as Error).message.split('\n')[0] ?? '';
     const limit = /the limit of a replayed bundle/.test(why);
-    throw error(limit ? `refused: ${why} (caps: ${UNPACK_LIMITS.bytes / 1024 ** 3} GiB unpacked, ${UNPACK_LIMITS.entries.toLocaleString('en-US')} entries)` : `corrupt bundle (${why})`);
+    throw error(limit ? `refused: ${why} (caps: ${capsText(opts.limits ?? UNPACK_LIMITS)})` : `corrupt bundle (${why})`);
   }
   let manifest: BundleManifest;
   try {

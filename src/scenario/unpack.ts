@@ -15,6 +15,11 @@ const HEADER_SLACK = 64 * 1024 * 1024;
 
 const size = (n: number) => (n >= 1024 ** 3 && n % 1024 ** 3 === 0 ? `${n / 1024 ** 3} GiB` : n >= 1024 ** 2 ? `${Math.round(n / 1024 ** 2)} MiB` : `${n} bytes`);
 
+/** "1 GiB unpacked, 10,000 entries" */
+export function capsText(limits: UnpackLimits): string {
+  return `${size(limits.bytes)} unpacked, ${limits.entries.toLocaleString('en-US')} entries`;
+}
+
 /** Thrown when the signal stopped the unpacking (the directory is already removed then). */
 export class UnpackInterrupted extends Error {}
 
@@ -38,7 +43,10 @@ export async function unpackBounded(file: string, dir: string, opts: { signal?: 
   const counter = new Transform({
     transform(chunk: Buffer, _enc, cb: TransformCallback) {
       streamed += chunk.length;
-      if (streamed > limits.bytes + HEADER_SLACK) return cb(halt(new Error(`it unpacks to more than ${size(limits.bytes)}, the limit of a replayed bundle`)));
+      if (streamed > limits.bytes + HEADER_SLACK) {
+        halt(new Error(`it unpacks to more than ${size(limits.bytes)}, the limit of a replayed bundle`));
+        return cb();
+      }
       cb(null, chunk);
     },
   });
@@ -60,28 +68,46 @@ export async function unpackBounded(file: string, dir: string, opts: { signal?: 
     return true;
   };
   const unpack = new tar.Unpack({ cwd: dir, strict: true, filter });
-  let rejectRun: (err: Error) => void = () => {};
+  // Feeding stops at the archive's end, a cap, an error or Ctrl-C; the unpacker then finishes the writes it began, so
+  // the directory is removed after them (removing it during them was rmdir's ENOTEMPTY).
+  let fed = true;
+  const stopFeeding = () => {
+    if (!fed) return;
+    fed = false;
+    source.destroy();
+    gunzip.unpipe(counter);
+    counter.unpipe(unpack as unknown as NodeJS.WritableStream);
+    unpack.end();
+  };
   function halt(err: Error): Error {
-    if (!stop) {
-      stop = err;
-      source.destroy();
-      gunzip.unpipe();
-      counter.unpipe();
-      rejectRun(err);
-    }
+    stop ??= err;
+    stopFeeding();
     return err;
   }
   const onAbort = () => halt(new UnpackInterrupted('interrupted while unpacking'));
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   try {
-    await new Promise<void>((resolve, reject) => {
-      rejectRun = reject;
-      if (opts.signal?.aborted) return onAbort();
-      for (const s of [source, gunzip, counter]) s.on('error', (err: Error) => halt(stop ?? err));
-      unpack.on('error', (err: Error) => halt(stop ?? err));
-      unpack.on('finish', () => (stop ? undefined : resolve()));
+    await new Promise<void>((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const done = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      unpack.on('finish', done);
+      unpack.on('close', done);
+      // Bytes after the end-of-archive blocks are ignored; node-tar stops reading them without ever finishing.
+      unpack.on('eof', stopFeeding);
+      const failed = (err: Error) => {
+        halt(err);
+        // A safety net should the unpacker never settle after an error: the removal below retries anyway.
+        timer ??= setTimeout(done, 5_000).unref();
+      };
+      for (const st of [source, gunzip, counter]) st.on('error', failed);
+      unpack.on('error', failed);
+      if (opts.signal?.aborted) onAbort();
       source.pipe(gunzip).pipe(counter).pipe(unpack as unknown as NodeJS.WritableStream);
     });
+    if (stop) throw stop;
   } catch (err) {
     await removeTree(dir);
     throw err;
