@@ -11,6 +11,7 @@ import { qemuBinary } from '../runtime/preflight.js';
 import type { Scenario } from './model.js';
 import type { JournalEntry, ScenarioRun } from './runner.js';
 import { outside } from '../topology/path-fields.js';
+import { fitShared, type Shared } from './bundle-budget.js';
 import { capsText, removeTree, unpackBounded, UnpackInterrupted, UNPACK_LIMITS, type UnpackLimits } from './unpack.js';
 
 export const BUNDLE_FORMAT = 1;
@@ -27,6 +28,10 @@ export interface BundleManifest {
   failedStep?: { number: number; name: string; message: string };
   versions: Record<string, string>;
   files: string[];
+  /** Logs and captures cut to fit the replay caps (original and kept bytes). */
+  truncated?: Record<string, { size: number; kept: number }>;
+  /** Members left out to stay under the entry cap. */
+  omitted?: string[];
 }
 
 async function topoVersion(): Promise<string> {
@@ -77,7 +82,7 @@ export function memberPath(guest: string): string {
 const jsonl = (entries: readonly JournalEntry[]) => entries.map((e) => JSON.stringify(e)).join('\n') + '\n';
 
 /** Write the bundle of a finished run into `dir` (or exactly `opts.file`); returns the .tar.gz path. */
-export async function writeBundle(run: ScenarioRun, dir: string, opts: { file?: string } = {}): Promise<string> {
+export async function writeBundle(run: ScenarioRun, dir: string, opts: { file?: string; limits?: UnpackLimits } = {}): Promise<string> {
   const s = run.scenario;
   const stage = await mkdtemp(path.join(os.tmpdir(), 'topo-bundle-'));
   try {
@@ -89,12 +94,6 @@ export async function writeBundle(run: ScenarioRun, dir: string, opts: { file?: 
     await put(stage, 'topology.resolved.json', `${JSON.stringify(s.topology, null, 2)}\n`, files);
     await put(stage, 'seed', `${s.seed}\n`, files);
     await put(stage, 'events.jsonl', jsonl(run.journal), files);
-    for (const n of s.topology.nodes) await put(stage, `logs/${n.name}.log`, run.consoleLogs.get(n.name) ?? Buffer.alloc(0), files);
-    for (const pcap of run.captures) {
-      const data = await readFile(pcap).catch(() => undefined);
-      if (data) await put(stage, `captures/${path.basename(pcap)}`, data, files);
-    }
-    for (const [key, data] of run.collected) await put(stage, `collected/${memberPath(key)}${typeof data === 'string' ? '.error' : ''}`, data, files);
     // Host files the steps copy into guests, when they live beside the scenario: replay reads them from the bundle.
     for (const step of s.steps) {
       if (step.kind !== 'copy' || !('local' in step.from)) continue;
@@ -103,6 +102,17 @@ export async function writeBundle(run: ScenarioRun, dir: string, opts: { file?: 
       const data = await readFile(step.from.local).catch(() => undefined);
       if (data) await put(stage, rel, data, files);
     }
+    // Logs, captures and collected files share what the replay caps leave, so the bundle always replays.
+    const shared: Shared[] = s.topology.nodes.map((n) => ({ name: `logs/${n.name}.log`, data: run.consoleLogs.get(n.name) ?? Buffer.alloc(0), kind: 'log' }));
+    for (const [key, data] of run.collected) shared.push({ name: `collected/${memberPath(key)}${typeof data === 'string' ? '.error' : ''}`, data: Buffer.from(data), kind: 'collected' });
+    for (const pcap of run.captures) {
+      const data = await readFile(pcap).catch(() => undefined);
+      if (data) shared.push({ name: `captures/${path.basename(pcap)}`, data, kind: 'capture' });
+    }
+    let used = 0;
+    for (const f of files) used += (await stat(path.join(stage, f))).size + 1024;
+    const fitted = fitShared(shared, { bytes: used, entries: files.length }, opts.limits ?? UNPACK_LIMITS);
+    for (const m of fitted.members) await put(stage, m.name, m.data, files);
     const failed = run.results.find((r) => r.status === 'failed');
     const manifest: BundleManifest = {
       kind: 'topo-bundle',
@@ -114,6 +124,8 @@ export async function writeBundle(run: ScenarioRun, dir: string, opts: { file?: 
       failedStep: failed ? { number: failed.index + 1, name: failed.name, message: failed.failure?.message ?? '' } : undefined,
       versions: await versions(run.accel),
       files: [...files, 'versions.json'],
+      ...(Object.keys(fitted.truncated).length > 0 ? { truncated: fitted.truncated } : {}),
+      ...(fitted.omitted.length > 0 ? { omitted: fitted.omitted } : {}),
     };
     await put(stage, 'versions.json', `${JSON.stringify(manifest.versions, null, 2)}\n`, []);
     await writeFile(path.join(stage, MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`);

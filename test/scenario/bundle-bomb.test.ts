@@ -1,12 +1,13 @@
 // Gzip bombs and interrupted unpacking (issue 17, 5): caps of 1 GiB and 10,000 entries, nothing left behind.
 import { execa } from 'execa';
-import { readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import * as tar from 'tar';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openBundle } from '../../src/scenario/bundle.js';
+import { openBundle, writeBundle } from '../../src/scenario/bundle.js';
+import { fakeRun } from './bundle-fixtures.js';
 import { UNPACK_LIMITS } from '../../src/scenario/unpack.js';
 import { runCli } from '../cli/run-cli.js';
 import { ctrlC, topo } from '../helpers/cli.js';
@@ -94,5 +95,67 @@ describe('Ctrl-C while a bundle unpacks', () => {
     expect(res.exitCode).toBe(130);
     expect(res.all).toContain('interrupted while unpacking');
     expect(replayDirs()).toEqual([]);
+  });
+});
+
+describe("topo's own bundles fit under the caps they are replayed with", () => {
+  const pcap = (records: number, size: number) => {
+    const global = Buffer.alloc(24);
+    global.writeUInt32LE(0xa1b2c3d4, 0);
+    global.writeUInt16LE(2, 4);
+    global.writeUInt16LE(4, 6);
+    global.writeUInt32LE(65535, 16);
+    global.writeUInt32LE(1, 20);
+    const rec = Buffer.alloc(16 + size, 7);
+    rec.writeUInt32LE(size, 8);
+    rec.writeUInt32LE(size, 12);
+    return Buffer.concat([global, ...Array<Buffer>(records).fill(rec)]);
+  };
+  const wholeRecords = (b: Buffer) => {
+    let at = 24;
+    while (at < b.length) at += 16 + b.readUInt32LE(at + 8);
+    return at === b.length;
+  };
+
+  it('logs keep their tails and captures their first whole records, shared fairly, and the bundle replays', async () => {
+    const run = await fakeRun();
+    const big = Buffer.concat([Buffer.alloc(3 << 20, 'x'), Buffer.from('\nthe last line\n')]);
+    run.consoleLogs.set('a', big);
+    writeFileSync(run.captures[0]!, pcap(3000, 1000));
+    const limits = { bytes: (16 << 20) + (4 << 20), entries: 10_000 };
+    const file = await writeBundle(run, inputs, { limits });
+    const opened = await openBundle(file, { limits });
+    try {
+      const log = readFileSync(path.join(opened.dir, 'logs/a.log'));
+      expect(log.toString().startsWith('[topo: the first ')).toBe(true);
+      expect(log.toString().endsWith('\nthe last line\n')).toBe(true);
+      const cap = readFileSync(path.join(opened.dir, 'captures/l1.pcap'));
+      expect(cap.length).toBeLessThan(3000 * 1016);
+      expect(wholeRecords(cap)).toBe(true);
+      expect(readFileSync(path.join(opened.dir, 'logs/b.log'), 'utf8')).toBe('b log\n');
+      expect(opened.manifest.truncated).toEqual({ 'logs/a.log': { size: big.length, kept: log.length }, 'captures/l1.pcap': { size: 3000 * 1016 + 24, kept: cap.length } });
+    } finally {
+      await opened.close();
+    }
+  });
+
+  it('with more members than entries allowed, captures are left out (and listed) so the bundle still opens', async () => {
+    const run = await fakeRun();
+    const dir = tempDir('topo-bomb-caps-');
+    run.captures = Array.from({ length: 30 }, (_, i) => {
+      const f = path.join(dir, `l${i + 1}.pcap`);
+      writeFileSync(f, pcap(1, 60));
+      return f;
+    });
+    const limits = { bytes: 1 << 30, entries: 40 };
+    const file = await writeBundle(run, inputs, { limits });
+    const opened = await openBundle(file, { limits });
+    try {
+      expect(opened.manifest.omitted?.length).toBeGreaterThan(0);
+      expect(opened.manifest.omitted?.every((m) => m.startsWith('captures/'))).toBe(true);
+      expect(existsSync(path.join(opened.dir, 'logs/a.log'))).toBe(true);
+    } finally {
+      await opened.close();
+    }
   });
 });
