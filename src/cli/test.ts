@@ -117,9 +117,11 @@ export async function testCommand(files: string[], flags: TestFlags): Promise<nu
     release();
     throw e;
   }
-  if (typeof loaded === 'number') {
+  if (typeof loaded === 'number' || abort.signal.aborted) {
     release();
-    return loaded;
+    if (typeof loaded === 'number') return loaded;
+    for (const l of loaded) await l.bundle?.close();
+    return STOPPED;
   }
   const runs: ScenarioRun[] = [];
   try {
