@@ -17,6 +17,8 @@ interface ImageInfo {
 /** Formats QEMU is allowed to open from a bundle: neither can name a host file except through what is checked here. */
 const SAFE_FORMATS = ['raw', 'qcow2'];
 const MAX_CHAIN = 16;
+// json:{...}, nbd:, http:, file: ... : a name QEMU may read as something other than a plain relative file.
+const PROTOCOL = /^[A-Za-z0-9+._-]+:/;
 
 async function info(file: string, format: string | undefined): Promise<ImageInfo> {
   const { execa } = await import('execa');
@@ -47,13 +49,12 @@ export async function diskProblem(disk: string, confine: string): Promise<string
     const dataFile = i['format-specific']?.data?.['data-file'];
     if (dataFile !== undefined) {
       const abs = path.resolve(path.dirname(file), dataFile);
-      if (dataFile.includes(':') || outside(confine, abs)) return `${rel(file)} keeps its data in ${dataFile}, outside the bundle`;
+      if (PROTOCOL.test(dataFile) || outside(confine, abs)) return `${rel(file)} keeps its data in ${dataFile}, outside the bundle`;
     }
     const backing = i['backing-filename'];
     if (backing === undefined) return undefined;
     const full = i['full-backing-filename'] ?? path.resolve(path.dirname(file), backing);
-    // json:{...} and protocol: names (nbd:, http:, ...) are not files at all.
-    if (!path.isAbsolute(full) || full.includes(':')) return `${rel(file)} has the backing file ${JSON.stringify(backing)}, which is not a file of the bundle`;
+    if (PROTOCOL.test(backing) || !path.isAbsolute(full)) return `${rel(file)} has the backing file ${JSON.stringify(backing)}, which is not a file of the bundle`;
     if (outside(confine, full)) return `${rel(file)} has the backing file ${full}, outside the bundle`;
     file = full;
     format = i['backing-filename-format'];
