@@ -53,7 +53,7 @@ export async function validateScenario(parsed: Parsed, text: string, opts: Scena
   const fileKind: (p: string) => FileKind = confinedKind(opts.fileKind ?? fileKindOnDisk, opts.confine, 'missing');
   const diagnostics = [...parsed.diagnostics];
   // Every host path the scenario names (topology file, copy sources and destinations), found through the schema.
-  const confined = confinementIssues(schemaJson(SCENARIO_SCHEMA_URL), data, dir, opts.confine);
+  const confined = opts.confine === undefined ? [] : confinementIssues(schemaJson(SCENARIO_SCHEMA_URL), data, dir, opts.confine);
   const issues: Issue[] = [];
   let topology: ResolvedTopology | undefined;
   let topologyFile: string | undefined;
@@ -73,7 +73,7 @@ export async function validateScenario(parsed: Parsed, text: string, opts: Scena
   } else if (isRecord(raw)) {
     // An inline topology: its problems are located in this file, under /topology.
     const inner = mergeIssues(checkSchema(raw), checkRules(raw, { dir, fileKind })).map((i) => ({ ...i, path: `/topology${i.path}` }));
-    const inside = withConfinement(confinementIssues(schemaJson(SCHEMA_URL), raw, dir, opts.confine, '/topology'), inner);
+    const inside = opts.confine === undefined ? inner : withConfinement(confinementIssues(schemaJson(SCHEMA_URL), raw, dir, opts.confine, '/topology'), inner);
     issues.push(...inside);
     if (inside.length === 0) topology = resolveTopology(raw as unknown as RawTopology, file);
   }

@@ -41,7 +41,7 @@ export function validateText(text: string, file: string, opts: ValidateOptions =
   const parsed = parseText(text, file);
   if (parsed.data === undefined) return { ok: false, diagnostics: sortDiagnostics(parsed.diagnostics) };
   const dir = path.dirname(path.resolve(file));
-  const confined = confinementIssues(schemaJson(SCHEMA_URL), parsed.data, dir, opts.confine);
+  const confined = opts.confine === undefined ? [] : confinementIssues(schemaJson(SCHEMA_URL), parsed.data, dir, opts.confine);
   const rules = checkRules(parsed.data, { dir, fileKind: confinedKind(kindOf(opts), opts.confine, 'missing') });
   const issues = mergeIssues(checkSchema(parsed.data), withConfinement(confined, rules));
   const diagnostics = [...parsed.diagnostics];
