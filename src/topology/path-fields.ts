@@ -6,7 +6,7 @@ import path from 'node:path';
 import { subject, type Issue } from './diagnostics.js';
 import { isRecord } from './doc.js';
 
-/** The schema keyword (an annotation Ajv knows but does not check). */
+/** The schema keyword (an annotation Ajv knows but does not check); `false` marks a path-like string that is no host path. */
 export const PATH_KEYWORD = 'x-topo-path';
 
 /** file/dir: a host path; file-or-guest: a host path unless it reads NODE:/path (copy steps). */

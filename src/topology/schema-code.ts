@@ -20,7 +20,7 @@ function ajvFor(standalone: boolean): AjvInstance {
   const mod = require('ajv/dist/2020.js') as { default: new (o: object) => AjvInstance };
   const ajv = new mod.default({ allErrors: true, verbose: true, strict: true, ...(standalone ? { code: { source: true } } : {}) });
   // An annotation, not a check: which strings are host paths (see paths.ts); strict mode must know it.
-  ajv.addKeyword({ keyword: PATH_KEYWORD, schemaType: 'string' });
+  ajv.addKeyword({ keyword: PATH_KEYWORD, schemaType: ['string', 'boolean'] });
   return ajv;
 }
 

@@ -42,7 +42,13 @@ describe('path fields of the schemas', () => {
     const schema = structuredClone(schemaJson(SCHEMA_URL)) as { $defs: { node: { properties: Record<string, Record<string, unknown>> } } };
     const tpm = schema.$defs.node.properties.tpm as { anyOf: [unknown, { properties: { state: Record<string, unknown> } }] };
     delete tpm.anyOf[1].properties.state[PATH_KEYWORD];
-    schema.$defs.node.properties.shares = { type: 'array', items: { type: 'object', properties: { host: { description: 'Host directory shared with the guest.', type: 'string' } } } };
+    schema.$defs.node.properties.shares = {
+      type: 'array',
+      items: { type: 'object', properties: { host: { description: 'Host directory shared with the guest.', type: 'string' }, guest: { description: 'Mount path in the guest.', type: 'string', [PATH_KEYWORD]: false } } },
+    };
+    // A guest path marked false is known not to be a host path: Ajv compiles it and the walker leaves it out.
+    expect(() => compileSchema(JSON.stringify(schema))).not.toThrow();
+    expect(pathFields(schema, { name: 'l', nodes: { a: { shares: [{ host: '/h', guest: '/g' }] } } })).toEqual([]);
     expect(unannotatedPaths(schema)).toEqual([
       '/$defs/node/properties/tpm/anyOf/1/properties/state',
       '/$defs/node/properties/shares/items/properties/host',
