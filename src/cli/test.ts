@@ -31,6 +31,9 @@ export interface TestFlags {
 /** Where bundles of failed runs go when --bundle is not given. */
 export const DEFAULT_BUNDLE_DIR = 'topo-bundles';
 
+/** Exit code after Ctrl-C (128 + SIGINT), as shells report it. */
+const STOPPED = 130;
+
 const out = (line: string) => process.stdout.write(`${line}\n`);
 const err = (line: string) => process.stderr.write(`${oneLine(line)}\n`);
 
@@ -40,7 +43,7 @@ export function stepLines(s: Scenario, r: StepResult): string[] {
   const f = r.failure;
   if (!f) return lines;
   const step = s.steps[r.index];
-  lines.push(`        step ${r.index + 1} at ${shortPath(s.file)}:${step?.line ?? 1}: ${oneLine(f.message)}`);
+  lines.push(`        step ${r.index + 1} at ${s.shownFile ?? shortPath(s.file)}:${step?.line ?? 1}: ${oneLine(f.message)}`);
   if (f.expected) lines.push(`        expected: ${oneLine(f.expected)}`);
   for (const g of f.got) lines.push(`        ${oneLine(g)}`);
   if (f.console.length > 0) lines.push(`        last console lines of ${f.node}:`, ...f.console.map((c) => `          ${oneLine(c)}`));
@@ -57,26 +60,37 @@ interface Loaded {
   bundle?: OpenedBundle;
 }
 
-async function loadAll(files: string[], flags: TestFlags): Promise<Loaded[] | number> {
+/** A replay's messages name the bundle and its member (BUNDLE.tar.gz:scenario.yaml), never the temporary directory. */
+export function bundleNames(file: string, dir: string): (text: string) => string {
+  return (text) => text.split(`${dir}/`).join(`${file}:`).split(dir).join(file);
+}
+
+async function loadAll(files: string[], flags: TestFlags, signal: AbortSignal): Promise<Loaded[] | number> {
   const loaded: Loaded[] = [];
   let code = 0;
   for (const file of files) {
     let bundle: OpenedBundle | undefined;
     try {
-      if (isBundlePath(file)) bundle = await openBundle(file);
+      if (isBundlePath(file)) bundle = await openBundle(file, { signal });
       const seed = flags.seed ?? bundle?.manifest.seed;
       const res = await loadScenario(bundle?.scenarioFile ?? file, { seed, confine: bundle?.dir });
+      const shown = bundle ? bundleNames(file, bundle.dir) : (t: string) => t;
       if (!res.ok) {
-        for (const d of res.diagnostics) err(formatDiagnostic(bundle ? { ...d, file: `${file}!${path.relative(bundle.dir, d.file)}` } : d));
+        for (const d of res.diagnostics) err(shown(formatDiagnostic(bundle ? { ...d, file: `${file}:${path.relative(bundle.dir, d.file)}` } : d)));
         code = 2;
         await bundle?.close();
         continue;
       }
-      loaded.push({ scenario: res.scenario, bundle });
+      loaded.push({ scenario: bundle ? { ...res.scenario, shownFile: `${file}:scenario.yaml` } : res.scenario, bundle });
     } catch (e) {
       await bundle?.close();
       if (!isTopoError(e)) throw e;
-      err(`topo: ${e.code === 'E_READ' ? `${file}: ` : ''}${e.oneLine()}`);
+      if (e.code === 'E_INTERRUPTED') {
+        for (const l of loaded) await l.bundle?.close();
+        err(`topo: ${e.oneLine()}`);
+        return STOPPED;
+      }
+      err(`topo: ${e.code === 'E_READ' ? `${file}: ` : ''}${bundle ? bundleNames(file, bundle.dir)(e.oneLine()) : e.oneLine()}`);
       code = 2;
     }
   }
@@ -89,19 +103,33 @@ async function loadAll(files: string[], flags: TestFlags): Promise<Loaded[] | nu
 
 export async function testCommand(files: string[], flags: TestFlags): Promise<number> {
   const accel = parseAccelRequest(flags.accel);
-  const loaded = await loadAll(files, flags);
-  if (typeof loaded === 'number') return loaded;
   const abort = new AbortController();
   let resume: (() => void) | undefined;
+  // Owned from the start: Ctrl-C while a bundle unpacks removes what it unpacked.
   const release = ownSignals(() => {
     if (resume) return resume();
     abort.abort();
   });
+  let loaded: Loaded[] | number;
+  try {
+    loaded = await loadAll(files, flags, abort.signal);
+  } catch (e) {
+    release();
+    throw e;
+  }
+  if (typeof loaded === 'number' || abort.signal.aborted) {
+    release();
+    if (typeof loaded === 'number') return loaded;
+    for (const l of loaded) await l.bundle?.close();
+    return STOPPED;
+  }
   const runs: ScenarioRun[] = [];
   try {
     for (const { scenario, bundle } of loaded) {
       if (abort.signal.aborted) break;
-      const label = bundle ? `replaying ${path.basename(files[loaded.findIndex((l) => l.scenario === scenario)] ?? '')}` : shortPath(scenario.file);
+      const bundleFile = files[loaded.findIndex((l) => l.scenario === scenario)] ?? '';
+      const label = bundle ? `replaying ${path.basename(bundleFile)}` : shortPath(scenario.file);
+      const shown = bundle ? bundleNames(bundleFile, bundle.dir) : (t: string) => t;
       out(`${scenario.name} (${label}, seed ${scenario.seed}, ${scenario.steps.length} steps)`);
       const list = interactive(flags) ? new (await import('../ui/step-list.js')).StepListReporter(scenario) : undefined;
       const notices: string[] = [];
@@ -124,7 +152,7 @@ export async function testCommand(files: string[], flags: TestFlags): Promise<nu
           if (e.type === 'notice') (list ? notices.push(`  ${e.message}`) : err(`  ${e.message}`));
         },
         onStepStart: () => list?.stepStart(),
-        onStepEnd: (r) => (list ? list.stepEnd(r) : stepLines(scenario, r).forEach(out)),
+        onStepEnd: (r) => (list ? list.stepEnd(r) : stepLines(scenario, r).map(shown).forEach(out)),
         onFailurePause: flags.pauseOnFailure
           ? async (lab, failed) => {
               await settled();
@@ -134,10 +162,10 @@ export async function testCommand(files: string[], flags: TestFlags): Promise<nu
       });
       await settled();
       // The list shows pass/fail; the details of a failure follow it in full.
-      if (list) for (const r of run.results) if (r.failure) stepLines(scenario, r).slice(1).forEach(out);
+      if (list) for (const r of run.results) if (r.failure) stepLines(scenario, r).slice(1).map(shown).forEach(out);
       resume = undefined;
       runs.push(run);
-      if (run.error) err(`  ${run.error}`);
+      if (run.error) err(shown(`  ${run.error}`));
       out(summaryLine(run));
       if (flags.bundle || !run.passed) {
         try {

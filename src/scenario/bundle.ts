@@ -1,6 +1,6 @@
 // Reproduction bundles: one .tar.gz with what it takes to see and replay a run (topology, scenario, seed,
 // versions, console logs, pcaps, the event log with step boundaries, collected files).
-import { access, mkdir, mkdtemp, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, readFile, readdir, rename, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import * as tar from 'tar';
@@ -10,6 +10,9 @@ import { guestInfo } from '../guest/index.js';
 import { qemuBinary } from '../runtime/preflight.js';
 import type { Scenario } from './model.js';
 import type { JournalEntry, ScenarioRun } from './runner.js';
+import { outside } from '../topology/path-fields.js';
+import { fitShared, type Shared } from './bundle-budget.js';
+import { capsText, removeTree, unpackBounded, UnpackInterrupted, UNPACK_LIMITS, type UnpackLimits } from './unpack.js';
 
 export const BUNDLE_FORMAT = 1;
 const MANIFEST = 'manifest.json';
@@ -25,6 +28,10 @@ export interface BundleManifest {
   failedStep?: { number: number; name: string; message: string };
   versions: Record<string, string>;
   files: string[];
+  /** Logs and captures cut to fit the replay caps (original and kept bytes). */
+  truncated?: Record<string, { size: number; kept: number }>;
+  /** Members left out to stay under the entry cap. */
+  omitted?: string[];
 }
 
 async function topoVersion(): Promise<string> {
@@ -59,16 +66,23 @@ function replayableScenario(s: Scenario): string {
 }
 
 async function put(dir: string, rel: string, data: string | Buffer, files: string[]): Promise<void> {
-  const abs = path.join(dir, rel);
+  const abs = path.resolve(dir, rel);
+  // Member names carry guest and user strings: none may leave the staging directory, whatever validation let through.
+  if (outside(dir, abs) || abs === dir) throw new TopoError(`bundle member ${JSON.stringify(rel)} would leave the bundle`, { code: 'E_BUNDLE' });
   await mkdir(path.dirname(abs), { recursive: true });
   await writeFile(abs, data);
   files.push(rel);
 }
 
+/** A guest path as a relative member name: `.`, `..` and empty segments cannot climb or vanish. */
+export function memberPath(guest: string): string {
+  return guest.split('/').filter((seg) => seg !== '' && seg !== '.').map((seg) => (seg === '..' ? '%2E%2E' : seg)).join('/') || '%2F';
+}
+
 const jsonl = (entries: readonly JournalEntry[]) => entries.map((e) => JSON.stringify(e)).join('\n') + '\n';
 
 /** Write the bundle of a finished run into `dir` (or exactly `opts.file`); returns the .tar.gz path. */
-export async function writeBundle(run: ScenarioRun, dir: string, opts: { file?: string } = {}): Promise<string> {
+export async function writeBundle(run: ScenarioRun, dir: string, opts: { file?: string; limits?: UnpackLimits } = {}): Promise<string> {
   const s = run.scenario;
   const stage = await mkdtemp(path.join(os.tmpdir(), 'topo-bundle-'));
   try {
@@ -80,12 +94,6 @@ export async function writeBundle(run: ScenarioRun, dir: string, opts: { file?: 
     await put(stage, 'topology.resolved.json', `${JSON.stringify(s.topology, null, 2)}\n`, files);
     await put(stage, 'seed', `${s.seed}\n`, files);
     await put(stage, 'events.jsonl', jsonl(run.journal), files);
-    for (const n of s.topology.nodes) await put(stage, `logs/${n.name}.log`, run.consoleLogs.get(n.name) ?? Buffer.alloc(0), files);
-    for (const pcap of run.captures) {
-      const data = await readFile(pcap).catch(() => undefined);
-      if (data) await put(stage, `captures/${path.basename(pcap)}`, data, files);
-    }
-    for (const [key, data] of run.collected) await put(stage, `collected/${key}${typeof data === 'string' ? '.error' : ''}`, data, files);
     // Host files the steps copy into guests, when they live beside the scenario: replay reads them from the bundle.
     for (const step of s.steps) {
       if (step.kind !== 'copy' || !('local' in step.from)) continue;
@@ -94,6 +102,17 @@ export async function writeBundle(run: ScenarioRun, dir: string, opts: { file?: 
       const data = await readFile(step.from.local).catch(() => undefined);
       if (data) await put(stage, rel, data, files);
     }
+    // Logs, captures and collected files share what the replay caps leave, so the bundle always replays.
+    const shared: Shared[] = s.topology.nodes.map((n) => ({ name: `logs/${n.name}.log`, data: run.consoleLogs.get(n.name) ?? Buffer.alloc(0), kind: 'log' }));
+    for (const [key, data] of run.collected) shared.push({ name: `collected/${memberPath(key)}${typeof data === 'string' ? '.error' : ''}`, data: Buffer.from(data), kind: 'collected' });
+    for (const pcap of run.captures) {
+      const data = await readFile(pcap).catch(() => undefined);
+      if (data) shared.push({ name: `captures/${path.basename(pcap)}`, data, kind: 'capture' });
+    }
+    let used = 0;
+    for (const f of files) used += (await stat(path.join(stage, f))).size + 1024;
+    const fitted = fitShared(shared, { bytes: used, entries: files.length }, opts.limits ?? UNPACK_LIMITS);
+    for (const m of fitted.members) await put(stage, m.name, m.data, files);
     const failed = run.results.find((r) => r.status === 'failed');
     const manifest: BundleManifest = {
       kind: 'topo-bundle',
@@ -105,6 +124,8 @@ export async function writeBundle(run: ScenarioRun, dir: string, opts: { file?: 
       failedStep: failed ? { number: failed.index + 1, name: failed.name, message: failed.failure?.message ?? '' } : undefined,
       versions: await versions(run.accel),
       files: [...files, 'versions.json'],
+      ...(Object.keys(fitted.truncated).length > 0 ? { truncated: fitted.truncated } : {}),
+      ...(fitted.omitted.length > 0 ? { omitted: fitted.omitted } : {}),
     };
     await put(stage, 'versions.json', `${JSON.stringify(manifest.versions, null, 2)}\n`, []);
     await writeFile(path.join(stage, MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`);
@@ -116,7 +137,7 @@ export async function writeBundle(run: ScenarioRun, dir: string, opts: { file?: 
     await rename(tmp, out);
     return out;
   } finally {
-    await rm(stage, { recursive: true, force: true });
+    await removeTree(stage);
   }
 }
 
@@ -131,20 +152,23 @@ export interface OpenedBundle {
   close(): Promise<void>;
 }
 
-/** Unpack a bundle for replay; a corrupt or incompatible one is a TopoError (E_BUNDLE) in one line. */
-export async function openBundle(file: string): Promise<OpenedBundle> {
+/** Unpack a bundle for replay; a corrupt, oversized or incompatible one is a TopoError (E_BUNDLE) in one line. */
+export async function openBundle(file: string, opts: { signal?: AbortSignal; limits?: UnpackLimits } = {}): Promise<OpenedBundle> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'topo-replay-'));
-  const close = () => rm(dir, { recursive: true, force: true });
+  const close = () => removeTree(dir);
+  const error = (why: string) => new TopoError(`${file}: ${why}`, { code: 'E_BUNDLE', hint: 'make a new one with `topo test --bundle DIR` or `topo bundle`' });
   const fail = async (why: string) => {
     await close();
-    return new TopoError(`${file}: ${why}`, { code: 'E_BUNDLE', hint: 'make a new one with `topo test --bundle DIR` or `topo bundle`' });
+    return error(why);
   };
   try {
-    // Plain files and directories only: a link in a bundle could point a replay at any host file.
-    const plain = (_p: string, e: tar.ReadEntry | import('node:fs').Stats) => !('type' in e) || e.type === 'File' || e.type === 'Directory';
-    await tar.x({ file, cwd: dir, strict: true, gzip: true, filter: plain } as tar.TarOptionsWithAliasesFile);
+    await unpackBounded(file, dir, opts);
   } catch (err) {
-    throw await fail(`corrupt bundle (${(err as Error).message.split('\n')[0]})`);
+    // unpackBounded removed the directory already.
+    if (err instanceof UnpackInterrupted) throw new TopoError(`${file}: ${err.message}`, { code: 'E_INTERRUPTED' });
+    const why = (err as Error).message.split('\n')[0] ?? '';
+    const limit = /the limit of a replayed bundle/.test(why);
+    throw error(limit ? `refused: ${why} (caps: ${capsText(opts.limits ?? UNPACK_LIMITS)})` : `corrupt bundle (${why})`);
   }
   let manifest: BundleManifest;
   try {
@@ -154,7 +178,9 @@ export async function openBundle(file: string): Promise<OpenedBundle> {
   }
   if (manifest.kind !== 'topo-bundle' || typeof manifest.format !== 'number') throw await fail(`not a topo bundle (${MANIFEST} has no kind: topo-bundle)`);
   if (manifest.format !== BUNDLE_FORMAT) throw await fail(`incompatible bundle: format ${manifest.format}, this topo reads format ${BUNDLE_FORMAT} (made by topo ${manifest.versions?.topo ?? 'unknown'})`);
-  for (const f of manifest.files ?? []) {
+  for (const f of Array.isArray(manifest.files) ? manifest.files : []) {
+    // Confinement first: an entry naming a host path must not even learn whether that path exists.
+    if (typeof f !== 'string' || outside(dir, path.resolve(dir, f))) throw await fail(`corrupt bundle: ${MANIFEST} lists ${JSON.stringify(f)}, which is not a file of the bundle`);
     if (!(await access(path.join(dir, f)).then(() => true, () => false))) throw await fail(`corrupt bundle: ${f} is missing`);
   }
   return { dir, manifest, scenarioFile: path.join(dir, 'scenario.yaml'), close };

@@ -53,7 +53,7 @@ function testsuite(run: ScenarioRun, id: number): string {
   const logs = [...run.consoleLogs].map(([node, log]) => `===== ${node} console =====\n${reportText(log.toString('utf8'))}`).join('\n');
   const props = [
     ['seed', String(run.scenario.seed)],
-    ['file', run.scenario.file],
+    ['file', run.scenario.shownFile ?? run.scenario.file],
     ['topology', run.scenario.topology.name],
     ...(run.accel ? [['accel', run.accel]] : []),
     ...(run.pausedMs ? [['paused', secs(run.pausedMs)]] : []),

@@ -9,10 +9,12 @@ import { parseText, readTopologyFile, tooBigDiagnostic, type Parsed } from '../t
 import type { ResolvedTopology } from '../topology/model.js';
 import { resolveTopology } from '../topology/resolve.js';
 import { checkRules, type FileKind } from '../topology/rules.js';
-import { checkSchema, mergeIssues } from '../topology/validate.js';
+import { confinedKind, confinementIssues, outside, schemaJson, withConfinement } from '../topology/path-fields.js';
+import { checkSchema, mergeIssues, SCHEMA_URL } from '../topology/validate.js';
 import { parseDuration } from '../topology/units.js';
 import { DEFAULT_SCENARIO_TIMEOUT_MS, DEFAULT_STEP_TIMEOUT_MS, type Scenario } from './model.js';
-import { checkScenarioRules, outside } from './rules.js';
+import { imageProblems } from './images.js';
+import { checkScenarioRules } from './rules.js';
 import { toStep } from './steps-model.js';
 
 export const SCENARIO_SCHEMA_URL = new URL('../../schemas/scenario.schema.json', import.meta.url);
@@ -23,8 +25,6 @@ export type ScenarioResult = { ok: true; scenario: Scenario; diagnostics: [] } |
 export interface ScenarioOptions extends ValidateOptions {
   /** Replaces the scenario's own seed (`--seed`). */
   seed?: number;
-  /** Where a topology path may point (bundle replay): anything else is refused with its path. */
-  confine?: string;
 }
 
 /** A file is a scenario when its top level has `steps:` (or it is named *.scenario.yaml). */
@@ -49,19 +49,20 @@ export async function validateScenario(parsed: Parsed, text: string, opts: Scena
   if (parsed.data === undefined) return { ok: false, diagnostics: sortDiagnostics(parsed.diagnostics) };
   const data = parsed.data;
   const dir = path.dirname(path.resolve(file));
-  const fileKind: (p: string) => FileKind = opts.fileKind ?? fileKindOnDisk;
+  // A replay never looks at a host path outside the bundle: not even whether it exists.
+  const fileKind: (p: string) => FileKind = confinedKind(opts.fileKind ?? fileKindOnDisk, opts.confine, 'missing');
   const diagnostics = [...parsed.diagnostics];
+  // Every host path the scenario names (topology file, copy sources and destinations), found through the schema.
+  const confined = opts.confine === undefined ? [] : confinementIssues(schemaJson(SCENARIO_SCHEMA_URL), data, dir, opts.confine);
   const issues: Issue[] = [];
   let topology: ResolvedTopology | undefined;
   let topologyFile: string | undefined;
   const raw = isRecord(data) ? data.topology : undefined;
   if (typeof raw === 'string') {
     topologyFile = path.resolve(dir, raw);
-    if (outside(opts.confine, topologyFile)) {
-      issues.push({ path: '/topology', code: 'E_CONFINED', message: `topology ${JSON.stringify(raw)} is outside the bundle (${topologyFile}); a replayed bundle only reads its own files` });
-    } else {
+    if (!outside(opts.confine, topologyFile)) {
       try {
-        const loaded = await loadTopology(topologyFile, opts);
+        const loaded = await loadTopology(topologyFile, { ...opts, fileKind });
         if (loaded.ok) topology = loaded.topology;
         else diagnostics.push(...loaded.diagnostics);
       } catch (err) {
@@ -71,18 +72,15 @@ export async function validateScenario(parsed: Parsed, text: string, opts: Scena
     }
   } else if (isRecord(raw)) {
     // An inline topology: its problems are located in this file, under /topology.
-    const inner = mergeIssues(checkSchema(raw), checkRules(raw, { dir, fileKind }));
-    issues.push(...inner.map((i) => ({ ...i, path: `/topology${i.path}` })));
-    if (inner.length === 0) topology = resolveTopology(raw as unknown as RawTopology, file);
+    const inner = mergeIssues(checkSchema(raw), checkRules(raw, { dir, fileKind })).map((i) => ({ ...i, path: `/topology${i.path}` }));
+    const inside = opts.confine === undefined ? inner : withConfinement(confinementIssues(schemaJson(SCHEMA_URL), raw, dir, opts.confine, '/topology'), inner);
+    issues.push(...inside);
+    if (inside.length === 0) topology = resolveTopology(raw as unknown as RawTopology, file);
   }
-  if (topology && opts.confine) {
-    for (const n of topology.nodes) {
-      for (const f of [n.kernel, n.initrd, n.disk, ...n.fwCfg.map((c) => ('file' in c ? c.file : undefined))]) {
-        if (f !== undefined && outside(opts.confine, f)) issues.push({ path: '/topology', code: 'E_CONFINED', message: `node ${n.name} uses ${f}, outside the bundle; a replayed bundle only reads its own files` });
-      }
-    }
-  }
-  issues.push(...mergeIssues(checkSchema(data, SCENARIO_SCHEMA), checkScenarioRules(data, { dir, fileKind, topology, confine: opts.confine })));
+  // A qcow2 can name host files of its own (backing chain, data file): each is checked before QEMU could open it.
+  if (topology && opts.confine) for (const m of await imageProblems(topology, opts.confine)) issues.push({ path: '/topology', code: 'E_CONFINED', message: m });
+  const rules = checkScenarioRules(data, { dir, fileKind, topology });
+  issues.push(...mergeIssues(checkSchema(data, SCENARIO_SCHEMA), withConfinement(confined, rules)));
   if (issues.length > 0) diagnostics.push(...toDiagnostics(file, issues, new PositionIndex(parsed.doc, parsed.lines, parsed.aliases)));
   if (diagnostics.length > 0 || !topology || !isRecord(data)) return { ok: false, diagnostics: sortDiagnostics(diagnostics) };
 

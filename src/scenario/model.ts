@@ -38,6 +38,8 @@ export interface Scenario {
   name: string;
   /** Absolute path of the scenario file. */
   file: string;
+  /** How messages name the file when `file` is not it: a replayed bundle's member, BUNDLE.tar.gz:scenario.yaml. */
+  shownFile?: string;
   /** The scenario text as written (goes into bundles). */
   text: string;
   topology: ResolvedTopology;

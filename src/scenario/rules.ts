@@ -16,14 +16,6 @@ export interface ScenarioRuleContext {
   fileKind: (absPath: string) => FileKind;
   /** Undefined when the topology itself is invalid: cross-checks are skipped then. */
   topology?: ResolvedTopology;
-  /** Replaying a bundle: host files must be inside this directory. */
-  confine?: string;
-}
-
-export function outside(confine: string | undefined, abs: string): boolean {
-  if (confine === undefined) return false;
-  const rel = path.relative(confine, abs);
-  return rel.startsWith('..') || path.isAbsolute(rel);
 }
 
 /** `r1:/tmp/x` -> node and path; undefined for a host path. */
@@ -68,8 +60,15 @@ export function checkScenarioRules(data: unknown, ctx: ScenarioRuleContext): Iss
 
   if (Array.isArray(data.collect)) {
     data.collect.forEach((c, i) => {
-      const g = typeof c === 'string' ? guestPath(c) : undefined;
-      if (g) checkNode(pointer('collect', i), g.node);
+      if (typeof c !== 'string') return;
+      const p = pointer('collect', i);
+      const colon = c.indexOf(':');
+      const file = colon < 0 ? '' : c.slice(colon + 1);
+      // The guest path names the file inside the bundle: it must say exactly one absolute place.
+      if (colon > 0 && !file.startsWith('/')) return add(p, 'E_COLLECT_PATH', `collect ${JSON.stringify(c)}: the guest path must be absolute; write NODE:/path, e.g. ${c.slice(0, colon)}:/${file}`);
+      if (file.split('/').includes('..')) return add(p, 'E_COLLECT_PATH', `collect ${JSON.stringify(c)}: ".." is not allowed in a collected path; name the file by its absolute path`);
+      const g = guestPath(c);
+      if (g) checkNode(p, g.node);
     });
   }
   const steps = Array.isArray(data.steps) ? data.steps : [];
@@ -135,7 +134,6 @@ function checkCopy(
   if (to) checkNode(`${p}/to`, to.node);
   if (to) {
     const local = path.resolve(ctx.dir, body.from);
-    if (outside(ctx.confine, local)) return add(`${p}/from`, 'E_CONFINED', `copy source ${local} is outside the bundle; a replayed bundle only reads its own files`);
     const kind = ctx.fileKind(local);
     if (kind !== 'file') add(`${p}/from`, 'E_FILE', `${kind === 'directory' ? 'is a directory' : 'no such file'}: ${local} (copy takes one file; paths are relative to the scenario file)`);
   }

@@ -7,7 +7,8 @@ import { parseText, readTopologyFile, tooBigDiagnostic } from './load.js';
 import type { ResolvedTopology } from './model.js';
 import { resolveTopology } from './resolve.js';
 import { checkRules, type FileKind } from './rules.js';
-import { checkSchema, mergeIssues } from './validate.js';
+import { confinedKind, confinementIssues, schemaJson, withConfinement } from './path-fields.js';
+import { checkSchema, mergeIssues, SCHEMA_URL } from './validate.js';
 
 export type LoadResult = { ok: true; topology: ResolvedTopology; diagnostics: [] } | { ok: false; diagnostics: Diagnostic[] };
 
@@ -16,6 +17,8 @@ export interface ValidateOptions {
   fileKind?: (absPath: string) => FileKind;
   /** Whether a referenced file exists (older, coarser form of fileKind). */
   fileExists?: (absPath: string) => boolean;
+  /** Replaying a bundle: every host path the document names must lie in this directory (E_CONFINED otherwise). */
+  confine?: string;
 }
 
 export function fileKindOnDisk(absPath: string): FileKind {
@@ -38,7 +41,9 @@ export function validateText(text: string, file: string, opts: ValidateOptions =
   const parsed = parseText(text, file);
   if (parsed.data === undefined) return { ok: false, diagnostics: sortDiagnostics(parsed.diagnostics) };
   const dir = path.dirname(path.resolve(file));
-  const issues = mergeIssues(checkSchema(parsed.data), checkRules(parsed.data, { dir, fileKind: kindOf(opts) }));
+  const confined = opts.confine === undefined ? [] : confinementIssues(schemaJson(SCHEMA_URL), parsed.data, dir, opts.confine);
+  const rules = checkRules(parsed.data, { dir, fileKind: confinedKind(kindOf(opts), opts.confine, 'missing') });
+  const issues = mergeIssues(checkSchema(parsed.data), withConfinement(confined, rules));
   const diagnostics = [...parsed.diagnostics];
   if (issues.length > 0) diagnostics.push(...toDiagnostics(file, issues, new PositionIndex(parsed.doc, parsed.lines, parsed.aliases)));
   if (diagnostics.length > 0) return { ok: false, diagnostics: sortDiagnostics(diagnostics) };

@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type { AnySchema, ValidateFunction } from 'ajv';
+import { PATH_KEYWORD } from './path-fields.js';
 
 const require = createRequire(import.meta.url);
 
@@ -17,7 +18,10 @@ type AjvInstance = import('ajv').default & { scope: { _values: { schema?: Map<un
 function ajvFor(standalone: boolean): AjvInstance {
   // Loaded on use: Ajv is only needed when no precompiled validator fits.
   const mod = require('ajv/dist/2020.js') as { default: new (o: object) => AjvInstance };
-  return new mod.default({ allErrors: true, verbose: true, strict: true, ...(standalone ? { code: { source: true } } : {}) });
+  const ajv = new mod.default({ allErrors: true, verbose: true, strict: true, ...(standalone ? { code: { source: true } } : {}) });
+  // An annotation, not a check: which strings are host paths (see paths.ts); strict mode must know it.
+  ajv.addKeyword({ keyword: PATH_KEYWORD, schemaType: ['string', 'boolean'] });
+  return ajv;
 }
 
 /** File name of a schema's precompiled validator: topology.schema.json -> topology.validate.cjs (in dist/schemas/). */

@@ -1,51 +1,14 @@
 // Bundles without QEMU: what goes in, and how replay treats corrupt, incompatible and escaping bundles.
 import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import * as tar from 'tar';
 import { describe, expect, it } from 'vitest';
 import { listFiles, openBundle, writeBundle } from '../../src/scenario/bundle.js';
 import { loadScenario } from '../../src/scenario/load.js';
-import type { ScenarioRun } from '../../src/scenario/runner.js';
+import { fakeRun, retar } from './bundle-fixtures.js';
 import { runCli } from '../cli/run-cli.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const tmp = () => tempDir('topo-bundle-test-');
-
-async function fakeRun(): Promise<ScenarioRun> {
-  const dir = tmp();
-  writeFileSync(path.join(dir, 'cfg.txt'), 'config\n');
-  writeFileSync(path.join(dir, 'pair.yaml'), 'name: pair\nnodes: { a: {}, b: {} }\nlinks: [{ endpoints: [a:eth1, b:eth1], capture: true }]\n');
-  const file = path.join(dir, 's.scenario.yaml');
-  writeFileSync(file, 'name: Fake Run\ntopology: pair.yaml\nsteps:\n  - copy: { from: ./cfg.txt, to: a:/tmp/cfg }\n  - exec: { node: a, cmd: "false" }\n');
-  const res = await loadScenario(file);
-  if (!res.ok) throw new Error(res.diagnostics[0]?.message);
-  const pcap = path.join(dir, 'l1.pcap');
-  writeFileSync(pcap, 'pcap bytes');
-  return {
-    scenario: res.scenario,
-    passed: false,
-    results: [
-      { index: 0, name: 'copy', kind: 'copy', status: 'passed', startedAt: 0, durationMs: 5 },
-      { index: 1, name: 'a: false', kind: 'exec', status: 'failed', startedAt: 0, durationMs: 5, failure: { message: 'exit code 1, expected 0', got: [], console: [] } },
-    ],
-    startedAt: Date.now(),
-    durationMs: 10,
-    accel: 'tcg',
-    journal: [{ time: new Date().toISOString(), type: 'step', state: 'start', step: 1, name: 'copy' }],
-    consoleLogs: new Map([['a', Buffer.from('a log\n')], ['b', Buffer.from('b log\n')]]),
-    collected: new Map<string, Buffer | string>([['a/etc/hostname', Buffer.from('a\n')], ['b/nope', 'cannot read b:/nope: exit 1']]),
-    captures: [pcap],
-  };
-}
-
-async function retar(bundle: string, edit: (dir: string) => void): Promise<string> {
-  const dir = tmp();
-  await tar.x({ file: bundle, cwd: dir });
-  edit(dir);
-  const out = path.join(tmp(), 'edited.tar.gz');
-  await tar.c({ gzip: true, file: out, cwd: dir }, ['.']);
-  return out;
-}
 
 describe('reproduction bundles', () => {
   it('hold the scenario (replayable), topology, seed, versions, logs, pcaps, collected and copied files', async () => {
@@ -100,7 +63,7 @@ describe('reproduction bundles', () => {
     });
     const res = await runCli('test', edited);
     expect(res.code).toBe(2);
-    expect(res.stderr).toContain(`copy source ${outside} is outside the bundle`);
+    expect(res.stderr).toContain(`${outside} is outside the bundle`);
   });
 
   it('a replayed scenario whose topology points outside the bundle is refused with the path', async () => {
@@ -113,7 +76,7 @@ describe('reproduction bundles', () => {
     });
     const res = await runCli('test', edited);
     expect(res.code).toBe(2);
-    expect(res.stderr).toContain(`(${elsewhere}/t.yaml); a replayed bundle only reads its own files`);
+    expect(res.stderr).toContain(`${elsewhere}/t.yaml is outside the bundle; a replayed bundle only touches its own files`);
   });
 
   it('unpacks only plain files: a symlink in a bundle never reaches a host file', async () => {

@@ -105,6 +105,9 @@ describe('topo test', () => {
     expect(replay.exitCode).toBe(1);
     expect(replay.stdout).toContain(`seed ${manifest.seed}`);
     expect(replay.stdout).toContain('FAIL  3. the file that is not there');
+    // The failure is located in the bundle, not in the temporary directory that is gone when the run ends.
+    expect(replay.stdout).toContain(`step 3 at ${path.join(bundles, bundle!)}:scenario.yaml:`);
+    expect(replay.stdout + replay.stderr).not.toContain('topo-replay-');
   });
 
   it('--pause-on-failure keeps the lab up after a failed step until Ctrl-C, with hints naming the failed step\'s node', async () => {
