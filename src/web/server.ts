@@ -44,7 +44,7 @@ function pageHtml(lab: string, page: { js: string; css: string }): string {
   const esc = (s: string) => s.replace(/[<>&"]/g, (c) => `&#${c.charCodeAt(0)};`);
   // `</script` inside the bundle would end the element early.
   const js = page.js.replace(/<\/script/gi, '<\\/script');
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>topo: ${esc(lab)}</title><style>${page.css}</style></head><body><div id="app"></div><script>${js}</script></body></html>`;
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>topo: ${esc(lab)}</title><link rel="icon" href="data:,"><style>${page.css}</style></head><body><div id="app"></div><script>${js}</script></body></html>`;
 }
 
 export async function startWebServer(opts: WebOptions): Promise<WebServer> {

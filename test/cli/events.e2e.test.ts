@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { topo, waitForOutput } from '../helpers/cli.js';
+import { ctrlC, topo, waitForOutput } from '../helpers/cli.js';
 
 let base: string;
 const run = (args: string[]) => topo(args, { TOPO_RUN_DIR: base });
@@ -44,6 +44,14 @@ describe('topo events', () => {
   it('-f --json follows: a link taken down appears, counters come each interval, the lab stopping ends it', async () => {
     const follow = run(['events', 'ev', '-f', '--json', '--interval', '300ms']);
     await waitForOutput(follow, /"type":"counters"/);
+    // A capture starting and stopping is journaled too.
+    const started = waitForOutput(follow, /"message":"capture of l1 \(a:eth0\) started"/);
+    const capture = topo(['capture', 'ev', 'a:eth0', '-w', path.join(base, 'a.pcap')], { TOPO_RUN_DIR: base }, { group: true });
+    await started;
+    const stopped = waitForOutput(follow, /"message":"capture of l1 \(a:eth0\) stopped"/);
+    ctrlC(capture);
+    await capture;
+    await stopped;
     const linkDown = waitForOutput(follow, /"type":"link"[^\n]*"state":"down"/);
     const down = await run(['link', 'ev', 'a:eth0', 'down']);
     expect(down.exitCode, down.all).toBe(0);

@@ -4,7 +4,7 @@ import { h } from './api.js';
 import type { Impairment, LinkStatus, LiveState } from './types.js';
 
 const NODE = { width: 120, height: 52 };
-const LINK = { width: 168, height: 62 };
+const LINK = { width: 150, height: 60 };
 const SVG = 'http://www.w3.org/2000/svg';
 
 export interface GraphHandlers {
@@ -67,7 +67,7 @@ export class Drawing {
 
   private draw(state: LiveState): Drawn {
     const g = new Graph({ multigraph: true });
-    g.setGraph({ rankdir: 'LR', nodesep: 40, ranksep: 90, marginx: 20, marginy: 20 });
+    g.setGraph({ rankdir: 'TB', nodesep: 50, ranksep: 40, edgesep: 30, marginx: 20, marginy: 20 });
     g.setDefaultEdgeLabel(() => ({}));
     for (const n of state.status.nodes) g.setNode(n.name, { ...NODE });
     for (const l of state.status.links) {

@@ -22,7 +22,7 @@ export class Panel {
 
   openNode(name: string): void {
     const body = this.reset(name);
-    const term = new Terminal({ convertEol: false, cursorBlink: true, fontSize: 13, rows: 24, cols: 80, scrollback: 2000 });
+    const term = new Terminal({ convertEol: false, cursorBlink: true, fontSize: 13, rows: 20, cols: 80, scrollback: 2000 });
     const box = h('div', { class: 'term', 'data-console': name });
     const ws = new WebSocket(wsUrl(`/ws/console?node=${encodeURIComponent(name)}`));
     ws.binaryType = 'arraybuffer';
