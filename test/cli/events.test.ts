@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { formatEvent } from '../../src/cli/events.js';
+import { topo } from '../helpers/cli.js';
 import { countersEvents, JournalParser, readJournal, type JournalEvent } from '../../src/control/journal-follow.js';
 
 const dirs: string[] = [];
@@ -70,5 +71,15 @@ describe('counters and lines', () => {
     expect(formatEvent({ time: 'T', type: 'node', node: 'r1', state: 'ready', readyMs: 1200, at: 5 })).toBe('T node     r1 ready in 1200 ms');
     expect(formatEvent({ time: 'T', type: 'link', link: 'x', state: 'down', at: 5 })).toBe('T link     x down');
     expect(formatEvent({ time: 'T', type: 'node', node: 'r1', state: 'failed', at: 5, error: { code: 'E', message: 'boom' } })).toBe('T node     r1 failed: boom');
+  });
+});
+
+describe('topo events arguments', () => {
+  it('a bad --interval is one line and exit 2, before looking for a lab', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'topo-events-'));
+    dirs.push(dir);
+    const r = await topo(['events', '--interval', '5x'], { TOPO_RUN_DIR: dir });
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toBe('topo: error: --interval "5x" is not a duration of at least 100ms (e.g. 1s, 500ms)');
   });
 });

@@ -158,6 +158,12 @@ describe('topo web in a browser', () => {
     expect(await wsStatus(`/ws/state?token=${token}`)).toBe(101);
   });
 
+  it('a --port in use is one line, exit 1, nothing left listening', async () => {
+    const r = await run(['web', 'triangle', '--port', url.port]);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toBe(`topo: error: cannot listen on 127.0.0.1:${url.port} (EADDRINUSE) (choose another --port, or leave it out for a free one)`);
+  });
+
   it('stops with the lab', async () => {
     expect((await run(['down', 'triangle'])).exitCode).toBe(0);
     const r = await web;
