@@ -11,17 +11,19 @@ export class Panel {
     private readonly say: (msg: string, bad?: boolean) => void,
   ) {}
 
-  private reset(title: string): HTMLElement {
+  private reset(title: string, wide: boolean): HTMLElement {
     this.close?.();
     this.close = undefined;
     const body = h('div', { class: 'body' });
     this.root.replaceChildren(h('h2', {}, title), body);
     this.root.hidden = false;
+    // The console needs its 80 columns; a link's form does not.
+    this.root.classList.toggle('wide', wide);
     return body;
   }
 
   openNode(name: string): void {
-    const body = this.reset(name);
+    const body = this.reset(name, true);
     const term = new Terminal({ convertEol: false, cursorBlink: true, fontSize: 13, rows: 20, cols: 80, scrollback: 2000 });
     const box = h('div', { class: 'term', 'data-console': name });
     const ws = new WebSocket(wsUrl(`/ws/console?node=${encodeURIComponent(name)}`));
@@ -71,7 +73,7 @@ export class Panel {
   openLink(id: string, state: LiveState): void {
     const link = state.status.links.find((l) => l.id === id);
     if (!link) return;
-    const body = this.reset(`link ${id}`);
+    const body = this.reset(`link ${id}`, false);
     body.append(h('p', {}, `${link.endpoints.join(' — ')} · ${link.kind}`));
     if (link.kind !== 'forwarded') {
       body.append(h('p', { class: 'hint' }, 'impairment and capture need a forwarded link (impair: or capture: in the topology, or topo up --forward-all)'));
