@@ -44,7 +44,12 @@ export async function eventsCommand(lab: string | undefined, flags: EventsFlags)
   if (flags.follow) {
     if (interval !== undefined) timer = setInterval(() => void sample(), interval);
     // The lab going away (killed, not stopped) also ends the follow.
-    conn.sock.once('close', () => void journal.flush().then(() => finish(0)));
+    // Its socket closes a moment before its last event ('stopped') is written: wait a little for it.
+    conn.sock.once('close', () => {
+      const deadline = Date.now() + 2000;
+      const poll = () => void journal.flush().then(() => (Date.now() > deadline ? finish(0) : setTimeout(poll, 100)));
+      poll();
+    });
     process.once('SIGINT', onSigint);
     process.once('SIGTERM', onSigint);
   } else {
