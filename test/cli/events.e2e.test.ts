@@ -41,6 +41,13 @@ describe('topo events', () => {
     for (const e of json) expect(Number.isNaN(Date.parse(String(e.time)))).toBe(false);
   });
 
+  it('-f ends on Ctrl-C with 130', async () => {
+    const follow = topo(['events', 'ev', '-f'], { TOPO_RUN_DIR: base }, { group: true });
+    await waitForOutput(follow, /lab +ready/);
+    ctrlC(follow);
+    expect((await follow).exitCode).toBe(130);
+  });
+
   it('-f --json follows: a link taken down appears, counters come each interval, the lab stopping ends it', async () => {
     const follow = run(['events', 'ev', '-f', '--json', '--interval', '300ms']);
     await waitForOutput(follow, /"type":"counters"/);

@@ -8,7 +8,7 @@ import { execa } from 'execa';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { repoRoot, topo, waitForOutput, type TopoChild } from '../helpers/cli.js';
+import { ctrlC, repoRoot, topo, waitForOutput, type TopoChild } from '../helpers/cli.js';
 
 let base: string;
 let web: TopoChild;
@@ -162,6 +162,15 @@ describe('topo web in a browser', () => {
     const r = await run(['web', 'triangle', '--port', url.port]);
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toBe(`topo: error: cannot listen on 127.0.0.1:${url.port} (EADDRINUSE) (choose another --port, or leave it out for a free one)`);
+  });
+
+  it('Ctrl-C stops a second server: exit 130, its port closed', async () => {
+    const other = topo(['web', 'triangle'], { TOPO_RUN_DIR: base }, { group: true });
+    const port = Number((await waitForOutput(other, /topo web: \S+\n/)).match(/127\.0\.0\.1:(\d+)/)![1]);
+    ctrlC(other);
+    expect((await other).exitCode).toBe(130);
+    const refused = await new Promise<string>((resolve) => http.get({ host: '127.0.0.1', port }, () => resolve('answered')).on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? '')));
+    expect(refused).toBe('ECONNREFUSED');
   });
 
   it('stops with the lab', async () => {
