@@ -6,7 +6,10 @@ export type Verdict = { ok: true } | { ok: false; status: 401 | 403; reason: str
 
 /** The names a browser on this machine uses for the server: anything else in Host or Origin is a foreign page. */
 export function ownHosts(port: number): Set<string> {
-  return new Set([`127.0.0.1:${port}`, `localhost:${port}`]);
+  const hosts = [`127.0.0.1:${port}`, `localhost:${port}`];
+  // On the default port browsers leave the port out of Host and Origin.
+  if (port === 80) hosts.push('127.0.0.1', 'localhost');
+  return new Set(hosts);
 }
 
 export function tokenOf(req: IncomingMessage): string | undefined {

@@ -10,6 +10,8 @@ describe('web guard', () => {
   it('lets the own loopback name with the token through', () => {
     expect(check(req(`/?token=${T}`, { host: '127.0.0.1:8080' }), 8080, T)).toEqual({ ok: true });
     expect(check(req(`/ws/state?token=${T}`, { host: 'localhost:8080', origin: 'http://localhost:8080' }), 8080, T)).toEqual({ ok: true });
+    expect(check(req(`/?token=${T}`, { host: '127.0.0.1', origin: 'http://127.0.0.1' }), 80, T)).toEqual({ ok: true });
+    expect(check(req(`/?token=${T}`, { host: '127.0.0.1' }), 8080, T)).toMatchObject({ ok: false, status: 403 });
   });
 
   it('401 without the token, with a wrong one, or one of another length', () => {
