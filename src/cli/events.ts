@@ -31,6 +31,12 @@ export async function eventsCommand(lab: string | undefined, flags: EventsFlags)
   // A reader that went away (`| head -1`) ends us quietly.
   const onStdoutError = () => finish(0);
   process.stdout.on('error', onStdoutError);
+  // Before the first line is printed: a Ctrl-C right after it must find the handler in place.
+  const onSigint = () => finish(130);
+  if (flags.follow) {
+    process.once('SIGINT', onSigint);
+    process.once('SIGTERM', onSigint);
+  }
   const journal = await readJournal(path.join(status.runDir, 'events.jsonl'), print, { follow: !!flags.follow }).catch((err: NodeJS.ErrnoException) => {
     conn.close();
     throw new TopoError(`lab ${entry.lab} has no readable journal (${err.code ?? err.message})`, { code: 'E_RUNDIR', hint: 'it was started by an older topo; restart it' });
@@ -40,18 +46,15 @@ export async function eventsCommand(lab: string | undefined, flags: EventsFlags)
     if (s) for (const e of countersEvents(s)) print(e);
   };
   let timer: NodeJS.Timeout | undefined;
-  const onSigint = () => finish(130);
   if (flags.follow) {
     if (interval !== undefined) timer = setInterval(() => void sample(), interval);
     // The lab going away (killed, not stopped) also ends the follow.
     // Its socket closes a moment before its last event ('stopped') is written: wait a little for it.
     conn.sock.once('close', () => {
       const deadline = Date.now() + 2000;
-      const poll = () => void journal.flush().then(() => (Date.now() > deadline ? finish(0) : setTimeout(poll, 100)));
+      const poll = () => void journal.flush().then(() => (stopped ? undefined : Date.now() > deadline ? finish(0) : setTimeout(poll, 100)));
       poll();
     });
-    process.once('SIGINT', onSigint);
-    process.once('SIGTERM', onSigint);
   } else {
     if (interval !== undefined) await sample();
     finish(0);

@@ -133,6 +133,10 @@ describe('topo web in a browser', () => {
     expect(res.headers.get('content-disposition')).toMatch(/^attachment; filename="triangle-.+\.pcap"$/);
     expect(Buffer.from(await res.arrayBuffer()).readUInt32LE(0)).toBe(0xa1b2c3d4);
     if (process.env.TOPO_WEB_SCREENSHOT) {
+      // The README's picture: one link down, one impaired, r2's console open.
+      const last = (await ps()).links[2]!.id;
+      await page.click(`[data-link="${last}"] [data-action="down"]`);
+      await page.waitForSelector(`[data-link="${last}"][data-state="down"]`);
       await page.click('[data-node="r2"]');
       await page.waitForSelector('[data-console="r2"] .xterm');
       await page.click('[data-console="r2"]');
