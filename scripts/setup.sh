@@ -10,6 +10,8 @@ pkgs+=(python3 make g++)
 pkgs+=(tcpdump)
 # qemu-img: a replayed bundle's qcow2 disks are inspected (backing chain, data file) before QEMU opens them.
 pkgs+=(qemu-utils)
+# The `topo web` end-to-end test drives the page in Debian's chromium (puppeteer-core, no browser download).
+pkgs+=(chromium)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

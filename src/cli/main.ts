@@ -153,6 +153,23 @@ export async function main(argvIn: string[]): Promise<number> {
     .addOption(runDirOption())
     .action((words: string[], opts: Record<string, unknown>) => later(async () => (await import('./channel.js')).channelCommand(words, opts)));
   program
+    .command('events')
+    .description("the lab's events so far (node states, links, impairments, steps); -f follows: topo events [LAB] [-f] [--json] [--interval 1s]")
+    .argument('[lab]', 'the lab (default: the only one running)')
+    .option('-f, --follow', 'keep printing new events until the lab stops')
+    .option('--json', 'one JSON object per line (time, type, ...)')
+    .option('--interval <duration>', 'add a counters event per forwarded endpoint this often')
+    .addOption(runDirOption())
+    .action((lab: string | undefined, opts: Record<string, unknown>) => later(async () => (await import('./events.js')).eventsCommand(lab, opts)));
+  program
+    .command('web')
+    .description('serve a live page of a running lab on 127.0.0.1: topo web [LAB] [--port N] [--open]')
+    .argument('[lab]', 'the lab (default: the only one running)')
+    .option('--port <n>', 'port to listen on (default: a free one)', (v) => parseCount(v, '--port'))
+    .option('--open', 'open the page in a browser')
+    .addOption(runDirOption())
+    .action((lab: string | undefined, opts: Record<string, unknown>) => later(async () => (await import('./web.js')).webCommand(lab, opts)));
+  program
     .command('down')
     .description('stop a running lab (or clean up a stale one): topo down [LAB] [--all]')
     .argument('[lab]', 'the lab (default: the only one running)')

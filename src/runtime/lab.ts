@@ -89,7 +89,8 @@ export async function up(topology: ResolvedTopology, opts: UpOptions = {}): Prom
     if (runDir.notice) emit({ type: 'notice', message: runDir.notice });
     cleanups.push(() => runDir.release());
     const journal = new Journal(runDir.openLogFd('events.jsonl'));
-    owned.push(() => journal.close());
+    // Closed after the lab's last event ('stopped', below); only a failed up closes it early.
+    cleanups.push(() => journal.close());
     const janitor = new Janitor(runDir.file('pgids'));
     owned.push(() => janitor.dismiss());
     const forwards = await allocateHostPorts(topology.nodes, (message) => emit({ type: 'notice', message }));
@@ -163,6 +164,7 @@ export async function up(topology: ResolvedTopology, opts: UpOptions = {}): Prom
     supervisor.on('event', (e) => lab.emit('event', e));
     lab.on('event', (e) => {
       journal.write(e);
+      if (e.type === 'lab' && e.state === 'stopped') journal.close();
       emit(e);
     });
     report = (e) => void lab.emit('event', e);

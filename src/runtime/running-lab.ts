@@ -133,8 +133,16 @@ export class Lab extends EventEmitter<{ event: [SupervisorEvent] }> implements L
       up: () => this.setLink(link.id, true),
       impair: async (spec, opts) => this.noted(this.dataPlane.impair(endpoint, spec, opts)),
       clear: async (opts) => this.noted(this.dataPlane.impair(endpoint, undefined, opts)),
-      capture: (opts) => this.dataPlane.capture(endpoint, opts?.format),
+      capture: (opts) => this.noteCapture(link.id, endpoint, this.dataPlane.capture(endpoint, opts?.format)),
     };
+  }
+
+  /** Captures starting and stopping go to the journal too (`topo events`, a bundle's timeline). */
+  private noteCapture<S extends import('node:stream').Readable>(id: string, endpoint: string, stream: S): S {
+    const what = endpoint === id ? id : `${id} (${endpoint})`;
+    this.emit('event', { type: 'notice', message: `capture of ${what} started` });
+    stream.once('close', () => this.emit('event', { type: 'notice', message: `capture of ${what} stopped` }));
+    return stream;
   }
 
   ports(node: string): NodeStatus['ports'] {
