@@ -4,16 +4,20 @@ import { builtinModules } from 'node:module';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
-function sources(dir: string): string[] {
+// src/web/page is bundled into dist at build time: its imports are devDependencies, checked apart below.
+const PAGE = path.join('src', 'web', 'page');
+
+function sources(dir: string, skip = PAGE): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
     const p = path.join(dir, e.name);
-    return e.isDirectory() ? sources(p) : /\.(ts|js)$/.test(e.name) ? [p] : [];
+    if (p === skip) return [];
+    return e.isDirectory() ? sources(p, skip) : /\.(ts|js)$/.test(e.name) ? [p] : [];
   });
 }
 
-function importedPackages(): Set<string> {
+function importedPackages(files = [...sources('src'), ...sources('bin')]): Set<string> {
   const out = new Set<string>();
-  for (const file of [...sources('src'), ...sources('bin')]) {
+  for (const file of files) {
     const text = readFileSync(file, 'utf8');
     // Static imports and re-exports, dynamic import(), and createRequire(...)('pkg') for the native addon.
     const found = [
@@ -33,10 +37,16 @@ function importedPackages(): Set<string> {
 }
 
 describe('dependencies', () => {
-  const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { dependencies: Record<string, string> };
+  const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { dependencies: Record<string, string>; devDependencies: Record<string, string> };
 
   it('lists exactly the packages src/ and bin/ import', () => {
     expect(Object.keys(pkg.dependencies).sort()).toEqual([...importedPackages()].sort());
+  });
+
+  it('the web page bundles only devDependencies (nothing it imports is needed at run time)', () => {
+    const page = [...importedPackages(sources(PAGE, ''))];
+    expect(page.length).toBeGreaterThan(0);
+    for (const name of page) expect(Object.keys(pkg.devDependencies)).toContain(name);
   });
 
   it('needs no Ajv format plugin: the schema uses no `format` keyword', () => {
