@@ -22,7 +22,8 @@ export interface TcpLinkEndOptions {
   backoffMs?: number;
   maxBackoffMs?: number;
   helloTimeoutMs?: number;
-  /** Per-direction userland queue bound; beyond it frames are dropped and counted. */
+  /** Per-direction userland queue bound. Past the socket's high-water mark the end stops reading the other side
+   *  (a cable pushes back, as the forwarder's wire mode does); frames beyond this bound are dropped and counted. */
   maxQueueBytes?: number;
   maxFrameLen?: number;
   /** A name for errors, e.g. the link id. */
@@ -36,6 +37,8 @@ export interface TcpLinkStats {
   refused: Record<RefusalReason, number>;
   /** Frames from the local side while no peer was connected. */
   disconnectedDrops: number;
+  /** Bytes this end holds in userland, both directions: bounded by the queue bound plus one read chunk. */
+  queuedBytes: number;
   /** The TCP side, summed over every connection. */
   remote: PortCounters;
   local: PortCounters;
@@ -76,9 +79,13 @@ export class TcpLinkEnd extends EventEmitter<TcpLinkEndEvents> {
     this.backoff = opts.backoffMs ?? 1000;
     this.local = new FramePort(stream, this.portOptions());
     this.local.on('frame', (f) => {
-      if (this.remote !== null) this.remote.send(f);
-      else this.disconnectedDrops++;
+      const remote = this.remote;
+      if (remote === null) return void this.disconnectedDrops++;
+      remote.send(f);
+      // Like a cable (the forwarder's wire mode): push back on the sender instead of dropping a burst.
+      if (remote.congested) this.local.pause();
     });
+    this.local.on('drain', () => this.remote?.resume());
   }
 
   get up(): boolean {
@@ -109,6 +116,7 @@ export class TcpLinkEnd extends EventEmitter<TcpLinkEndEvents> {
     return {
       up: this.up, connects: this.connects, disconnects: this.disconnects, refused: { ...this.refusals },
       disconnectedDrops: this.disconnectedDrops,
+      queuedBytes: this.local.queuedBytes + (this.remote?.queuedBytes ?? 0),
       remote: this.remote === null ? { ...this.retired } : addCounters(this.retired, this.remote.counters),
       local: { ...this.local.counters },
     };
@@ -214,13 +222,19 @@ export class TcpLinkEnd extends EventEmitter<TcpLinkEndEvents> {
     if (rest.length > 0) sock.unshift(rest);
     const port = new FramePort(sock, this.portOptions());
     this.remote = port;
-    port.on('frame', (f) => this.local.send(f));
+    port.on('frame', (f) => {
+      this.local.send(f);
+      if (this.local.congested) port.pause();
+    });
+    port.on('drain', () => this.local.resume());
     port.on('protocolError', (err) => this.emit('refused', 'malformed', err.message));
     port.on('close', () => {
       this.retired = addCounters(this.retired, port.counters);
       if (port.counters.protocolErrors > 0) this.refusals.malformed++;
       if (this.remote !== port) return;
       this.remote = null;
+      // Nothing to wait for any more: frames from the local side are now counted as disconnected.
+      this.local.resume();
       this.disconnects++;
       this.emit('down');
       if (this.opts.role === 'dial') this.scheduleDial();

@@ -6,6 +6,7 @@ import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createForwardedLink, type ForwardedLink } from '../../src/net/forwarder.js';
+import { FrameDecoder } from '../../src/net/framing.js';
 import { socketPair } from '../../src/net/socketpair.js';
 import type { HelloAuth } from '../../src/net/tcp-hello.js';
 import { TcpLinkEnd, type TcpLinkEndOptions } from '../../src/net/tcp-link.js';
@@ -133,9 +134,9 @@ describe('TcpLinkEnd', () => {
     await until(() => a.vm.frames.length === 1, 'frame after reconnection');
   });
 
-  it('drops frames beyond the queue bound when the peer does not read (never queues without limit)', async () => {
+  it('a peer that does not read: the end pushes back on its local side, holds a bounded queue, loses nothing', async () => {
     const [mine, theirs] = socketPair();
-    const a = new TcpLinkEnd({ local: mine, role: 'listen', host: '127.0.0.1', port: 0, auth: null, maxQueueBytes: 64 << 10 });
+    const a = new TcpLinkEnd({ local: mine, role: 'listen', host: '127.0.0.1', port: 0, auth: null, maxQueueBytes: 256 << 10 });
     ends.push(a);
     const vm = new FakeVm(theirs, macOf(0));
     vms.push(vm);
@@ -144,10 +145,32 @@ describe('TcpLinkEnd', () => {
     stalled.pause();
     await until(() => a.up, 'up');
     for (let i = 0; i < 20_000; i++) vm.send(macOf(1), `f${i}`, 1500);
-    await until(() => a.stats().local.rxFrames === 20_000, 'all frames read from the VM', 20_000);
+    // The push-back reached the sender: its writes queue on its own side, not in the end.
+    await until(() => vm.sock.writableLength > 1_000_000, 'the sender blocked', 20_000);
+    expect(a.stats().queuedBytes).toBeLessThanOrEqual((256 << 10) + 65536 + 1504);
+    let got = 0;
+    const d = new FrameDecoder(() => got++, () => undefined);
+    stalled.on('data', (c: Buffer) => d.push(c));
+    stalled.resume();
+    await until(() => got === 20_000, 'every frame once the peer reads', 20_000);
+    expect(a.stats().remote.queueDrops).toBe(0);
+  });
+
+  it('drops and counts frames past the queue bound (one burst larger than the bound)', async () => {
+    const [mine, theirs] = socketPair();
+    const a = new TcpLinkEnd({ local: mine, role: 'listen', host: '127.0.0.1', port: 0, auth: null, maxQueueBytes: 4096 });
+    ends.push(a);
+    const vm = new FakeVm(theirs, macOf(0));
+    vms.push(vm);
+    await a.start();
+    const stalled = await rawClient(a.address().port);
+    stalled.pause();
+    await until(() => a.up, 'up');
+    for (let i = 0; i < 3000; i++) vm.send(macOf(1), `f${i}`, 1500);
+    await until(() => a.stats().remote.queueDrops > 0, 'drops at the bound', 20_000);
     const s = a.stats();
-    expect(s.remote.queueDrops).toBeGreaterThan(0);
-    expect(s.remote.txFrames + s.remote.queueDrops).toBe(20_000);
+    expect(s.queuedBytes).toBeLessThanOrEqual(4096 + 65536 + 1504);
+    expect(s.remote.txFrames + s.remote.queueDrops).toBe(s.local.rxFrames);
   });
 
   it('plugs into a forwarded link as an endpoint: its counters and impairments apply unchanged', async () => {
