@@ -43,7 +43,7 @@ export function dnsLabel(...parts: string[]): string {
 function refuse(t: ResolvedTopology, n: ResolvedNode): void {
   const shares = (n as { shares?: unknown }).shares;
   if (shares !== undefined && (!Array.isArray(shares) || shares.length > 0)) {
-    throw new TopoError(`${t.file}: node ${n.name}: shares: cannot run in a pod (a host directory is not there); ` +
+    throw new TopoError(`shares: cannot run in a pod (a host directory is not there); ` +
       'put the files in a packages: layer or the image, or drop shares: for this lab', { code: 'K8S_UNSUPPORTED', node: n.name, file: t.file });
   }
   const hostFiles = [
@@ -52,7 +52,7 @@ function refuse(t: ResolvedTopology, n: ResolvedNode): void {
   ] as const;
   for (const [field, path] of hostFiles) {
     if (path === undefined) continue;
-    throw new TopoError(`${t.file}: node ${n.name}: ${field}: ${path} is a file on this host, not in the runner's pod; ` +
+    throw new TopoError(`${field}: ${path} is a file on this host, not in the runner's pod; ` +
       'only default-guest nodes can be rendered for now', { code: 'K8S_UNSUPPORTED', node: n.name, file: t.file });
   }
 }

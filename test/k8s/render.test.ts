@@ -7,6 +7,7 @@ import { Deployment } from 'kubernetes-models/apps/v1';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { toYaml } from '../../src/cli/k8s.js';
+import { isTopoError } from '../../src/errors.js';
 import { renderK8s, type K8sObject, type RenderOptions } from '../../src/k8s/render.js';
 import { tcpConnections } from '../../src/k8s/plan.js';
 import { labSeed } from '../../src/runtime/lab.js';
@@ -79,8 +80,13 @@ describe('topo k8s render', () => {
   it('refuses shares: with a one-line message naming the node', async () => {
     const t = await ring();
     const withShares = { ...t, nodes: t.nodes.map((n, i) => (i === 1 ? { ...n, shares: [{ host: '/srv', guest: '/mnt' }] } : n)) };
-    expect(() => renderK8s(withShares, { image: 'i', secret: 's', epoch: 1, seed: 1, source: '' }))
-      .toThrow(/node n2: shares: cannot run in a pod/);
+    let err: unknown;
+    try {
+      renderK8s(withShares, { image: 'i', secret: 's', epoch: 1, seed: 1, source: '' });
+    } catch (e) {
+      err = e;
+    }
+    expect(isTopoError(err) && err.oneLine()).toMatch(new RegExp(`^${t.file}: error: n2: shares: cannot run in a pod .*drop shares:`));
   });
 
   it('a segment lives in its lowest-sorted member: the others dial it; p2p: the lower-sorted node dials', () => {
