@@ -2,6 +2,7 @@
 // A point-to-point link: the lower-sorted node dials the other. A segment lives in its lowest-sorted
 // member's runner; every other member dials it. Ports are numbered in link order from LINK_PORT_BASE.
 
+import { tcpRoleFor } from '../net/tcp-hello.js';
 import type { ResolvedTopology } from '../topology/model.js';
 
 export const LINK_PORT_BASE = 17000;
@@ -16,13 +17,11 @@ export interface TcpConnection {
   port: number;
 }
 
-const key = (e: { node: string; iface: string }): string => `${e.node}\0${e.iface}`;
-
 export function tcpConnections(t: ResolvedTopology): TcpConnection[] {
   const out: TcpConnection[] = [];
   let port = LINK_PORT_BASE;
   for (const l of t.links) {
-    const sorted = [...l.endpoints].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+    const sorted = [...l.endpoints].sort((a, b) => (tcpRoleFor(a, b) === 'dial' ? -1 : 1));
     const host = sorted[0]!;
     const first = out.length;
     for (const e of sorted.slice(1)) {
