@@ -37,6 +37,8 @@ export interface TcpLinkStats {
   refused: Record<RefusalReason, number>;
   /** Frames from the local side while no peer was connected. */
   disconnectedDrops: number;
+  /** The delay before the last redial (dialling ends), 0 before any. */
+  lastRetryMs: number;
   /** Bytes this end holds in userland, both directions: bounded by the queue bound plus one read chunk. */
   queuedBytes: number;
   /** The TCP side, summed over every connection. */
@@ -69,6 +71,7 @@ export class TcpLinkEnd extends EventEmitter<TcpLinkEndEvents> {
   private disconnectedDrops = 0;
   private backoff: number;
   private retryTimer: NodeJS.Timeout | null = null;
+  private lastRetryMs = 0;
   private closed = false;
 
   constructor(private readonly opts: TcpLinkEndOptions) {
@@ -116,6 +119,7 @@ export class TcpLinkEnd extends EventEmitter<TcpLinkEndEvents> {
     return {
       up: this.up, connects: this.connects, disconnects: this.disconnects, refused: { ...this.refusals },
       disconnectedDrops: this.disconnectedDrops,
+      lastRetryMs: this.lastRetryMs,
       queuedBytes: this.local.queuedBytes + (this.remote?.queuedBytes ?? 0),
       remote: this.remote === null ? { ...this.retired } : addCounters(this.retired, this.remote.counters),
       local: { ...this.local.counters },
@@ -168,7 +172,7 @@ export class TcpLinkEnd extends EventEmitter<TcpLinkEndEvents> {
 
   private scheduleDial(): void {
     if (this.closed || this.retryTimer !== null) return;
-    const delay = this.backoff;
+    const delay = (this.lastRetryMs = this.backoff);
     this.backoff = Math.min(this.backoff * 2, this.opts.maxBackoffMs ?? 30_000);
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;

@@ -134,6 +134,39 @@ describe('TcpLinkEnd', () => {
     await until(() => a.vm.frames.length === 1, 'frame after reconnection');
   });
 
+  it('redials with a doubling, capped delay while the peer keeps failing the hello', async () => {
+    const delays: number[] = [];
+    let b: TcpLinkEnd | undefined;
+    // A "peer" that hangs up at once: every attempt fails, and each accept sees the delay that preceded it.
+    const rude = net.createServer((s) => {
+      if (b !== undefined) delays.push(b.stats().lastRetryMs);
+      s.destroy();
+    });
+    await new Promise<void>((r) => rude.listen(0, '127.0.0.1', () => r()));
+    try {
+      b = (await dial((rude.address() as net.AddressInfo).port, auth())).end;
+      await until(() => delays.length >= 6, 'six attempts', 10_000);
+      expect(delays.slice(0, 6)).toEqual([0, 20, 40, 80, 100, 100]);
+      expect(b.stats().refused.closed).toBeGreaterThanOrEqual(5);
+    } finally {
+      rude.close();
+    }
+  });
+
+  it('drops a connection that never says hello (refused as timeout)', async () => {
+    const [mine, theirs] = socketPair();
+    const a = new TcpLinkEnd({ local: mine, role: 'listen', host: '127.0.0.1', port: 0, auth: auth(), helloTimeoutMs: 200 });
+    ends.push(a);
+    vms.push(new FakeVm(theirs, macOf(0)));
+    await a.start();
+    const silent = await rawClient(a.address().port);
+    // Read (and ignore) the end's hello, so its hang-up reaches us.
+    silent.resume();
+    await new Promise((r) => silent.once('close', r));
+    expect(a.stats().refused.timeout).toBe(1);
+    expect(a.up).toBe(false);
+  });
+
   it('a peer that does not read: the end pushes back on its local side, holds a bounded queue, loses nothing', async () => {
     const [mine, theirs] = socketPair();
     const a = new TcpLinkEnd({ local: mine, role: 'listen', host: '127.0.0.1', port: 0, auth: null, maxQueueBytes: 256 << 10 });
