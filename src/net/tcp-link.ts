@@ -89,6 +89,8 @@ export class TcpLinkEnd extends EventEmitter<TcpLinkEndEvents> {
       if (remote.congested) this.local.pause();
     });
     this.local.on('drain', () => this.remote?.resume());
+    // The local side went away (its QEMU exited, its link closed): nothing left to carry, so the peer sees down.
+    this.local.on('close', () => void this.close());
   }
 
   get up(): boolean {

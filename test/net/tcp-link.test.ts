@@ -167,6 +167,15 @@ describe('TcpLinkEnd', () => {
     expect(a.up).toBe(false);
   });
 
+  it('closes when its local side goes away, so the peer sees the link down', async () => {
+    const a = await listen(auth());
+    const b = await dial(a.end.address().port, auth());
+    await until(() => a.end.up && b.end.up, 'both ends up');
+    await a.vm.close();
+    await until(() => !b.end.up, 'the peer sees down');
+    expect(a.end.up).toBe(false);
+  });
+
   it('a peer that does not read: the end pushes back on its local side, holds a bounded queue, loses nothing', async () => {
     const [mine, theirs] = socketPair();
     const a = new TcpLinkEnd({ local: mine, role: 'listen', host: '127.0.0.1', port: 0, auth: null, maxQueueBytes: 256 << 10 });
