@@ -43,6 +43,15 @@ if (delay) rows.push(['delay 10 ms: late by p50 / p99 (ms)', `${delay.at(-3)} / 
 const losses = relayLines.slice(relayLines.findIndex((l) => l.startsWith('loss:'))).map((l) => /\s(\d+\.\d+) %/.exec(l)?.[1]).filter(Boolean).map(Number);
 if (losses.length) rows.push(['loss 20 % configured, measured per seed', `${Math.min(...losses).toFixed(2)}–${Math.max(...losses).toFixed(2)} %`, 'within 0.5 points']);
 
+say('tcp link');
+const tcpOut = await script('net-tcp.ts', [quick ? '100000' : '300000', '3']);
+results.tcpLink = tcpOut.trim();
+for (const size of ['1500 B', '64 B']) {
+  const col = (mode: string) => tcpOut.split('\n').find((l) => l.trim().startsWith(`${size} ${mode}`))?.trim().split(/\s+/) ?? [];
+  const [f, t] = [col('forwarded'), col('tcp')];
+  rows.push([`TCP link between runners ${size}: tcp vs forwarded`, `${t[3] ?? '?'} vs ${f[3] ?? '?'} frames/s (${t[4] ?? '?'} vs ${f[4] ?? '?'} Gbit/s)`, size === '1500 B' ? '>= 1 Gbit/s tcp' : '']);
+}
+
 if (!quick) {
   say('boot cuts A/B');
   const ab = (await script('boot-ab.ts', ['5'])).trim().split('\n').map((l) => JSON.parse(l) as { variant: string; wallS: number; cpuS: number });

@@ -177,6 +177,18 @@ export async function main(argvIn: string[]): Promise<number> {
     .addOption(runDirOption())
     .action((lab: string | undefined, opts: Record<string, unknown>) => later(async () => (await import('./down.js')).downCommand(lab, opts)));
 
+  program
+    .command('k8s')
+    .description('run a lab on Kubernetes (preview): topo k8s render FILE prints its manifests')
+    .command('render')
+    .description('print Kubernetes manifests for a topology: a Deployment and Service per node, ConfigMap, Secret')
+    .argument('<file>', 'topology file')
+    .option('--image <image>', 'the runner image (default localhost/topo-runner:latest)')
+    .option('--namespace <ns>', 'namespace of every object')
+    .option('--host-network', "every runner on the host's network with its own ports (engines without Services, e.g. podman)")
+    .option('--kvm', "mount the host's /dev/kvm into each pod (default: TCG, no device)")
+    .action((file: string, opts: Record<string, unknown>) => later(async () => (await import('./k8s.js')).k8sRenderCommand(file, opts)));
+
   const guest = program.command('guest').description('the embedded default guest (kernel + initramfs)');
   guest
     .command('build')

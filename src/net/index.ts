@@ -21,3 +21,7 @@ export {
   createForwardedLink, type DropCounters, type EndpointStats, type ForwardedLink, type ForwardedLinkOptions,
   type LinkStats, type TrafficCounters,
 } from './forwarder.js';
+export {
+  TcpLinkEnd, type TcpLinkEndEvents, type TcpLinkEndOptions, type TcpLinkStats,
+} from './tcp-link.js';
+export { HelloRefused, tcpRoleFor, type HelloAuth, type LinkIdentity, type RefusalReason, type TcpRole } from './tcp-hello.js';

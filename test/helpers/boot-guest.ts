@@ -31,6 +31,8 @@ export interface BootOptions {
   appendExtra?: string;
   /** Extra virtio-serial ports: the guest end of a socketpair each (ownership passes to bootGuest). */
   channels?: { name: string; fd: number }[];
+  /** Rewrites QEMU's argv last (e.g. a NIC on `-netdev stream` instead of an inherited socket). */
+  mapArgv?: (argv: readonly string[]) => string[];
 }
 
 export interface BootedGuest {
@@ -71,7 +73,8 @@ export async function bootGuest(guest: GuestArtifacts, opts: BootOptions = {}): 
   });
   const [consoleEnd, consoleVm] = socketPair();
   fds.set(CONSOLE, consoleVm);
-  const plan = withChannels(takeConsole(base), opts.channels ?? [], fds);
+  const wired = withChannels(takeConsole(base), opts.channels ?? [], fds);
+  const plan = opts.mapArgv === undefined ? wired : { ...wired, argv: opts.mapArgv(wired.argv) };
 
   let text = '';
   const waiters = new Set<() => void>();
