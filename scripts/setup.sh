@@ -8,6 +8,8 @@ pkgs=(qemu-system-x86 busybox-static swtpm swtpm-tools ovmf mtools systemd-boot-
 pkgs+=(python3 make g++)
 # The capture tests check that tcpdump reads topo's pcap and pcapng streams.
 pkgs+=(tcpdump)
+# packages: layers are erofs images (mkfs.erofs).
+pkgs+=(erofs-utils)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -4,11 +4,11 @@ import { mkdir, mkdtemp, readFile, readdir, rename, rm, stat, writeFile } from '
 import { join } from 'node:path';
 import { TopoError, isTopoError } from '../errors.js';
 import { ADDED_PACKAGES, UnknownPackageError, resolveClosure, type ResolvedPackage } from './apt-closure.js';
-import { MANIFEST_FILE, cacheRoot, fileRecord, sha256, sweep, xxh64File, type FileRecord } from './cache.js';
+import { MANIFEST_FILE, cacheRoot, fileRecord, moveToTrash, sha256, sweep, xxh64File, type FileRecord } from './cache.js';
 import { LAYER_IMAGE, buildLayerImage } from './layer-build.js';
 import type { RuntimeDir } from './layer-users.js';
 import { checkAborted } from './packages.js';
-import { addRef, publish, type Release } from './refs.js';
+import { addRef, liveRefs, publish, withCacheLock, type Release } from './refs.js';
 
 /** Bump when the same packages would give a different image. */
 export const LAYER_FORMAT = 3;
@@ -165,6 +165,7 @@ async function build(root: string, key: string, request: string[], pkgs: Resolve
     };
     await writeFile(join(entry, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
     const { dir, release } = await publish(root, entry, key);
+    await pruneSuperseded(root, dir, request);
     return { image: join(dir, LAYER_IMAGE), dir, manifest, cached: false, release: release as Release };
   } catch (err) {
     if (isTopoError(err)) throw err;
@@ -172,4 +173,19 @@ async function build(root: string, key: string, request: string[], pkgs: Resolve
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
+}
+
+/** Removes older layers of the same package list that no live process references (as the guest cache prunes). */
+export async function pruneSuperseded(root: string, keep: string, request: readonly string[]): Promise<void> {
+  const same = JSON.stringify(request);
+  const trash = await withCacheLock(root, async () => {
+    const moved: string[] = [];
+    for (const e of await listLayers(root)) {
+      if (e.dir === keep || JSON.stringify(e.manifest.request) !== same || (await liveRefs(e.dir)).length > 0) continue;
+      const t = await moveToTrash(root, e.dir);
+      if (t) moved.push(t);
+    }
+    return moved;
+  });
+  for (const t of trash) await rm(t, { recursive: true, force: true });
 }

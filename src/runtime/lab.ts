@@ -6,7 +6,7 @@ import { TopoError } from '../errors.js';
 import { ensureGuest, readyLine, renderGuestConfig } from '../guest/index.js';
 import { espImage } from '../guest/esp.js';
 import { filesArchive } from '../guest/files.js';
-import { prepareLayers } from './layers.js';
+import { prepareLayers, refuseShares } from './layers.js';
 import { chooseAccel, hostTsc, probeAccel, type AccelRequest } from '../qemu/accel.js';
 import { planNode, type Accel, type NodePlan } from '../qemu/plan.js';
 import { compilePattern } from '../topology/pattern.js';
@@ -71,6 +71,7 @@ export async function up(topology: ResolvedTopology, opts: UpOptions = {}): Prom
   };
   try {
     await preflight(topology);
+    refuseShares(topology);
     const choice = chooseAccel(opts.accel ?? 'auto', await probeAccel());
     if (choice.notice) emit({ type: 'notice', message: choice.notice });
     // The TSC probe reads the kernel log: let it run while the guest cache is checked.

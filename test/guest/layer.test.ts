@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ADDED_PACKAGES, parseSimulation, resolveClosure, unknownPackage } from '../../src/guest/apt-closure.js';
 import { MANIFEST_FILE, fileRecord } from '../../src/guest/cache.js';
-import { LAYER_FORMAT, ensureLayer, layersRoot, type LayerManifest } from '../../src/guest/layer.js';
+import { LAYER_FORMAT, ensureLayer, layersRoot, listLayers, pruneSuperseded, type LayerManifest } from '../../src/guest/layer.js';
+import { addRef } from '../../src/guest/refs.js';
 import { emptyAccounts, parsePostinst, parseSysusers, parseTmpfiles, renderAccounts } from '../../src/guest/layer-users.js';
 import { TopoError } from '../../src/errors.js';
 import { loadTopology } from '../../src/topology/index.js';
@@ -112,21 +113,53 @@ describe('offline', () => {
     expect(err.stderrTail).toContain("Temporary failure resolving 'deb.debian.org'");
   });
 
-  it('a cached layer of the same list (other versions) serves, with a one-line notice', async () => {
-    const dir = join(layersRoot(), 'older');
+  async function fakeLayer(name: string, request: string[], builtAt = '2026-01-02T03:04:05.000Z'): Promise<string> {
+    const dir = join(layersRoot(), name);
     await mkdir(dir, { recursive: true });
     const image = Buffer.alloc(4096, 7);
     await writeFile(join(dir, 'layer.img'), image);
     const m: LayerManifest = {
-      format: LAYER_FORMAT, kind: 'topo-layer', key: 'older', request: ['iperf3'], packages: [{ name: 'iperf3', version: '3.9-1' }], added: [...ADDED_PACKAGES],
-      image: await fileRecord('layer.img', image), users: [], groups: [], dirs: [], builtAt: '2026-01-02T03:04:05.000Z',
+      format: LAYER_FORMAT, kind: 'topo-layer', key: name, request, packages: [{ name: 'iperf3', version: '3.9-1' }], added: [...ADDED_PACKAGES],
+      image: await fileRecord('layer.img', image), users: [], groups: [], dirs: [], builtAt,
     };
     await writeFile(join(dir, MANIFEST_FILE), JSON.stringify(m));
+    return dir;
+  }
+
+  it('a newer build of a list prunes its older layers unless in use; other lists stay', async () => {
+    const used = await fakeLayer('used', ['iperf3']);
+    await fakeLayer('unused', ['iperf3']);
+    await fakeLayer('other', ['frr']);
+    const keep = await fakeLayer('newest', ['iperf3'], '2026-02-01T00:00:00.000Z');
+    const release = await addRef(layersRoot(), used);
+    await pruneSuperseded(layersRoot(), keep, ['iperf3']);
+    expect((await listLayers()).map((l) => l.manifest.key).sort()).toEqual(['newest', 'other', 'used']);
+    await release?.();
+  });
+
+  it('a cached layer of the same list (other versions) serves, with a one-line notice', async () => {
+    const dir = await fakeLayer('older', ['iperf3']);
     const notices: string[] = [];
     const h = await ensureLayer(['iperf3', 'iperf3'], { onNotice: (n) => notices.push(n) });
     expect(h.dir).toBe(dir);
     expect(notices).toHaveLength(1);
     expect(notices[0]).toMatch(/^cannot download packages iperf3 \(\d+ with their dependencies\): apt-get download failed; using the cached layer of iperf3 built 2026-01-02$/);
     await h.release();
+  });
+});
+
+describe('shares', () => {
+  it('up refuses shares: before any VM (not attached yet), naming the node', async () => {
+    const { refuseShares } = await import('../../src/runtime/layers.js');
+    const dir = await mkdtemp(join(tmpdir(), 'topo-layer-'));
+    try {
+      const file = join(dir, 'lab.yaml');
+      await writeFile(file, `name: lab\nnodes:\n  a: {}\n  b: { shares: [{ host: ${JSON.stringify(dir)}, guest: /mnt/x }] }\n`);
+      const res = await loadTopology(file);
+      if (!res.ok) throw new Error('invalid');
+      expect(() => refuseShares(res.topology)).toThrow(expect.objectContaining({ code: 'E_SHARES_UNSUPPORTED', node: 'b' }));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
