@@ -53,6 +53,29 @@ trace modules loaded
 # (efivarfs is a module: mounted once the modules are in).
 [ -d /sys/firmware/efi/efivars ] && mount -t efivarfs efivarfs /sys/firmware/efi/efivars
 
+# packages: a read-only erofs image on the virtio-blk disk with serial "topo-layer" (src/guest/layer.ts),
+# overlaid on each top-level directory it holds; writes go to the tmpfs /run. Then the runtime directories
+# and accounts the packages' maintainer scripts would have made (layer.dirs; /etc/passwd is in the image).
+for b in /sys/block/vd*; do
+  # The serial has no trailing newline: `read` would report EOF.
+  [ -r "$b/serial" ] && [ "$(cat "$b/serial")" = topo-layer ] || continue
+  while read -r m; do insmod "/lib/modules/$m" || log "insmod $m failed"; done < /lib/modules/topo-layer.order
+  L=$T/layer
+  mkdir -p "$L"
+  mount -t erofs -o ro "/dev/${b##*/}" "$L" || { log "cannot mount the packages layer"; break; }
+  for n in bin sbin lib lib64 usr etc var opt srv; do
+    d=$L/$n
+    [ -d "$d" ] && [ ! -L "$d" ] && [ ! -L "/$n" ] || continue
+    mkdir -p "/$n" "$T/ovl/$n/u" "$T/ovl/$n/w"
+    mount -t overlay overlay -o "lowerdir=$d:/$n,upperdir=$T/ovl/$n/u,workdir=$T/ovl/$n/w" "/$n" || log "cannot overlay /$n"
+  done
+  if [ -r "$L/usr/lib/topo/layer.dirs" ]; then
+    while read -r p m u g; do mkdir -p "$p" && chmod "$m" "$p" && chown "$u:$g" "$p"; done < "$L/usr/lib/topo/layer.dirs"
+  fi
+  trace layer mounted
+  break
+done
+
 # The agent waits for its virtio-serial port by itself: start it now, in parallel with the setup.
 setsid /usr/lib/topo/agent </dev/null >/dev/null 2>"$T/agent.log" &
 
@@ -124,6 +147,13 @@ printf '%s\n' "$name" > /etc/hostname
 printf '127.0.0.1 localhost\n127.0.1.1 %s\n::1 localhost\n' "$name" > /etc/hosts
 log "configured $name: $ifaces interfaces, $runs run commands"
 trace configured
+
+# files: a newc archive in fw_cfg "opt/topo/files" (src/guest/files.ts), unpacked over / with parent
+# directories created, before any run: command.
+FILES=/sys/firmware/qemu_fw_cfg/by_name/opt/topo/files/raw
+if [ -r "$FILES" ]; then
+  (cd / && cpio -idmu < "$FILES") 2>"$T/files.log" || log "cannot place files: $(tail -n 1 "$T/files.log")"
+fi
 
 # run: commands in order; each one's output goes to the console afterwards, line by line, prefixed.
 # Output is collected in a file (not a pipe) so a command that leaves a daemon behind cannot block us.

@@ -12,6 +12,8 @@ pkgs+=(tcpdump)
 pkgs+=(qemu-utils)
 # The `topo web` end-to-end test drives the page in Debian's chromium (puppeteer-core, no browser download).
 pkgs+=(chromium)
+# packages: layers are erofs images (mkfs.erofs).
+pkgs+=(erofs-utils)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -2,6 +2,7 @@
 import { isTopoError } from '../errors.js';
 import { buildEsp } from '../guest/esp.js';
 import { ensureGuest, guestInfo } from '../guest/index.js';
+import { listLayers } from '../guest/layer.js';
 import { ownSignals } from '../runtime/signals.js';
 import { errorLines } from '../ui/format.js';
 
@@ -61,8 +62,9 @@ export async function guestEspCommand(out: string, opts: { force?: boolean }): P
 export async function guestInfoCommand(opts: { json?: boolean }): Promise<number> {
   try {
     const info = await guestInfo();
+    const layers = (await listLayers()).map((l) => ({ dir: l.dir, request: l.manifest.request, packages: l.manifest.packages.length, bytes: l.manifest.image.bytes, builtAt: l.manifest.builtAt }));
     if (opts.json) {
-      process.stdout.write(`${JSON.stringify(info, null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify({ ...info, layers }, null, 2)}\n`);
       return 0;
     }
     const lines = [
@@ -71,6 +73,8 @@ export async function guestInfoCommand(opts: { json?: boolean }): Promise<number
       `busybox: ${info.busyboxVersion}`,
       `recipe:  ${info.recipe}`,
       info.cached ? 'status:  built' : 'status:  not built yet (run: topo guest build)',
+      // packages: layers, one per resolved set (src/guest/layer.ts).
+      ...layers.map((l) => `layer:   ${l.request.join(' ')} (${l.packages} packages, ${mib(l.bytes)}, built ${l.builtAt.slice(0, 10)}) ${l.dir}`),
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
     return 0;

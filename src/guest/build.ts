@@ -8,7 +8,7 @@ import { BUSYBOX_PACKAGE, checkAborted, downloadPackage, unpackPackage, type Gue
 import { extractVmlinux } from './vmlinux.js';
 
 /** Bump when the builder's output changes for the same inputs and scripts (it is part of the recipe). */
-export const BUILDER_VERSION = 3;
+export const BUILDER_VERSION = 4;
 
 /** Whether the kernel has a PVH entry point (QEMU can then boot the ELF vmlinux directly). */
 async function hasPvh(kernelRoot: string, release: string): Promise<boolean> {

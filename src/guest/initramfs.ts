@@ -3,7 +3,7 @@ import { readFile, readdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeNewc, type CpioEntry } from './cpio.js';
-import { GUEST_MODULES, moduleLoadOrder, moduleName, readModule, readModuleIndex, stripModuleSignature } from './modules.js';
+import { GUEST_MODULES, LAYER_MODULES, moduleLoadOrder, moduleName, readModule, readModuleIndex, stripModuleSignature } from './modules.js';
 import { TopoError } from '../errors.js';
 
 /** Shipped beside src/ and dist/: `../../guest/` resolves from both. */
@@ -48,10 +48,14 @@ export interface InitramfsResult {
 
 /** Builds the newc archive (uncompressed: see below). */
 export async function buildInitramfs(kernel: UnpackedKernel, busybox: string, scripts: GuestScripts): Promise<InitramfsResult> {
-  const { index, builtin } = await readModuleIndex(kernel.modDir, GUEST_MODULES);
+  const { index, builtin } = await readModuleIndex(kernel.modDir, [...GUEST_MODULES, ...LAYER_MODULES]);
   let order: string[];
+  let layerOrder: string[];
   try {
     order = moduleLoadOrder(index, GUEST_MODULES, builtin);
+    // The layer's modules after the base ones: what the base loaded already is not loaded twice.
+    const base = new Set(order.map(moduleName));
+    layerOrder = moduleLoadOrder(index, LAYER_MODULES, new Set([...builtin, ...base]));
   } catch (err) {
     throw new TopoError(`kernel ${kernel.release}: ${(err as Error).message}`, { code: 'E_GUEST_BUILD', cause: err });
   }
@@ -78,6 +82,13 @@ export async function buildInitramfs(kernel: UnpackedKernel, busybox: string, sc
     modules.push(file);
   }
   entries.push({ type: 'file', path: 'lib/modules/topo.order', data: Buffer.from(modules.map((m) => `${m}\n`).join('')) });
+  const layerModules: string[] = [];
+  for (const rel of layerOrder) {
+    const file = `${moduleName(rel)}.ko`;
+    entries.push({ type: 'file', path: `lib/modules/${file}`, data: stripModuleSignature(await readModule(join(kernel.modDir, rel))) });
+    layerModules.push(file);
+  }
+  entries.push({ type: 'file', path: 'lib/modules/topo-layer.order', data: Buffer.from(layerModules.map((m) => `${m}\n`).join('')) });
 
   // Uncompressed on purpose: under TCG the kernel's gunzip of the 1.2 MB gzip image cost ~0.2 s of
   // boot (measured 1.77 s -> 1.57 s median to ready); QEMU just copies the 2.6 MB raw archive.

@@ -15,6 +15,8 @@ export type ModuleIndex = Map<string, ModuleInfo>;
 
 /** The drivers the default guest needs (virtio_blk: its disk on uefi nodes); their dependencies are computed, never hard-coded. */
 export const GUEST_MODULES = ['virtio_mmio', 'virtio_pci', 'virtio_net', 'virtio_blk', 'virtio_console', 'virtio_rng', 'qemu_fw_cfg', 'efivarfs'];
+/** Loaded only when a node has a package layer (its erofs image, overlaid on the initramfs): /lib/modules/topo-layer.order. */
+export const LAYER_MODULES = ['erofs', 'overlay'];
 
 /** Module name of a path: basename without .ko[.xz|.zst|.gz], dashes as underscores (kernel convention). */
 export function moduleName(path: string): string {

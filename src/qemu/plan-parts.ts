@@ -2,6 +2,19 @@
 import type { ResolvedInterface, ResolvedNode } from '../topology/model.js';
 import { qemuOpts } from './escape.js';
 import { AGENT_PORT_NAME, GUEST_CONFIG_FW_CFG_NAME } from '../guest/config.js';
+import { FILES_FW_CFG_NAME } from '../guest/files.js';
+
+/** Serial number the guest finds its package layer's disk by (guest/init.sh). */
+export const LAYER_SERIAL = 'topo-layer';
+
+/** The package layer: a read-only raw drive (the image is shared by every node; QEMU never writes it). */
+export function layerArgs(image: string | undefined, device: 'virtio-blk-device' | 'virtio-blk-pci'): string[] {
+  if (!image) return [];
+  return [
+    '-drive', qemuOpts(undefined, { if: 'none', id: 'layer', file: image, format: 'raw', readonly: true }),
+    '-device', qemuOpts(device, { drive: 'layer', serial: LAYER_SERIAL }),
+  ];
+}
 
 export type Accel = 'kvm' | 'tcg';
 
@@ -45,6 +58,10 @@ export interface NodeLaunchInputs {
   readonly diskFormat?: DiskFormat;
   /** uefi without a disk of its own: the default guest's cached ESP image (always in snapshot mode). */
   readonly disk?: string;
+  /** The node's package layer (a cached erofs image), attached read-only. */
+  readonly layer?: string;
+  /** The node's `files:` archive, passed through fw_cfg opt/topo/files. */
+  readonly filesArchive?: string;
 }
 
 export interface NodePlan {
@@ -116,9 +133,10 @@ export function serialPortArgs(slots: Slots, bus: 'virtio-serial-device' | 'virt
   return argv;
 }
 
-export function fwCfgArgs(node: ResolvedNode, guestConfigFile: string | undefined): string[] {
+export function fwCfgArgs(node: ResolvedNode, guestConfigFile: string | undefined, filesArchive?: string): string[] {
   const argv: string[] = [];
   if (guestConfigFile) argv.push('-fw_cfg', qemuOpts(undefined, { name: GUEST_CONFIG_FW_CFG_NAME, file: guestConfigFile }));
+  if (filesArchive) argv.push('-fw_cfg', qemuOpts(undefined, { name: FILES_FW_CFG_NAME, file: filesArchive }));
   for (const entry of node.fwCfg) {
     argv.push('-fw_cfg', qemuOpts(undefined, 'file' in entry ? { name: entry.name, file: entry.file } : { name: entry.name, string: entry.string }));
   }

@@ -1,7 +1,7 @@
 // Pure plan for kind: uefi — q35 + OVMF booting the node's disk, with the same channels as microvm. No I/O here.
 import type { ResolvedNode, ResolvedTopology } from '../topology/model.js';
 import { qemuOpts } from './escape.js';
-import { serialPortArgs, baseArgs, consoleAndQmp, fwCfgArgs, must, netdev, netId, pciNic, QEMU_BINARY, Slots, type NodeLaunchInputs, type NodePlan } from './plan-parts.js';
+import { layerArgs, serialPortArgs, baseArgs, consoleAndQmp, fwCfgArgs, must, netdev, netId, pciNic, QEMU_BINARY, Slots, type NodeLaunchInputs, type NodePlan } from './plan-parts.js';
 
 /** NICs get fixed PCI addresses from this slot on (8 slots, 8 functions each); lower slots stay for auto-placed devices. */
 export const UEFI_NIC_FIRST_SLOT = 0x10;
@@ -31,7 +31,7 @@ export function planUefi(topology: ResolvedTopology, node: ResolvedNode, inputs:
       '-device', `tpm-${node.tpm.interface},tpmdev=tpm0`,
     );
   }
-  argv.push(...fwCfgArgs(node, inputs.guestConfigFile));
+  argv.push(...fwCfgArgs(node, inputs.guestConfigFile, inputs.filesArchive), ...layerArgs(inputs.layer, 'virtio-blk-pci'));
 
   node.interfaces.forEach((iface, i) => {
     argv.push('-netdev', netdev(slots, iface, inputs.hostForwards, node.hostSubnet));

@@ -2,7 +2,7 @@
 import type { ResolvedNode, ResolvedTopology } from '../topology/model.js';
 import { GUEST_KERNEL_ARGS } from '../guest/config.js';
 import { qemuOpts } from './escape.js';
-import { serialPortArgs, baseArgs, consoleAndQmp, fwCfgArgs, must, netdev, netId, pciNic, QEMU_BINARY, Slots, type NodeLaunchInputs, type NodePlan } from './plan-parts.js';
+import { layerArgs, serialPortArgs, baseArgs, consoleAndQmp, fwCfgArgs, must, netdev, netId, pciNic, QEMU_BINARY, Slots, type NodeLaunchInputs, type NodePlan } from './plan-parts.js';
 import { planUefi } from './plan-uefi.js';
 
 export type { Accel, DiskFormat, FdSlot, HostForward, NodeLaunchInputs, NodePlan } from './plan-parts.js';
@@ -14,7 +14,7 @@ export function planNode(topology: ResolvedTopology, node: ResolvedNode, inputs:
   // microvm has 24 virtio-mmio transports (rng and the agent port take one each): more NICs go on its PCIe bus.
   const virtioConsole = node.console === 'virtio';
   const serialBus = virtioConsole || inputs.defaultGuest || (node.channels ?? []).length > 0 ? 1 : 0;
-  const pcie = node.interfaces.length > MMIO_TRANSPORTS - 1 - serialBus;
+  const pcie = node.interfaces.length > MMIO_TRANSPORTS - 1 - serialBus - (inputs.layer ? 1 : 0);
   const machine = qemuOpts('microvm', { 'x-option-roms': 'off', 'isa-serial': 'on', pcie: pcie ? 'on' : undefined });
 
   const argv = baseArgs(`${topology.name}-${node.name}`, node, inputs, machine, inputs.defaultGuest ? DEFAULT_GUEST_TCG_CPU : 'max');
@@ -23,7 +23,7 @@ export function planNode(topology: ResolvedTopology, node: ResolvedNode, inputs:
   argv.push('-append', kernelCmdline(node, inputs));
   argv.push(...consoleAndQmp(slots, virtioConsole ? 'virtio-serial-device' : undefined), '-device', 'virtio-rng-device');
   argv.push(...serialPortArgs(slots, virtioConsole ? undefined : 'virtio-serial-device', node, inputs.defaultGuest));
-  argv.push(...fwCfgArgs(node, inputs.guestConfigFile));
+  argv.push(...fwCfgArgs(node, inputs.guestConfigFile, inputs.filesArchive), ...layerArgs(inputs.layer, 'virtio-blk-device'));
 
   let nic = 0;
   for (const iface of node.interfaces) {

@@ -5,6 +5,8 @@ import path from 'node:path';
 import { TopoError } from '../errors.js';
 import { ensureGuest, readyLine, renderGuestConfig } from '../guest/index.js';
 import { espImage } from '../guest/esp.js';
+import { filesArchive } from '../guest/files.js';
+import { prepareLayers, refuseShares } from './layers.js';
 import { chooseAccel, hostTsc, probeAccel, type AccelRequest } from '../qemu/accel.js';
 import { planNode, type Accel, type NodePlan } from '../qemu/plan.js';
 import { compilePattern } from '../topology/pattern.js';
@@ -70,6 +72,7 @@ export async function up(topology: ResolvedTopology, opts: UpOptions = {}): Prom
   };
   try {
     await preflight(topology);
+    refuseShares(topology);
     const choice = chooseAccel(opts.accel ?? 'auto', await probeAccel());
     if (choice.notice) emit({ type: 'notice', message: choice.notice });
     // The TSC probe reads the kernel log: let it run while the guest cache is checked.
@@ -80,6 +83,8 @@ export async function up(topology: ResolvedTopology, opts: UpOptions = {}): Prom
       : undefined;
     // The lab references its guest cache entry until torn down, so no prune or rebuild removes it meanwhile.
     if (guest) owned.push(() => guest.release());
+    const layers = await prepareLayers(topology, usesDefaultGuest, { signal: opts.signal, onProgress: (message: string) => emit({ type: 'notice', message: `guest: ${message}` }) });
+    owned.push(() => layers.release());
     abortCheck(opts.signal);
     const tsc = await tscProbe;
     if (tsc?.source === 'cpuinfo') emit({ type: 'notice', message: `notice: TSC rate taken from /proc/cpuinfo (${tsc.khz} kHz; the kernel's calibrated rate was not readable): guests booting together may stall if the clock is scaled` });
@@ -129,6 +134,8 @@ export async function up(topology: ResolvedTopology, opts: UpOptions = {}): Prom
       // uefi disks may run topo's guest (topo guest esp): they always get the configuration.
       const configFile = defaultGuest || uefi ? runDir.file(`${node.name}.config`) : undefined;
       if (configFile) await runDir.createFile(`${node.name}.config`, renderGuestConfig(node, { nonce, channels: node.channels }));
+      const archive = defaultGuest ? await filesArchive(node) : undefined;
+      if (archive) await runDir.createFile(`${node.name}.files`, archive);
       plans.set(
         node.name,
         planNode(topology, node, {
@@ -139,6 +146,8 @@ export async function up(topology: ResolvedTopology, opts: UpOptions = {}): Prom
           defaultGuest,
           tscKhz,
           guestConfigFile: configFile,
+          layer: layers.byNode.get(node.name)?.image,
+          filesArchive: archive ? runDir.file(`${node.name}.files`) : undefined,
           hostForwards: forwards.get(node.name) ?? [],
           ...(uefi ? await prepareUefi(node, runDir, async () => (await espImage({ onProgress: (m) => emit({ type: 'notice', message: `guest: ${m}` }) })).cacheFile) : {}),
         }),

@@ -3,6 +3,12 @@
 
 export type RawPort = number | string | { guest: number; host: number | 'auto'; protocol?: 'tcp' | 'udp'; bind?: string };
 export type RawFwCfg = string | { file: string } | { string: string };
+export type RawGuestFile = string | { file: string; mode?: string } | { string: string; mode?: string };
+export interface RawShare {
+  host: string;
+  guest: string;
+  writable?: boolean;
+}
 export type RawTpm = boolean | { state?: string; version?: 2; interface?: 'crb' | 'tis' };
 
 export interface RawNode {
@@ -26,6 +32,9 @@ export interface RawNode {
   restart?: 'never' | 'on-failure';
   persist?: boolean;
   allow_reboot?: boolean;
+  packages?: string[];
+  files?: Record<string, RawGuestFile>;
+  shares?: RawShare[];
 }
 
 export interface RawLink {
@@ -51,9 +60,13 @@ export function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** Shallow merge: a node's own field replaces the default wholesale (ready, fw_cfg included). */
+/** Shallow merge: a node's own field replaces the default wholesale (ready, fw_cfg included), except `packages`: the lists add up. */
 export function mergeNode(defaults: unknown, node: unknown): Record<string, unknown> {
-  return { ...(isRecord(defaults) ? defaults : {}), ...(isRecord(node) ? node : {}) };
+  const d = isRecord(defaults) ? defaults : {};
+  const n = isRecord(node) ? node : {};
+  const merged = { ...d, ...n };
+  if (Array.isArray(d.packages) && Array.isArray(n.packages)) merged.packages = [...new Set([...d.packages, ...n.packages])];
+  return merged;
 }
 
 export interface ParsedEndpoint {

@@ -21,6 +21,24 @@ export interface TpmSpec {
 
 export type FwCfgEntry = { readonly name: string; readonly file: string } | { readonly name: string; readonly string: string };
 
+/** A `files:` entry: placed in the guest before `run:`. */
+export interface GuestFile {
+  /** Absolute, normalised guest path. */
+  readonly path: string;
+  /** Absolute host path, or the content itself. */
+  readonly source: { readonly file: string } | { readonly string: string };
+  /** Permission bits; absent = 0644 (0755 for a host file with an execute bit). */
+  readonly mode?: number;
+}
+
+/** A `shares:` entry: a live host directory. */
+export interface Share {
+  /** Absolute host path. */
+  readonly host: string;
+  readonly guest: string;
+  readonly writable: boolean;
+}
+
 export interface Impairment {
   readonly delayMs: number;
   readonly jitterMs: number;
@@ -79,6 +97,10 @@ export interface ResolvedNode {
   readonly interfaces: readonly ResolvedInterface[];
   /** Extra virtio-serial ports (`channels:`), by name. */
   readonly channels?: readonly string[];
+  /** Debian packages (NAME or NAME=VERSION), the defaults' and the node's; absent = none. */
+  readonly packages?: readonly string[];
+  readonly files?: readonly GuestFile[];
+  readonly shares?: readonly Share[];
 }
 
 export interface LinkEndpoint {

@@ -1,9 +1,9 @@
 // Validated document -> the immutable ResolvedTopology every later phase consumes. Pure: no I/O.
 import path from 'node:path';
 import { parseImpairment } from './impairment.js';
-import { assignInterfaces, mergeNode, type RawLink, type RawNode, type RawTopology } from './doc.js';
+import { assignInterfaces, mergeNode, type RawGuestFile, type RawLink, type RawNode, type RawTopology } from './doc.js';
 import { macFor } from './mac.js';
-import type { FwCfgEntry, LinkEndpoint, PortForward, ResolvedInterface, ResolvedLink, ResolvedNode, ResolvedTopology } from './model.js';
+import type { FwCfgEntry, GuestFile, LinkEndpoint, PortForward, ResolvedInterface, ResolvedLink, ResolvedNode, ResolvedTopology } from './model.js';
 import { parseDuration, parseSize } from './units.js';
 import { parsePort } from './values.js';
 
@@ -105,7 +105,17 @@ function resolveNode(name: string, n: RawNode, dir: string, lab: string, linkIfa
   }
   if (n.firmware) node.firmware = { code: path.resolve(dir, n.firmware.code), vars: path.resolve(dir, n.firmware.vars) };
   if (typeof n.host_network === 'object') node.hostSubnet = n.host_network.subnet;
+  if (n.packages && n.packages.length > 0) node.packages = [...n.packages];
+  const files = Object.entries(n.files ?? {});
+  if (files.length > 0) node.files = files.map(([p, v]) => guestFile(p, v, dir));
+  if (n.shares && n.shares.length > 0) node.shares = n.shares.map((s) => ({ host: path.resolve(dir, s.host), guest: s.guest, writable: s.writable ?? false }));
   return node;
+}
+
+function guestFile(p: string, v: RawGuestFile, dir: string): GuestFile {
+  if (typeof v === 'string') return { path: p, source: { file: path.resolve(dir, v) } };
+  const source = 'file' in v ? { file: path.resolve(dir, v.file) } : { string: v.string };
+  return v.mode === undefined ? { path: p, source } : { path: p, source, mode: Number.parseInt(v.mode, 8) };
 }
 
 export function deepFreeze<T>(v: T): T {

@@ -7,6 +7,7 @@ import { describePath, pointer, subject, suggest, type Issue } from './diagnosti
 import { MAX_IFACE, assignInterfaces, isRecord, mergeNode, parseEndpoint } from './doc.js';
 import { CMDLINE_RESERVE, KERNEL_CMDLINE_SIZE, MAX_USER_CMDLINE, RESERVED_FW_CFG_PREFIX } from './limits.js';
 import { patternProblem } from './pattern.js';
+import { checkGuestKind, checkGuestValues } from './rules-guest.js';
 import { checkCidr, durationProblem, ipv4Overlap, parsePort, percentProblem, rateProblem, sizeProblem, subnetProblem } from './values.js';
 
 export type FileKind = 'file' | 'directory' | 'missing';
@@ -46,6 +47,7 @@ export function checkRules(data: unknown, ctx: RuleContext): Issue[] {
     const node = mergeNode(data.defaults, own);
     const where = (field: string) => (Object.hasOwn(own, field) ? pointer('nodes', name, field) : pointer('defaults', field));
     hostNetwork.set(name, node.host_network !== false);
+    checkGuestKind(name, node, where, add);
     const kind = node.kind ?? 'microvm';
     if (kind === 'uefi') {
       for (const f of MICROVM_ONLY)
@@ -128,6 +130,7 @@ function checkNodeValues(base: string, raw: Record<string, unknown>, ctx: RuleCo
       add(`${base}/cmdline`, 'E_CMDLINE_LENGTH', `${describePath(`${base}/cmdline`)}: ${why}`);
     }
   }
+  checkGuestValues(base, raw, ctx, add);
   const files: [string, unknown][] = ['kernel', 'initrd', 'disk'].map((f): [string, unknown] => [`${base}/${f}`, raw[f]]);
   if (isRecord(raw.firmware)) for (const f of ['code', 'vars']) files.push([`${base}/firmware/${f}`, raw.firmware[f]]);
   if (isRecord(raw.tpm) && typeof raw.tpm.state === 'string' && raw.tpm.state !== '') {

@@ -7,7 +7,7 @@ const examples = readdirSync('topologies').filter((f) => f.endsWith('.yaml'));
 
 describe('shipped examples', () => {
   it('include the documented set', () => {
-    expect(examples.sort()).toEqual(['lan.yaml', 'pair.yaml', 'pmtu.yaml', 'ring.yaml', 'triangle.yaml', 'uefi.yaml', 'wan.yaml']);
+    expect(examples.sort()).toEqual(['frr-ospf.yaml', 'iperf.yaml', 'lan.yaml', 'pair.yaml', 'pmtu.yaml', 'ring.yaml', 'triangle.yaml', 'uefi.yaml', 'wan.yaml']);
   });
 
   it.each(examples)('%s validates and carries the schema modeline', async (name) => {

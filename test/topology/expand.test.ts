@@ -54,7 +54,7 @@ describe('merge keys and x- keys', () => {
 
   it('keeps __proto__ a plain key', () => {
     const errs = errorsOf('name: lab\nnodes: { r1: { __proto__: { cpus: 2 } } }\n');
-    expect(errs.map((e) => e.message)).toEqual(['unknown key `__proto__` in node r1; allowed keys: kind, cpus, memory, kernel, initrd, cmdline, console, disk, tpm, firmware, fw_cfg, host_network, ports, ready, run, channels, depends_on, restart, allow_reboot, persist']);
+    expect(errs.map((e) => e.message)).toEqual(['unknown key `__proto__` in node r1; allowed keys: kind, cpus, memory, kernel, initrd, cmdline, console, disk, tpm, firmware, fw_cfg, host_network, ports, ready, run, packages, files, shares, channels, depends_on, restart, allow_reboot, persist']);
   });
 });
 
