@@ -41,7 +41,7 @@ export function dnsLabel(...parts: string[]): string {
 
 /** Fields a pod cannot honour, refused with one line each (the first one found). */
 function refuse(t: ResolvedTopology, n: ResolvedNode): void {
-  const shares = (n as { shares?: unknown }).shares;
+  const shares = n.shares;
   if (shares !== undefined && (!Array.isArray(shares) || shares.length > 0)) {
     throw new TopoError(`shares: cannot run in a pod (a host directory is not there); ` +
       'put the files in a packages: layer or the image, or drop shares: for this lab', { code: 'K8S_UNSUPPORTED', node: n.name, file: t.file });

@@ -79,7 +79,7 @@ describe('topo k8s render', () => {
 
   it('refuses shares: with a one-line message naming the node', async () => {
     const t = await ring();
-    const withShares = { ...t, nodes: t.nodes.map((n, i) => (i === 1 ? { ...n, shares: [{ host: '/srv', guest: '/mnt' }] } : n)) };
+    const withShares = { ...t, nodes: t.nodes.map((n, i) => (i === 1 ? { ...n, shares: [{ host: '/srv', guest: '/mnt', writable: false }] } : n)) };
     let err: unknown;
     try {
       renderK8s(withShares, { image: 'i', secret: 's', epoch: 1, seed: 1, source: '' });

@@ -67,6 +67,7 @@ describe('path fields of the schemas', () => {
       nodes: {
         a: { kind: 'uefi', firmware: { code: 'c.fd', vars: '/etc/shadow' }, tpm: { state: '/srv/tpm' }, fw_cfg: { 'opt/a': 'a.bin', 'opt/b': { file: 'b.bin' }, 'opt/c': { string: 'not a path' } } },
         b: { kernel: 'k', initrd: 'i' },
+        c: { files: { '/etc/a': '/etc/shadow', '/etc/b': { file: 'b.conf' }, '/etc/c': { string: 'not a path' } }, shares: [{ host: '/srv', guest: '/mnt' }] },
       },
       'x-base': { kernel: 'ignored' },
     };
@@ -79,6 +80,9 @@ describe('path fields of the schemas', () => {
       '/nodes/a/tpm/state=/srv/tpm (dir)',
       '/nodes/b/initrd=i (file)',
       '/nodes/b/kernel=k (file)',
+      '/nodes/c/files/~1etc~1a=/etc/shadow (file)',
+      '/nodes/c/files/~1etc~1b/file=b.conf (file)',
+      '/nodes/c/shares/0/host=/srv (dir)',
     ]);
   });
 
