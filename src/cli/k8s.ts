@@ -6,7 +6,7 @@ import { TopoError } from '../errors.js';
 import { renderK8s } from '../k8s/render.js';
 import { labSeed } from '../runtime/lab.js';
 import { oneLine } from '../topology/index.js';
-import { checkFile, printDiagnostics } from './validate.js';
+import { validTopology } from './validate.js';
 
 export interface K8sRenderFlags {
   image?: string;
@@ -23,16 +23,8 @@ export async function k8sRenderCommand(file: string, flags: K8sRenderFlags): Pro
       code: 'E_USAGE', hint: 'lowercase letters, digits and "-", at most 63 characters',
     });
   }
-  const checked = await checkFile(file);
-  if ('unreadable' in checked) {
-    process.stderr.write(`${oneLine(`${file}: error: ${checked.unreadable}`)}\n`);
-    return 2;
-  }
-  if (!checked.result.ok) {
-    printDiagnostics(checked.result.diagnostics);
-    return 1;
-  }
-  const t = checked.result.topology;
+  const t = await validTopology(file);
+  if (typeof t === 'number') return t;
   const objects = renderK8s(t, {
     image: flags.image ?? DEFAULT_IMAGE,
     namespace: flags.namespace,

@@ -1,6 +1,6 @@
 // `topo validate FILE...`: one FILE:LINE:COL line per problem (all at once), or a JSON report.
 import { isTopoError } from '../errors.js';
-import { formatDiagnostic, loadTopology, oneLine, type Diagnostic, type LoadResult } from '../topology/index.js';
+import { formatDiagnostic, loadTopology, oneLine, type Diagnostic, type LoadResult, type ResolvedTopology } from '../topology/index.js';
 import { isScenario, validateScenario } from '../scenario/load.js';
 import { parseText, readTopologyFile } from '../topology/load.js';
 
@@ -18,6 +18,20 @@ export async function checkFile(file: string): Promise<{ result: LoadResult } | 
     if (isTopoError(err) && err.code === 'E_READ') return { unreadable: err.message };
     throw err;
   }
+}
+
+/** A valid topology for a command that needs one, or the exit code after printing why not (2 unreadable, 1 invalid). */
+export async function validTopology(file: string): Promise<ResolvedTopology | number> {
+  const checked = await checkFile(file);
+  if ('unreadable' in checked) {
+    process.stderr.write(`${oneLine(`${file}: error: ${checked.unreadable}`)}\n`);
+    return 2;
+  }
+  if (!checked.result.ok) {
+    printDiagnostics(checked.result.diagnostics);
+    return 1;
+  }
+  return checked.result.topology;
 }
 
 export function printDiagnostics(diagnostics: readonly Diagnostic[]): void {
