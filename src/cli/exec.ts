@@ -2,6 +2,7 @@
 import ms from 'ms';
 import { connect } from '../control/remote-lab.js';
 import { TopoError } from '../errors.js';
+import { MAX_DATA_BYTES, MAX_TIMEOUT_MS, stdinTooLarge } from '../guest/agent-client.js';
 import { DEFAULT_EXEC_TIMEOUT_MS } from '../runtime/running-lab.js';
 import { splitLab, type LabFlags } from './lab-args.js';
 
@@ -29,15 +30,22 @@ export async function execCommand(words: string[], argv: string[], flags: LabFla
   }
 }
 
-function parseTimeout(value: string | undefined): number {
+export function parseTimeout(value: string | undefined): number {
   if (value === undefined) return DEFAULT_EXEC_TIMEOUT_MS;
   const n = /^\d+$/.test(value) ? Number(value) * 1000 : ms(value as ms.StringValue);
   if (typeof n !== 'number' || !Number.isFinite(n) || n < 0) throw new TopoError(`--timeout ${JSON.stringify(value)} is not a duration (e.g. 30s, 2m, 0 for none)`, { code: 'E_USAGE' });
+  if (n > MAX_TIMEOUT_MS) throw new TopoError(`--timeout ${value} is longer than the longest exec timeout, 24 days`, { code: 'E_USAGE', hint: 'use --timeout 0 for none' });
   return n;
 }
 
+/** All of stdin, up to the exec limit: one byte more is refused at once rather than read to the end. */
 async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
   const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(Buffer.from(c as Buffer));
+  let size = 0;
+  for await (const c of stream) {
+    chunks.push(Buffer.from(c as Buffer));
+    size += chunks.at(-1)!.length;
+    if (size > MAX_DATA_BYTES) throw stdinTooLarge(`is over ${MAX_DATA_BYTES} bytes`);
+  }
   return Buffer.concat(chunks);
 }
