@@ -27,7 +27,7 @@ export interface Hello {
 
 export type Request =
   | { op: 'status' }
-  | { op: 'exec'; node: string; cmd: string | string[]; timeoutMs?: number; stdin?: string }
+  | { op: 'exec'; node: string; cmd: string | string[]; timeoutMs?: number; stdin?: string; maxOutput?: number }
   | { op: 'console'; node: string }
   | { op: 'logs'; node: string; follow?: boolean; tail?: number }
   | { op: 'channel'; node: string; name: string }

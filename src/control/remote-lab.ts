@@ -90,6 +90,7 @@ export class RemoteLab implements LabHandle {
       cmd: typeof cmd === 'string' ? cmd : [...cmd],
       timeoutMs: opts.timeout ?? opts.timeoutMs,
       stdin: stdin?.toString('base64'),
+      maxOutput: opts.maxOutput,
     });
     // Dropping the connection kills the command in the guest (the server aborts it).
     const onAbort = () => this.conn.close();

@@ -137,7 +137,7 @@ async function handle(lab: Lab, req: Request, sock: net.Socket, signal: AbortSig
     case 'status':
       return lab.status();
     case 'exec': {
-      const r = await lab.exec(req.node, req.cmd, { timeout: req.timeoutMs, stdin: req.stdin ? Buffer.from(req.stdin, 'base64') : undefined, signal });
+      const r = await lab.exec(req.node, req.cmd, { timeout: req.timeoutMs, stdin: req.stdin ? Buffer.from(req.stdin, 'base64') : undefined, signal, maxOutput: req.maxOutput });
       return { exitCode: r.exitCode, timedOut: r.timedOut, stdout: r.stdout.toString('base64'), stderr: r.stderr.toString('base64') };
     }
     case 'link':

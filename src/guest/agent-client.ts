@@ -22,7 +22,7 @@ export const MAX_OUTPUT_BYTES = MAX_DATA_BYTES;
 export const MAX_TIMEOUT_MS = 24 * 24 * 3600 * 1000;
 
 export const base64Length = (bytes: number) => 4 * Math.ceil(bytes / 3);
-const MiB = (n: number) => `${+(n / 1024 / 1024).toFixed(2)} MiB`;
+const MiB = (n: number) => (n < 1024 * 1024 ? `${n} bytes` : `${+(n / 1024 / 1024).toFixed(2)} MiB`);
 
 export interface ExecResult {
   exitCode: number;
