@@ -10,6 +10,7 @@
 // timeout_ms 0 means none. Without <b64 stdin> (or with "-") the command's stdin is /dev/null. On timeout
 // the guest kills the command's whole process group with SIGKILL and replies timed_out=1, exit_code 137;
 // K kills it the same way (timed_out=0). Replies to ids nobody waits for (aborted, timed out) are ignored.
+// Bounds: stdin up to MAX_DATA_BYTES; a reply whose output is over the limit is skipped unbuffered (E_OUTPUT_LIMIT).
 import type { Duplex } from 'node:stream';
 import { LineFramer } from '../control/lines.js';
 import { TopoError } from '../errors.js';
