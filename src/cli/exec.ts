@@ -19,8 +19,9 @@ export async function execCommand(words: string[], argv: string[], flags: LabFla
   try {
     // One word is a shell command line as typed (`topo exec r1 -- 'ip a | grep eth1'`); several are quoted word by word.
     const r = await remote.node(rest[0]!).exec(argv.length === 1 ? argv[0]! : argv, { timeout, stdin, maxOutput });
-    process.stdout.write(r.stdout);
-    process.stderr.write(r.stderr);
+    // Waited for: topo exits right after, and a pipe takes only 64 KiB before the rest would be lost.
+    await flushed(process.stdout, r.stdout);
+    await flushed(process.stderr, r.stderr);
     if (r.timedOut) {
       process.stderr.write(`topo: ${rest[0]}: command timed out after ${ms(timeout, { long: true })} and was killed\n`);
       return EXIT_TIMEOUT;
@@ -29,6 +30,10 @@ export async function execCommand(words: string[], argv: string[], flags: LabFla
   } finally {
     remote.close();
   }
+}
+
+function flushed(stream: NodeJS.WriteStream, data: Buffer): Promise<void> {
+  return new Promise((resolve) => stream.write(data, () => resolve()));
 }
 
 export function parseTimeout(value: string | undefined): number {

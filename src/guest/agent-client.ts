@@ -12,7 +12,7 @@
 // K kills it the same way (timed_out=0). Replies to ids nobody waits for (aborted, timed out) are ignored.
 // Bounds: stdin up to MAX_DATA_BYTES; a reply whose output is over the limit is skipped unbuffered (E_OUTPUT_LIMIT).
 import type { Duplex } from 'node:stream';
-import { LineFramer } from '../control/lines.js';
+import { ByteBudget, LineFramer } from '../control/lines.js';
 import { TopoError } from '../errors.js';
 
 /** Stdin of one exec, or one copied file: the documented limit on the data itself, whatever the encoding. */
@@ -23,6 +23,8 @@ export const MAX_OUTPUT_BYTES = MAX_DATA_BYTES;
 export const MAX_TIMEOUT_MS = 24 * 24 * 3600 * 1000;
 
 export const base64Length = (bytes: number) => 4 * Math.ceil(bytes / 3);
+/** What all agent channels of this process (every node) may hold of unfinished replies together. */
+export const AGENT_BUFFER_BUDGET = new ByteBudget(512 * 1024 * 1024);
 const MiB = (n: number) => (n < 1024 * 1024 ? `${n} bytes` : `${+(n / 1024 / 1024).toFixed(2)} MiB`);
 
 export interface ExecResult {
@@ -50,6 +52,8 @@ export interface AgentClientOptions {
   greetingTimeoutMs?: number;
   /** Host-side reply limit of commands without timeoutMs. */
   defaultReplyTimeoutMs?: number;
+  /** Shared with other clients (default AGENT_BUFFER_BUDGET); a reply that does not fit fails with E_BUSY. */
+  budget?: ByteBudget;
 }
 
 /** exec() never waits forever: commands without timeoutMs are given up (and killed) after this. */
@@ -77,7 +81,7 @@ export function stdinTooLarge(what: string, node?: string): TopoError {
   return new TopoError(`stdin ${what}; an exec takes at most ${MiB(MAX_DATA_BYTES)} (${MAX_DATA_BYTES} bytes)`, { code: 'E_TOO_LARGE', node, hint: 'put larger files in a share' });
 }
 
-type Pending = { resolve: (fields: string[]) => void; reject: (err: Error) => void; tooLong?: () => void };
+type Pending = { resolve: (fields: string[]) => void; reject: (err: Error) => void; dropped?: (overBudget: boolean) => void };
 
 function decode(field: string | undefined): Buffer {
   return !field || field === '-' ? Buffer.alloc(0) : Buffer.from(field, 'base64');
@@ -96,6 +100,7 @@ export class AgentClient {
   private greeting: Promise<void> | undefined;
   private readonly greetingTimeoutMs: number;
   private readonly defaultReplyTimeoutMs: number;
+  private readonly budget: ByteBudget;
 
   /** `node` only labels errors. */
   constructor(
@@ -105,12 +110,18 @@ export class AgentClient {
   ) {
     this.greetingTimeoutMs = opts.greetingTimeoutMs ?? GREETING_TIMEOUT_MS;
     this.defaultReplyTimeoutMs = opts.defaultReplyTimeoutMs ?? DEFAULT_REPLY_TIMEOUT_MS;
+    this.budget = opts.budget ?? AGENT_BUFFER_BUDGET;
     // A reply holds base64 stdout and stderr (at most MAX_OUTPUT_BYTES together) and a few short fields.
+    const dropped = (head: Buffer, overBudget: boolean) => this.pending.get(head.toString('latin1').split(' ')[1] ?? '')?.dropped?.(overBudget);
     this.lines = new LineFramer({
-      max: base64Length(MAX_OUTPUT_BYTES) + 1024,
+      // Two base64 fields of MAX_OUTPUT_BYTES together (padding: +4) and a short head.
+      max: base64Length(MAX_OUTPUT_BYTES) + 256,
       onLine: (line) => this.onLine(line.toString('latin1')),
-      onTooLong: (head) => this.pending.get(head.toString('latin1').split(' ')[1] ?? '')?.tooLong?.(),
+      onTooLong: (head) => dropped(head, false),
+      budget: this.budget,
+      onOverBudget: (head) => dropped(head, true),
     });
+    stream.on('close', () => this.lines.close());
     stream.on('data', (chunk: Buffer) => this.lines.push(chunk));
     const closed = () => this.fail('agent channel closed');
     stream.on('end', closed);
@@ -209,7 +220,12 @@ export class AgentClient {
         resolve: (f) => (settle(), resolve(f)),
         reject: (e) => (settle(), reject(this.error(e.message, what))),
         // The reply is being skipped: the command has ended, nothing is left to kill.
-        tooLong: () => (settle(), reject(how.overLimit?.() ?? this.error('reply too long', what))),
+        dropped: (overBudget) => {
+          settle();
+          if (!overBudget) return reject(how.overLimit?.() ?? this.error('reply too long', what));
+          const limit = this.budget.limit;
+          reject(new TopoError(`the reply to ${what} was dropped: the agent replies of all nodes already hold ${MiB(limit)}`, { code: 'E_BUSY', node: this.node, hint: 'run fewer commands with large output at once' }));
+        },
       });
       this.stream.write(line(id));
     });

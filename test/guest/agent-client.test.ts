@@ -3,6 +3,7 @@ import { Duplex, PassThrough } from 'node:stream';
 import { createHash, randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { AgentClient, shellQuote, type AgentClientOptions } from '../../src/guest/agent-client.js';
+import { ByteBudget } from '../../src/control/lines.js';
 
 /**
  * An in-process channel: what the client writes, the fake guest reads, and the other way round.
@@ -192,6 +193,21 @@ describe('AgentClient', () => {
     const [, id2] = await ch.next();
     ch.toHost.write(`R ${id2} 0 0 ${b64('fine')} -\n`);
     expect((await q).stdout.toString()).toBe('fine');
+  });
+
+  it('all agent channels together hold at most their shared budget: the reply over it fails with E_BUSY', async () => {
+    const budget = new ByteBudget(1 << 20);
+    const [ch1, ch2] = [channel(), channel()];
+    const [c1, c2] = [client(ch1.host, { budget }), client(ch2.host, { budget })];
+    const [p1, p2] = [c1.exec('a'), c2.exec('b')];
+    const [[, id1], [, id2]] = [await ch1.next(), await ch2.next()];
+    const half = 'A'.repeat(600 * 1024);
+    ch1.toHost.write(`R ${id1} 0 0 ${half}`);
+    ch2.toHost.write(`R ${id2} 0 0 ${half}`);
+    await expect(p2).rejects.toMatchObject({ code: 'E_BUSY', message: expect.stringContaining('already hold 1 MiB') });
+    ch1.toHost.write(' -\n');
+    expect((await p1).stdout.length).toBe(450 * 1024);
+    expect(budget.inUse).toBe(0);
   });
 
   it('a lower maxOutput is exact: 10 bytes pass, 11 fail', async () => {

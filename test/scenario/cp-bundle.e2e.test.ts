@@ -67,6 +67,15 @@ describe('topo cp and topo bundle on a running lab', () => {
     expect(over.stderr).toMatch(/stdin is over 67108864 bytes; an exec takes at most 64 MiB/);
   }, 600_000);
 
+  it('exec output: 1 MB arrives whole through a pipe; 200 MB fails with E_OUTPUT_LIMIT instead of growing the runner', async () => {
+    const mb = await run(['exec', 'b', '--', 'head -c 1000000 /dev/zero']);
+    expect(mb.exitCode).toBe(0);
+    expect(mb.stdout.length).toBe(1_000_000);
+    const huge = await run(['exec', 'b', '--', 'head -c 200000000 /dev/zero']);
+    expect(huge.exitCode).toBe(1);
+    expect(huge.stderr).toMatch(/is over 64 MiB \(stdout and stderr together\); it was dropped/);
+  }, 600_000);
+
   it('names what is wrong: a missing guest file, two host paths', async () => {
     const missing = await run(['cp', 'a:/nope', path.join(base, 'x')]);
     expect(missing.exitCode).toBe(1);
