@@ -138,7 +138,14 @@ work() {
   [ -n "$watcher" ] && wait "$watcher" 2>/dev/null
   to=0
   [ -e "$d/timedout" ] && to=1
-  { printf 'R %s %s %s ' "$id" "$rc" "$to"; send_b64 "$d/out"; printf ' '; send_b64 "$d/err"; printf '\n'; } > "$d/reply"
+  # The host takes 64 MiB of output at most (it reports E_OUTPUT_LIMIT): cut each file 1 KiB past that, so the
+  # reply fits in /run; a reply that still does not fit is refused rather than sent cut short.
+  for f in "$d/out" "$d/err"; do [ "$(stat -c %s "$f")" -gt 67109888 ] && truncate -s 67109888 "$f"; done
+  if ! { printf 'R %s %s %s ' "$id" "$rc" "$to"; send_b64 "$d/out"; printf ' '; send_b64 "$d/err"; printf '\n'; } > "$d/reply"; then
+    rm -rf "$d"
+    refuse "$id" 'no room for the reply in the guest (/run)'
+    return
+  fi
   rm -f "$d/cmd" "$d/in" "$d/out" "$d/err"
   printf '%s\n' "$d/reply" >&5
 }

@@ -1,5 +1,5 @@
 // `topo cp [LAB] NODE:PATH LOCAL` / `topo cp [LAB] LOCAL NODE:PATH`: files to and from a running node through the
-// agent (binary safe, mode kept), the same mechanism as a scenario's copy step.
+// agent (binary safe), the same mechanism as a scenario's copy step. Modes: see src/scenario/copy.ts.
 import path from 'node:path';
 import { connect } from '../control/remote-lab.js';
 import { TopoError } from '../errors.js';
@@ -10,6 +10,10 @@ import { splitLab, type LabFlags } from './lab-args.js';
 export async function cpCommand(words: string[], flags: LabFlags & { timeout?: string }): Promise<number> {
   const { lab, rest } = splitLab(words, 2, '[LAB] NODE:/PATH LOCAL or [LAB] LOCAL NODE:/PATH');
   const [src, dst] = rest as [string, string];
+  const newline = [src, dst].find((w) => /^[a-z][a-z0-9-]{0,31}:\//.test(w) && w.includes('\n'));
+  if (newline !== undefined) {
+    throw new TopoError(`topo cp: the guest path ${JSON.stringify(newline)} contains a newline; topo cp takes paths without newlines`, { code: 'E_USAGE', hint: 'rename the file in the guest first (topo exec NODE -- mv ...)' });
+  }
   const from = guestPath(src);
   const to = guestPath(dst);
   if (!!from === !!to) {
@@ -19,7 +23,8 @@ export async function cpCommand(words: string[], flags: LabFlags & { timeout?: s
   const remote = await connect(lab, { runDirBase: flags.runDir });
   try {
     if (from) {
-      const bytes = await download(remote.node(from.node), from.path, path.resolve(dst));
+      // A trailing "/" means "into this directory", as for cp.
+      const bytes = await download(remote.node(from.node), from.path, path.resolve(dst) + (dst.endsWith('/') ? '/' : ''));
       process.stderr.write(`${from.node}:${from.path} -> ${dst} (${bytes} bytes)\n`);
     } else if (to) {
       const bytes = await upload(remote.node(to.node), path.resolve(src), to.path);

@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { TopoError } from '../errors.js';
+import { LineFramer } from '../control/lines.js';
 import type { SupervisorEvent } from '../runtime/events.js';
 import { ownSignals } from '../runtime/signals.js';
 import type { LabStatus } from '../runtime/status.js';
@@ -13,6 +14,8 @@ import type { Reporter } from '../ui/plain.js';
 import { runForeground, type UpFlags } from './up.js';
 
 /** fd of the pipe from the background supervisor to the `up --detach` that started it. */
+/** The supervisor's hand-off messages (events, the outcome) are small; this only bounds a broken child. */
+const HANDOFF_LINE_BYTES = 16 * 1024 * 1024;
 const HANDOFF_FD = 3;
 
 type ErrorFields = { code: string; message: string; hint?: string; node?: string; stderrTail?: string; consoleTail?: string };
@@ -50,19 +53,18 @@ export async function detachUp(child: ChildProcess, topology: ResolvedTopology, 
     if (child.pid) process.kill(child.pid, 'SIGTERM');
   });
   let outcome: Handoff | undefined;
-  let buf = '';
   try {
     await new Promise<void>((resolve) => {
-      pipe.on('data', (b: Buffer) => {
-        buf += b.toString('utf8');
-        for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
-          const msg = JSON.parse(buf.slice(0, nl)) as Handoff;
-          buf = buf.slice(nl + 1);
+      const lines = new LineFramer({
+        max: HANDOFF_LINE_BYTES,
+        onLine: (line) => {
+          const msg = JSON.parse(line.toString('utf8')) as Handoff;
           if (msg.kind === 'event') reporter.handle({ ...msg.event, error: msg.event.error && toError(msg.event.error) } as SupervisorEvent);
           else outcome = msg;
-          if (msg.kind === 'ready') return resolve();
-        }
+          if (msg.kind === 'ready') resolve();
+        },
       });
+      pipe.on('data', (b: Buffer) => lines.push(b, () => outcome?.kind === 'ready'));
       pipe.on('end', () => resolve());
       pipe.on('error', () => resolve());
     });

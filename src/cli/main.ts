@@ -89,6 +89,7 @@ export async function main(argvIn: string[]): Promise<number> {
     .description('run a command in a node through its agent: topo exec [LAB] NODE -- CMD [ARGS...]')
     .argument('<words...>', '[LAB] NODE')
     .option('--timeout <duration>', 'kill the command after this long (default 300s; 0: none); exit code 124')
+    .option('--max-output <size>', 'fail (E_OUTPUT_LIMIT) when stdout and stderr together exceed this: bytes, or K/M (default and most 64M)')
     .addOption(runDirOption())
     .action((words: string[], opts: Record<string, unknown>) => later(async () => (await import('./exec.js')).execCommand(words, guestArgv, opts)));
   program

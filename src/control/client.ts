@@ -2,9 +2,35 @@
 import { lstat } from 'node:fs/promises';
 import net from 'node:net';
 import { TopoError } from '../errors.js';
-import { fromBody, LineReader, PROTOCOL_VERSION, type Hello, type Request, type Response } from './protocol.js';
+import { LineFramer } from './lines.js';
+import { fromBody, idInHead, MAX_LINE_BYTES, PROTOCOL_VERSION, requestLine, type Hello, type Request, type Response } from './protocol.js';
 
 const HELLO_TIMEOUT_MS = 5_000;
+/** A hello or a stream's first reply is short; more is not a topo lab talking. */
+const SHORT_LINE_BYTES = 64 * 1024;
+
+/** Reads the first line of `sock`, then hands the bytes after it back to the socket (they are raw or framed later). */
+function firstLine(sock: net.Socket, onLine: (line: Buffer) => void, onTooLong: () => void): void {
+  let done = false;
+  const framer = new LineFramer({
+    max: SHORT_LINE_BYTES,
+    onLine: (line) => {
+      done = true;
+      sock.off('data', onData);
+      onLine(line);
+    },
+    onTooLong: () => {
+      done = true;
+      sock.off('data', onData);
+      onTooLong();
+    },
+  });
+  const onData = (b: Buffer) => {
+    const rest = framer.push(b, () => done);
+    if (rest?.length) sock.unshift(rest);
+  };
+  sock.on('data', onData);
+}
 
 /** Refuse a socket another user could have planted: it must be ours, and a socket. */
 async function checkOwner(sockPath: string, lab: string): Promise<void> {
@@ -37,22 +63,18 @@ export class ControlConnection {
       };
       const timer = setTimeout(() => fail('no hello'), HELLO_TIMEOUT_MS);
       sock.once('error', (err) => fail((err as NodeJS.ErrnoException).code ?? err.message));
-      let buf = '';
-      const onData = (b: Buffer) => {
-        buf += b.toString('utf8');
-        const nl = buf.indexOf('\n');
-        if (nl < 0) return;
-        sock.off('data', onData);
-        clearTimeout(timer);
-        const rest = Buffer.from(buf.slice(nl + 1), 'utf8');
-        if (rest.length) sock.unshift(rest);
-        try {
-          resolve(JSON.parse(buf.slice(0, nl)) as Hello);
-        } catch {
-          fail('malformed hello');
-        }
-      };
-      sock.on('data', onData);
+      firstLine(
+        sock,
+        (line) => {
+          clearTimeout(timer);
+          try {
+            resolve(JSON.parse(line.toString('utf8')) as Hello);
+          } catch {
+            fail('malformed hello');
+          }
+        },
+        () => fail('malformed hello'),
+      );
     });
     if (hello.topo !== 'control' || hello.version !== PROTOCOL_VERSION) {
       sock.destroy();
@@ -67,21 +89,30 @@ export class ControlConnection {
   }
 
   private listen(): void {
-    const reader = new LineReader(
-      (line) => {
+    const reader = new LineFramer({
+      max: MAX_LINE_BYTES,
+      onLine: (line) => {
         let r: Response;
         try {
-          r = JSON.parse(line) as Response;
+          r = JSON.parse(line.toString('utf8')) as Response;
         } catch {
           return;
         }
+        // An error the server could not tie to a request (id 0) belongs to every request still waiting.
+        if (r.id === 0 && !r.ok) return this.failAll(fromBody(r.error));
         const w = this.waiters.get(r.id);
         if (!w) return;
         this.waiters.delete(r.id);
         w.resolve(r);
       },
-      () => this.sock.destroy(),
-    );
+      onTooLong: (head) => {
+        const err = new TopoError(`lab ${this.hello.lab}: a reply is longer than ${MAX_LINE_BYTES} bytes`, { code: 'E_TOO_LARGE' });
+        const id = idInHead(head);
+        if (id === 0 || !this.waiters.has(id)) return this.failAll(err);
+        this.waiters.get(id)!.reject(err);
+        this.waiters.delete(id);
+      },
+    });
     this.sock.on('data', (b: Buffer) => reader.push(b));
     const closed = () => {
       this.closedError ??= new TopoError(`lab ${this.hello.lab}: control connection closed`, { code: 'E_NOT_RUNNING' });
@@ -92,12 +123,17 @@ export class ControlConnection {
     this.sock.on('error', () => undefined);
   }
 
+  private failAll(err: Error): void {
+    for (const w of this.waiters.values()) w.reject(err);
+    this.waiters.clear();
+  }
+
   async request<T>(req: Request): Promise<T> {
     if (this.closedError) throw this.closedError;
     const id = this.nextId++;
     const res = await new Promise<Response>((resolve, reject) => {
       this.waiters.set(id, { resolve, reject });
-      this.sock.write(`${JSON.stringify({ v: PROTOCOL_VERSION, id, ...req })}\n`);
+      this.sock.write(requestLine(id, req));
     });
     if (!res.ok) throw fromBody(res.error);
     return res.result as T;
@@ -113,31 +149,30 @@ export class ControlConnection {
     const sock = conn.sock;
     sock.removeAllListeners('data');
     sock.removeAllListeners('close');
-    sock.write(`${JSON.stringify({ v: PROTOCOL_VERSION, id: 1, ...req })}\n`);
+    sock.write(requestLine(1, req));
     return new Promise<net.Socket>((resolve, reject) => {
-      let buf = Buffer.alloc(0);
-      const onData = (b: Buffer) => {
-        buf = Buffer.concat([buf, b]);
-        const nl = buf.indexOf(0x0a);
-        if (nl < 0) return;
-        sock.off('data', onData);
-        sock.pause();
-        const rest = buf.subarray(nl + 1);
-        let r: Response;
-        try {
-          r = JSON.parse(buf.subarray(0, nl).toString('utf8')) as Response;
-        } catch {
+      firstLine(
+        sock,
+        (line) => {
+          sock.pause();
+          let r: Response;
+          try {
+            r = JSON.parse(line.toString('utf8')) as Response;
+          } catch {
+            sock.destroy();
+            return reject(new TopoError('malformed reply from the lab', { code: 'E_PROTOCOL' }));
+          }
+          if (!r.ok) {
+            sock.destroy();
+            return reject(fromBody(r.error));
+          }
+          resolve(sock);
+        },
+        () => {
           sock.destroy();
-          return reject(new TopoError('malformed reply from the lab', { code: 'E_PROTOCOL' }));
-        }
-        if (!r.ok) {
-          sock.destroy();
-          return reject(fromBody(r.error));
-        }
-        if (rest.length) sock.unshift(rest);
-        resolve(sock);
-      };
-      sock.on('data', onData);
+          reject(new TopoError('malformed reply from the lab', { code: 'E_PROTOCOL' }));
+        },
+      );
       sock.once('close', () => reject(new TopoError(`lab ${lab}: control connection closed`, { code: 'E_NOT_RUNNING' })));
     });
   }

@@ -7,11 +7,16 @@
 import { TopoError } from '../errors.js';
 import type { Direction } from '../runtime/dataplane.js';
 import type { ImpairSpec } from '../topology/impairment.js';
+import { MAX_DATA_BYTES, base64Length } from '../guest/agent-client.js';
+
+export { MAX_DATA_BYTES };
 
 export const PROTOCOL_VERSION = 1;
 export const SOCKET_NAME = 'control.sock';
-/** Largest request line; an exec's stdin travels base64 inside it. */
-export const MAX_LINE_BYTES = 64 * 1024 * 1024;
+/** Largest line either way: an exec's stdin (request) or output (reply) travels base64 inside it, plus room for the rest. */
+export const MAX_LINE_BYTES = base64Length(MAX_DATA_BYTES) + 1024 * 1024;
+/** What all connections of one lab's socket may hold of unfinished lines together. */
+export const DEFAULT_BUFFER_BUDGET = 256 * 1024 * 1024;
 
 export interface Hello {
   topo: 'control';
@@ -22,7 +27,7 @@ export interface Hello {
 
 export type Request =
   | { op: 'status' }
-  | { op: 'exec'; node: string; cmd: string | string[]; timeoutMs?: number; stdin?: string }
+  | { op: 'exec'; node: string; cmd: string | string[]; timeoutMs?: number; stdin?: string; maxOutput?: number }
   | { op: 'console'; node: string }
   | { op: 'logs'; node: string; follow?: boolean; tail?: number }
   | { op: 'channel'; node: string; name: string }
@@ -52,37 +57,13 @@ export function fromBody(body: ErrorBody): TopoError {
   return new TopoError(body.message, { code: body.code, hint: body.hint, node: body.node });
 }
 
-/** Splits a byte stream into lines without quadratic re-scanning; refuses lines over `max` bytes. */
-export class LineReader {
-  private chunks: Buffer[] = [];
-  private size = 0;
-  constructor(
-    private readonly onLine: (line: string) => void,
-    private readonly onTooLong: () => void,
-    private readonly max = MAX_LINE_BYTES,
-  ) {}
+/** The request id an overlong or dropped line was for: clients put `"id"` first, so its head names it (0 if not). */
+export function idInHead(head: Buffer): number {
+  const m = /^\{\s*"id"\s*:\s*(\d{1,15})\b/.exec(head.toString('latin1'));
+  return m ? Number(m[1]) : 0;
+}
 
-  /** Returns the bytes after the first line when `stopAfterLine` says so (a switch to raw mode). */
-  push(chunk: Buffer, stopAfterLine?: () => boolean): Buffer | undefined {
-    let start = 0;
-    for (let nl = chunk.indexOf(0x0a); nl !== -1; nl = chunk.indexOf(0x0a, start)) {
-      this.chunks.push(chunk.subarray(start, nl));
-      const line = Buffer.concat(this.chunks).toString('utf8');
-      this.chunks = [];
-      this.size = 0;
-      start = nl + 1;
-      this.onLine(line);
-      if (stopAfterLine?.()) return chunk.subarray(start);
-    }
-    const rest = chunk.subarray(start);
-    this.size += rest.length;
-    if (this.size > this.max) {
-      this.chunks = [];
-      this.size = 0;
-      this.onTooLong();
-      return undefined;
-    }
-    if (rest.length) this.chunks.push(rest);
-    return undefined;
-  }
+/** One request line as the client sends it: the id first, so that even an overlong line can be answered. */
+export function requestLine(id: number, req: Request): string {
+  return `${JSON.stringify({ id, v: PROTOCOL_VERSION, ...req })}\n`;
 }

@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { OpEvent } from '../runtime/events.js';
 import { endpointLink } from '../runtime/handles.js';
 import type { Lab } from '../runtime/running-lab.js';
-import { DOWNLOAD_HEAD_SCRIPT, UPLOAD_SCRIPT } from '../scenario/copy.js';
+import { DOWNLOAD_HEAD_SCRIPT, downloadBodyArgv, UPLOAD_SCRIPT } from '../scenario/copy.js';
 import { outputTail } from '../scenario/output.js';
 import { errorBody, type Request } from './protocol.js';
 
@@ -81,9 +81,10 @@ async function noteExec(lab: Lab, req: Extract<Request, { op: 'exec' }>, r: Exec
     if (r && !failed) return void rec.downloads.set(req.node, argv[4]!);
     return emit({ op: 'cp', node: req.node, from: `${req.node}:${argv[4]}`, ...(failed ? { error: failed } : {}) });
   }
-  if (argv?.length === 2 && argv[0] === 'cat' && rec.downloads.get(req.node) === argv[1]) {
+  const pending = rec.downloads.get(req.node);
+  if (argv && pending !== undefined && argv.join('\0') === downloadBodyArgv(pending).join('\0')) {
     rec.downloads.delete(req.node);
-    return emit({ op: 'cp', node: req.node, from: `${req.node}:${argv[1]}`, bytes: stdout.length, ...(failed ? { error: failed } : {}) });
+    return emit({ op: 'cp', node: req.node, from: `${req.node}:${pending}`, bytes: stdout.length, ...(failed ? { error: failed } : {}) });
   }
   const stdin = req.stdin ? Buffer.from(req.stdin, 'base64') : undefined;
   const text = stdin && stdin.length <= STDIN_TEXT_MAX && !stdin.includes(0) && Buffer.from(stdin.toString('utf8')).equals(stdin) ? stdin.toString('utf8') : undefined;

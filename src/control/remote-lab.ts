@@ -2,12 +2,13 @@
 import { Duplex } from 'node:stream';
 import { hostPortIn } from '../runtime/ports.js';
 import { TopoError } from '../errors.js';
-import type { ExecResult } from '../guest/agent-client.js';
+import { checkExecLimits, type ExecResult } from '../guest/agent-client.js';
 import { endpointLink, type ExecOptions, type LabHandle, type LinkHandle, type NodeHandle } from '../runtime/handles.js';
 import { runBase } from '../runtime/rundir.js';
 import type { ImpairmentStatus } from '../runtime/dataplane.js';
 import type { LabStatus, NodeStatus } from '../runtime/status.js';
 import { ControlConnection } from './client.js';
+import { LineFramer } from './lines.js';
 import { pickLab, socketOf } from './labs.js';
 
 export interface ConnectOptions {
@@ -81,12 +82,15 @@ export class RemoteLab implements LabHandle {
 
   async exec(node: string, cmd: string | readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
     const stdin = typeof opts.stdin === 'string' ? Buffer.from(opts.stdin) : opts.stdin;
+    // Refused here, before megabytes travel to a lab that would refuse them too.
+    checkExecLimits(opts.timeout ?? opts.timeoutMs, { stdin }, node);
     const req = this.conn.request<{ exitCode: number; timedOut: boolean; stdout: string; stderr: string }>({
       op: 'exec',
       node,
       cmd: typeof cmd === 'string' ? cmd : [...cmd],
       timeoutMs: opts.timeout ?? opts.timeoutMs,
       stdin: stdin?.toString('base64'),
+      maxOutput: opts.maxOutput,
     });
     // Dropping the connection kills the command in the guest (the server aborts it).
     const onAbort = () => this.conn.close();
@@ -155,7 +159,6 @@ function lazyDuplex(pending: Promise<Duplex>): Duplex {
 async function waitForConsole(pending: Promise<Duplex>, re: RegExp, timeoutMs: number, node: string): Promise<string> {
   const sock = await pending;
   return new Promise((resolve, reject) => {
-    let rest = '';
     const done = (err?: Error, line?: string) => {
       clearTimeout(timer);
       sock.destroy();
@@ -163,13 +166,15 @@ async function waitForConsole(pending: Promise<Duplex>, re: RegExp, timeoutMs: n
       else resolve(line!);
     };
     const timer = setTimeout(() => done(new TopoError(`no console line matching ${re} within ${timeoutMs} ms`, { code: 'E_TIMEOUT', node })), timeoutMs);
-    sock.on('data', (b: Buffer) => {
-      const lines = (rest + b.toString('utf8')).split('\n');
-      rest = lines.pop() ?? '';
-      // Bounded: a guest printing without newlines can't grow this without limit.
-      if (rest.length > 8192) rest = rest.slice(-8192);
-      for (const l of lines) if (re.test(l.replace(/\r$/, ''))) return done(undefined, l.replace(/\r$/, ''));
+    // Bounded: a guest printing without newlines can't grow this without limit (longer lines are skipped).
+    const lines = new LineFramer({
+      max: 8192,
+      onLine: (b) => {
+        const l = b.toString('utf8').replace(/\r$/, '');
+        if (re.test(l)) done(undefined, l);
+      },
     });
+    sock.on('data', (b: Buffer) => lines.push(b));
     sock.on('close', () => done(new TopoError('the lab closed the console stream', { code: 'E_NOT_RUNNING', node })));
     sock.resume();
   });

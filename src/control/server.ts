@@ -3,30 +3,39 @@ import { chmod, unlink } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { TopoError } from '../errors.js';
+import { MAX_DATA_BYTES } from '../guest/agent-client.js';
 import type { Lab } from '../runtime/running-lab.js';
 import { recorded } from './record.js';
-import { errorBody, LineReader, PROTOCOL_VERSION, SOCKET_NAME, STREAMING_OPS, type Hello, type Request, type Response } from './protocol.js';
+import { ByteBudget, LineFramer } from './lines.js';
+import { DEFAULT_BUFFER_BUDGET, errorBody, idInHead, MAX_LINE_BYTES, PROTOCOL_VERSION, SOCKET_NAME, STREAMING_OPS, type Hello, type Request, type Response } from './protocol.js';
 
 export interface ControlServer {
   readonly path: string;
+  /** Bytes of unfinished request lines held now, all connections together. */
+  readonly buffered: number;
   close(): Promise<void>;
 }
 
 /** Unix socket paths are limited to 107 bytes on Linux. */
 const SUN_PATH_MAX = 107;
 
-export async function serveLab(lab: Lab): Promise<ControlServer> {
+export interface ServeOptions {
+  /** Bytes of unfinished request lines all connections together may hold (default 256 MiB). */
+  bufferBudget?: number;
+}
+
+export async function serveLab(lab: Pick<Lab, 'name' | 'runDir'> & Partial<Lab>, opts: ServeOptions = {}): Promise<ControlServer> {
   const sockPath = lab.runDir.file(SOCKET_NAME);
   if (Buffer.byteLength(sockPath) > SUN_PATH_MAX) {
     throw new TopoError(`control socket path ${sockPath} is longer than ${SUN_PATH_MAX} bytes`, { code: 'E_RUNDIR', hint: 'use a shorter --run-dir' });
   }
   const conns = new Set<net.Socket>();
-  const state = { closing: false };
+  const state = { closing: false, budget: new ByteBudget(opts.bufferBudget ?? DEFAULT_BUFFER_BUDGET) };
   const server = net.createServer((sock) => {
     if (state.closing) return void sock.destroy();
     conns.add(sock);
     sock.on('close', () => conns.delete(sock));
-    serveConnection(lab, sock, state);
+    serveConnection(lab as Lab, sock, state);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -36,6 +45,9 @@ export async function serveLab(lab: Lab): Promise<ControlServer> {
   server.on('error', () => undefined);
   return {
     path: sockPath,
+    get buffered() {
+      return state.budget.inUse;
+    },
     async close() {
       state.closing = true;
       server.close();
@@ -49,7 +61,9 @@ export async function serveLab(lab: Lab): Promise<ControlServer> {
 const pending = new WeakMap<net.Socket, number>();
 const pendingOf = (sock: net.Socket) => pending.get(sock) ?? 0;
 
-function serveConnection(lab: Lab, sock: net.Socket, state: { closing: boolean }): void {
+const MiB = (n: number) => `${Math.round(n / 1024 / 1024)} MiB`;
+
+function serveConnection(lab: Lab, sock: net.Socket, state: { closing: boolean; budget: ByteBudget }): void {
   sock.on('error', () => undefined);
   const hello: Hello = { topo: 'control', version: PROTOCOL_VERSION, lab: lab.name, pid: process.pid };
   sock.write(`${JSON.stringify(hello)}\n`);
@@ -64,39 +78,50 @@ function serveConnection(lab: Lab, sock: net.Socket, state: { closing: boolean }
     reply(r);
     if (state.closing && !pendingOf(sock)) sock.end();
   };
-  const reader = new LineReader(
-    (line) => {
-      let msg: { v?: unknown; id?: unknown; op?: unknown } & Record<string, unknown>;
-      try {
-        msg = JSON.parse(line) as typeof msg;
-        if (!msg || typeof msg !== 'object') throw new Error('not an object');
-      } catch {
-        reply({ id: 0, ok: false, error: { code: 'E_BAD_REQUEST', message: 'malformed request (one JSON object per line expected)' } });
-        return;
-      }
-      const id = typeof msg.id === 'number' ? msg.id : 0;
-      if (msg.v !== PROTOCOL_VERSION) {
-        reply({ id, ok: false, error: { code: 'E_PROTOCOL', message: `control protocol version ${String(msg.v)} is not supported by this lab's topo (it speaks ${PROTOCOL_VERSION})`, hint: 'use the same topo version that started the lab' } });
-        return;
-      }
-      if (typeof msg.op === 'string' && STREAMING_OPS.has(msg.op)) raw = true;
-      pending.set(sock, pendingOf(sock) + 1);
-      // Every operation goes to the lab's journal with its result (src/control/record.ts): hand work replays from a bundle.
-      void recorded(lab, msg as unknown as Request, handle(lab, msg as unknown as Request, sock, abort.signal)).then(
-        (result) => {
-          if (result !== STREAMED) settle({ id, ok: true, result });
-          else pending.set(sock, pendingOf(sock) - 1);
-        },
-        (err) => {
-          settle({ id, ok: false, error: errorBody(err) });
-          if (raw) sock.end();
-        },
-      );
+  const onLine = (buf: Buffer) => {
+    const line = buf.toString('utf8');
+    let msg: { v?: unknown; id?: unknown; op?: unknown } & Record<string, unknown>;
+    try {
+      msg = JSON.parse(line) as typeof msg;
+      if (!msg || typeof msg !== 'object') throw new Error('not an object');
+    } catch {
+      reply({ id: idInHead(buf), ok: false, error: { code: 'E_BAD_REQUEST', message: 'malformed request (one JSON object per line expected)' } });
+      return;
+    }
+    const id = typeof msg.id === 'number' ? msg.id : 0;
+    // A version is a number; "1" written as a string still means 1.
+    const v = typeof msg.v === 'string' && /^\d+$/.test(msg.v) ? Number(msg.v) : msg.v;
+    if (v !== PROTOCOL_VERSION) {
+      reply({ id, ok: false, error: { code: 'E_PROTOCOL', message: `control protocol version ${JSON.stringify(msg.v) ?? 'undefined'} is not supported by this lab's topo (it speaks ${PROTOCOL_VERSION})`, hint: 'use the same topo version that started the lab' } });
+      return;
+    }
+    if (typeof msg.op === 'string' && STREAMING_OPS.has(msg.op)) raw = true;
+    pending.set(sock, pendingOf(sock) + 1);
+    // Every operation goes to the lab's journal with its result (src/control/record.ts): hand work replays from a bundle.
+    void recorded(lab, msg as unknown as Request, handle(lab, msg as unknown as Request, sock, abort.signal)).then(
+      (result) => {
+        if (result !== STREAMED) settle({ id, ok: true, result });
+        else pending.set(sock, pendingOf(sock) - 1);
+      },
+      (err) => {
+        settle({ id, ok: false, error: errorBody(err) });
+        if (raw) sock.end();
+      },
+    );
+  };
+  const reader = new LineFramer({
+    max: MAX_LINE_BYTES,
+    onLine,
+    // The rest of an overlong line is skipped; its id (first in the line) gets the error, the connection goes on.
+    onTooLong: (head) =>
+      reply({ id: idInHead(head), ok: false, error: { code: 'E_TOO_LARGE', message: `request too large: exec stdin and copied files are limited to ${MiB(MAX_DATA_BYTES)} (${MAX_DATA_BYTES} bytes)`, hint: 'put larger files in a share' } }),
+    budget: state.budget,
+    onOverBudget: (head) => {
+      reply({ id: idInHead(head), ok: false, error: { code: 'E_BUSY', message: `the lab's control socket already holds ${MiB(state.budget.limit)} of unfinished requests from its clients`, hint: 'retry when the other transfers are done' } });
+      sock.end();
     },
-    () => {
-      reply({ id: 0, ok: false, error: { code: 'E_TOO_LARGE', message: 'request too large' } });
-    },
-  );
+  });
+  sock.on('close', () => reader.close());
   const onData = (chunk: Buffer) => {
     const rest = reader.push(chunk, () => raw);
     if (raw) {
@@ -114,7 +139,7 @@ async function handle(lab: Lab, req: Request, sock: net.Socket, signal: AbortSig
     case 'status':
       return lab.status();
     case 'exec': {
-      const r = await lab.exec(req.node, req.cmd, { timeout: req.timeoutMs, stdin: req.stdin ? Buffer.from(req.stdin, 'base64') : undefined, signal });
+      const r = await lab.exec(req.node, req.cmd, { timeout: req.timeoutMs, stdin: req.stdin ? Buffer.from(req.stdin, 'base64') : undefined, signal, maxOutput: req.maxOutput });
       return { exitCode: r.exitCode, timedOut: r.timedOut, stdout: r.stdout.toString('base64'), stderr: r.stderr.toString('base64') };
     }
     case 'link':

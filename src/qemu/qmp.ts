@@ -1,7 +1,11 @@
 // Minimal QMP client over any Duplex (a socketpair end): greeting, qmp_capabilities, commands in order, events.
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
+import { LineFramer } from '../control/lines.js';
 import { TopoError } from '../errors.js';
+
+/** QMP lines are replies and events; the largest (query-qmp-schema) are well under this. */
+const MAX_QMP_LINE = 16 * 1024 * 1024;
 
 export interface QmpEvent {
   event: string;
@@ -15,7 +19,7 @@ interface Pending {
 }
 
 export class QmpClient extends EventEmitter<{ event: [QmpEvent]; close: [] }> {
-  private buffer = '';
+  private readonly lines: LineFramer;
   private readonly pending: Pending[] = [];
   private greeted: Promise<void>;
   private closed = false;
@@ -24,8 +28,19 @@ export class QmpClient extends EventEmitter<{ event: [QmpEvent]; close: [] }> {
     super();
     let onGreeting!: () => void;
     this.greeted = new Promise<void>((resolve) => (onGreeting = resolve));
-    stream.setEncoding('utf8');
-    stream.on('data', (chunk: string) => this.onData(chunk, onGreeting));
+    this.lines = new LineFramer({
+      max: MAX_QMP_LINE,
+      onLine: (line) => {
+        const text = line.toString('utf8').trim();
+        if (text) this.onMessage(text, onGreeting);
+      },
+      // Replies come in order: an overlong one (not an event) belongs to the oldest command.
+      onTooLong: (head) => {
+        if (/^\s*\{\s*"event"/.test(head.toString('utf8'))) return;
+        this.pending.shift()?.reject(new TopoError(`QMP reply longer than ${MAX_QMP_LINE} bytes`, { code: 'E_QMP', node: this.node }));
+      },
+    });
+    stream.on('data', (chunk: Buffer) => this.lines.push(chunk));
     stream.on('error', () => this.onClose());
     stream.on('close', () => this.onClose());
   }
@@ -46,16 +61,6 @@ export class QmpClient extends EventEmitter<{ event: [QmpEvent]; close: [] }> {
 
   close(): void {
     this.stream.destroy();
-  }
-
-  private onData(chunk: string, onGreeting: () => void): void {
-    this.buffer += chunk;
-    let nl: number;
-    while ((nl = this.buffer.indexOf('\n')) >= 0) {
-      const line = this.buffer.slice(0, nl).trim();
-      this.buffer = this.buffer.slice(nl + 1);
-      if (line) this.onMessage(line, onGreeting);
-    }
   }
 
   private onMessage(line: string, onGreeting: () => void): void {

@@ -15,6 +15,8 @@ export interface ExecOptions {
   stdin?: Buffer | string;
   /** Aborting kills the command in the guest. */
   signal?: AbortSignal;
+  /** Bytes of stdout and stderr together, 64 MiB at most (the default); more fails with E_OUTPUT_LIMIT. */
+  maxOutput?: number;
 }
 
 export interface NodeHandle {

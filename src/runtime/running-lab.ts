@@ -165,7 +165,7 @@ export class Lab extends EventEmitter<{ event: [SupervisorEvent] }> implements L
     const command = typeof cmd === 'string' ? cmd : shellQuote(cmd);
     const timeoutMs = opts.timeout ?? opts.timeoutMs ?? DEFAULT_EXEC_TIMEOUT_MS;
     const stdin = typeof opts.stdin === 'string' ? Buffer.from(opts.stdin) : opts.stdin;
-    return agent.exec(command, { timeoutMs: timeoutMs || undefined, stdin, signal: opts.signal });
+    return agent.exec(command, { timeoutMs: timeoutMs || undefined, stdin, signal: opts.signal, maxOutput: opts.maxOutput });
   }
 
   /** Impairment changes go to the journal (a bundle replays what happened when). */

@@ -1,19 +1,29 @@
 // Files between the host and a guest through the agent: stdin carries the bytes up (base64 on the wire, so
-// binary safe), `cat` brings them down byte-exact; the mode travels beside them. Shared by the copy step and `topo cp`.
-import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+// binary safe), `head -c` brings them down byte-exact and bounded. Shared by the copy step and `topo cp`.
+// Up, the mode is kept. Down, the guest chose the bytes and the mode, so the host behaves as `cp` without -p:
+// permission bits masked by the umask, never setuid/setgid/sticky, and the destination is replaced (a temp
+// file renamed over it), never written through a symlink.
+import { randomBytes } from 'node:crypto';
+import { lstat, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { TopoError } from '../errors.js';
+import { MAX_DATA_BYTES } from '../guest/agent-client.js';
 import type { NodeHandle } from '../runtime/handles.js';
 
-/** The agent's request line holds the whole file; beyond this a copy is refused rather than slow. */
-export const MAX_COPY_BYTES = 64 * 1024 * 1024;
+/** A copied file travels whole in one agent request: 64 MiB of content, whatever the encoding. */
+export const MAX_COPY_BYTES = MAX_DATA_BYTES;
 
 // Written beside the target and renamed: a failed copy never leaves half a file under the real name.
 // Exported: the lab's journal knows a cp by these scripts (src/control/record.ts).
 export const UPLOAD_SCRIPT = 'set -e; t="$1.topo-cp.$$"; cat > "$t"; chmod "$2" "$t"; mv -f "$t" "$1"';
-export const DOWNLOAD_HEAD_SCRIPT = 'test -f "$1" || { echo "not a regular file" >&2; exit 1; }; stat -c "%a %s" "$1"';
+// -L: a symlink's target decides, for the size check and for the mode.
+export const DOWNLOAD_HEAD_SCRIPT = 'test -f "$1" || { echo "not a regular file" >&2; exit 1; }; stat -L -c "%a %s" "$1"';
+/** The second exec of a download: the bytes, bounded whatever the guest said (one byte past the limit tells it is too large). */
+export const downloadBodyArgv = (guestPath: string): string[] => ['head', '-c', String(MAX_COPY_BYTES + 1), guestPath];
 
 const tail = (b: Buffer) => b.toString('utf8').trim().split('\n').slice(-3).join(' / ');
+const tooLarge = (what: string, size: number | string, node?: string) =>
+  new TopoError(`${what} is ${size} bytes; copy takes files up to 64 MiB (${MAX_COPY_BYTES} bytes)`, { code: 'E_TOO_LARGE', node, hint: 'put larger files in a share' });
 
 export async function upload(node: NodeHandle, local: string, guestPath: string, timeout = 60_000): Promise<number> {
   let st;
@@ -23,7 +33,7 @@ export async function upload(node: NodeHandle, local: string, guestPath: string,
     throw new TopoError(`cannot read ${local}: ${(err as Error).message}`, { code: 'E_READ' });
   }
   if (!st.isFile()) throw new TopoError(`${local} is not a regular file; copy takes one file`, { code: 'E_READ' });
-  if (st.size > MAX_COPY_BYTES) throw new TopoError(`${local} is ${st.size} bytes; copy takes files up to ${MAX_COPY_BYTES}`, { code: 'E_LIMIT' });
+  if (st.size > MAX_COPY_BYTES) throw tooLarge(local, st.size);
   const data = await readFile(local);
   const mode = (st.mode & 0o7777).toString(8);
   const r = await node.exec(['sh', '-c', UPLOAD_SCRIPT, 'sh', guestPath, mode], { stdin: data, timeout });
@@ -32,15 +42,48 @@ export async function upload(node: NodeHandle, local: string, guestPath: string,
   return data.length;
 }
 
+/** Where a download lands: into `local` when it is a directory (or ends with "/"), as `cp` does; else `local` itself. */
+async function target(local: string, guestPath: string): Promise<string> {
+  const st = await lstat(local).catch(() => undefined);
+  return local.endsWith('/') || st?.isDirectory() ? path.join(local, path.posix.basename(guestPath)) : local;
+}
+
 export async function download(node: NodeHandle, guestPath: string, local: string, timeout = 60_000): Promise<number> {
+  const what = `${node.name}:${guestPath}`;
+  // -L: a symlink's target decides, for the size check and for the mode.
   const head = await node.exec(['sh', '-c', DOWNLOAD_HEAD_SCRIPT, 'sh', guestPath], { timeout });
-  if (head.exitCode !== 0) throw new TopoError(`cannot read ${node.name}:${guestPath}: ${tail(head.stderr) || `exit ${head.exitCode}`}`, { code: 'E_COPY', node: node.name });
+  if (head.exitCode !== 0) throw new TopoError(`cannot read ${what}: ${tail(head.stderr) || `exit ${head.exitCode}`}`, { code: 'E_COPY', node: node.name });
   const [mode, size] = head.stdout.toString().trim().split(' ');
-  if (Number(size) > MAX_COPY_BYTES) throw new TopoError(`${node.name}:${guestPath} is ${size} bytes; copy takes files up to ${MAX_COPY_BYTES}`, { code: 'E_LIMIT', node: node.name });
-  const r = await node.exec(['cat', guestPath], { timeout });
-  if (r.timedOut || r.exitCode !== 0) throw new TopoError(`cannot read ${node.name}:${guestPath}: ${tail(r.stderr) || (r.timedOut ? 'timed out' : `exit ${r.exitCode}`)}`, { code: 'E_COPY', node: node.name });
-  await mkdir(path.dirname(local), { recursive: true });
-  await writeFile(local, r.stdout);
-  await chmod(local, Number.parseInt(mode ?? '644', 8) & 0o7777);
+  if (!(Number(size) <= MAX_COPY_BYTES)) throw tooLarge(what, size ?? '?', node.name);
+  const r = await node.exec(downloadBodyArgv(guestPath), { timeout }).catch((err: unknown) => {
+    throw err instanceof TopoError && err.code === 'E_OUTPUT_LIMIT' ? tooLarge(what, `over ${MAX_COPY_BYTES}`, node.name) : err;
+  });
+  if (r.timedOut || r.exitCode !== 0) throw new TopoError(`cannot read ${what}: ${tail(r.stderr) || (r.timedOut ? 'timed out' : `exit ${r.exitCode}`)}`, { code: 'E_COPY', node: node.name });
+  if (r.stdout.length > MAX_COPY_BYTES) throw tooLarge(what, `over ${MAX_COPY_BYTES}`, node.name);
+  const dest = await target(local, guestPath);
+  try {
+    await writeReplacing(dest, r.stdout, Number.parseInt(mode ?? '644', 8) & 0o777);
+  } catch (err) {
+    throw new TopoError(`cannot write ${dest}: ${(err as Error).message}`, { code: 'E_WRITE', node: node.name });
+  }
   return r.stdout.length;
+}
+
+/** A new file under a random name beside `dest` (O_EXCL: no link is followed), renamed over it: a link there is replaced. */
+async function writeReplacing(dest: string, data: Buffer, mode: number): Promise<void> {
+  const dir = path.dirname(dest);
+  await mkdir(dir, { recursive: true });
+  const tmp = path.join(dir, `.${path.basename(dest)}.topo-cp-${randomBytes(6).toString('hex')}`);
+  // The kernel masks `mode` with the umask on creation, as `cp` without -p does.
+  const fh = await open(tmp, 'wx', mode);
+  try {
+    await fh.writeFile(data);
+    await fh.close();
+    if ((await lstat(dest).catch(() => undefined))?.isDirectory()) throw new Error('it is a directory');
+    await rename(tmp, dest);
+  } catch (err) {
+    await fh.close().catch(() => undefined);
+    await rm(tmp, { force: true });
+    throw err;
+  }
 }

@@ -109,6 +109,8 @@ async function waitConsole(node: NodeHandle, source: string, ms: number): Promis
     stream.on('data', (chunk: Buffer) => {
       const lines = (rest + chunk.toString('utf8')).split('\n');
       rest = lines.pop() ?? '';
+      // Bounded: a guest printing without newlines can't grow this (a prompt is still matched on the unfinished line).
+      if (rest.length > 8192) rest = rest.slice(-8192);
       if (lines.some((l) => pattern.test(l.replace(/\r$/, ''))) || pattern.test(rest)) resolve();
     });
     stream.on('error', () => undefined);

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ControlConnection } from '../../src/control/client.js';
+import { MAX_LINE_BYTES } from '../../src/control/protocol.js';
 import { connect } from '../../src/control/remote-lab.js';
 import { up, type Lab } from '../../src/runtime/lab.js';
 import { node, topology } from '../helpers/model.js';
@@ -69,7 +70,7 @@ describe('control socket', () => {
   });
 
   it('a request over the size limit gets an error reply; the lab keeps serving', async () => {
-    const huge = Buffer.alloc(65 * 1024 * 1024, 0x61);
+    const huge = Buffer.alloc(MAX_LINE_BYTES + 1, 0x61);
     const [, tooLarge] = await raw([huge]);
     expect(tooLarge).toMatchObject({ ok: false, error: { code: 'E_TOO_LARGE' } });
     const remote = await connect('proto', { runDirBase: base });

@@ -3,6 +3,7 @@ import { Duplex, PassThrough } from 'node:stream';
 import { createHash, randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { AgentClient, shellQuote, type AgentClientOptions } from '../../src/guest/agent-client.js';
+import { ByteBudget } from '../../src/control/lines.js';
 
 /**
  * An in-process channel: what the client writes, the fake guest reads, and the other way round.
@@ -176,6 +177,57 @@ describe('AgentClient', () => {
     await expect(q).rejects.toMatchObject({ code: 'E_AGENT', node: 'r1' });
     await expect(c.exec('true')).rejects.toMatchObject({ code: 'E_AGENT' });
     expect(await c.ready(1000)).toBe(false);
+  });
+
+  it('drops a reply over the 64 MiB output limit without holding it, fails that command with E_OUTPUT_LIMIT, and goes on', async () => {
+    const ch = channel();
+    const c = client(ch.host);
+    const p = c.exec('yes');
+    const [, id] = await ch.next();
+    const chunk = Buffer.alloc(1 << 20, 0x41);
+    ch.toHost.write(`R ${id} 0 0 `);
+    for (let i = 0; i < 90; i++) ch.toHost.write(chunk);
+    ch.toHost.write(' -\n');
+    await expect(p).rejects.toMatchObject({ code: 'E_OUTPUT_LIMIT', message: expect.stringContaining('over 64 MiB (stdout and stderr together)') });
+    const q = c.exec('true');
+    const [, id2] = await ch.next();
+    ch.toHost.write(`R ${id2} 0 0 ${b64('fine')} -\n`);
+    expect((await q).stdout.toString()).toBe('fine');
+  });
+
+  it('all agent channels together hold at most their shared budget: the reply over it fails with E_BUSY', async () => {
+    const budget = new ByteBudget(1 << 20);
+    const [ch1, ch2] = [channel(), channel()];
+    const [c1, c2] = [client(ch1.host, { budget }), client(ch2.host, { budget })];
+    const [p1, p2] = [c1.exec('a'), c2.exec('b')];
+    const [[, id1], [, id2]] = [await ch1.next(), await ch2.next()];
+    const half = 'A'.repeat(600 * 1024);
+    ch1.toHost.write(`R ${id1} 0 0 ${half}`);
+    ch2.toHost.write(`R ${id2} 0 0 ${half}`);
+    await expect(p2).rejects.toMatchObject({ code: 'E_BUSY', message: expect.stringContaining('already hold 1 MiB') });
+    ch1.toHost.write(' -\n');
+    expect((await p1).stdout.length).toBe(450 * 1024);
+    expect(budget.inUse).toBe(0);
+  });
+
+  it('a lower maxOutput is exact: 10 bytes pass, 11 fail', async () => {
+    const ch = channel();
+    const c = client(ch.host);
+    const ok = c.exec('a', { maxOutput: 10 });
+    const over = c.exec('b', { maxOutput: 10 });
+    const [[, a], [, b]] = [await ch.next(), await ch.next()];
+    ch.toHost.write(`R ${a} 0 0 ${b64('12345')} ${b64('67890')}\nR ${b} 0 0 ${b64('12345')} ${b64('678901')}\n`);
+    expect((await ok).stderr.toString()).toBe('67890');
+    await expect(over).rejects.toMatchObject({ code: 'E_OUTPUT_LIMIT', message: expect.stringContaining('over 10 bytes') });
+  });
+
+  it('refuses a timeout no timer can hold (1e20 ms, 30 days) with a message, before sending anything', async () => {
+    const ch = channel();
+    const c = client(ch.host);
+    for (const timeoutMs of [1e20, 30 * 24 * 3600 * 1000]) {
+      await expect(c.exec('true', { timeoutMs })).rejects.toMatchObject({ code: 'E_BAD_REQUEST', message: expect.stringContaining('longer than the longest exec timeout, 24 days') });
+    }
+    expect(ch.lines.filter((l) => l.startsWith('X'))).toEqual([]);
   });
 
   it('reports an E reply as an error', async () => {

@@ -14,7 +14,7 @@ const run = (args: string[]) => topo(args, { TOPO_RUN_DIR: base });
 beforeAll(async () => {
   base = await mkdtemp(path.join(os.tmpdir(), 'topo-cp-'));
   const file = path.join(base, 'cpl.yaml');
-  await writeFile(file, 'name: cpl\ndefaults: { memory: 192M }\nnodes:\n  a: {}\n  b: {}\nlinks:\n  - endpoints: [a:eth1, b:eth1]\n');
+  await writeFile(file, 'name: cpl\ndefaults: { memory: 192M }\nnodes:\n  a: {}\n  b: { memory: 512M }\nlinks:\n  - endpoints: [a:eth1, b:eth1]\n');
   const up = await run(['up', '--detach', file, '--accel', 'tcg']);
   expect(up.exitCode).toBe(0);
 });
@@ -40,6 +40,41 @@ describe('topo cp and topo bundle on a running lab', () => {
     expect((await readFile(back)).equals(data)).toBe(true);
     expect((await stat(back)).mode & 0o777).toBe(0o640);
   });
+
+  it('from a guest, as cp without -p: a symlink followed, the mode masked by the umask without setuid, into a directory', async () => {
+    const made = await run(['exec', 'a', '--', 'printf secret > /tmp/suid && chmod 4777 /tmp/suid && ln -sf /tmp/suid /tmp/link']);
+    expect(made.exitCode).toBe(0);
+    const into = path.join(base, 'into');
+    await mkdir(into);
+    const umask = process.umask(0o027);
+    try {
+      const res = await run(['cp', 'a:/tmp/link', `${into}/`]);
+      expect(res.exitCode, res.stderr).toBe(0);
+    } finally {
+      process.umask(umask);
+    }
+    expect(await readFile(path.join(into, 'link'), 'utf8')).toBe('secret');
+    expect((await stat(path.join(into, 'link'))).mode & 0o7777).toBe(0o750);
+  });
+
+  it('takes more than 48 MB of stdin (base64 over 64 MiB), and refuses over 64 MiB at once with E_TOO_LARGE', async () => {
+    const ok = topo(['exec', 'b', '--', 'wc -c'], { TOPO_RUN_DIR: base }, { input: Buffer.alloc(50 * 1024 * 1024, 0x61) });
+    const r = await ok;
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toBe(String(50 * 1024 * 1024));
+    const over = await topo(['exec', 'b', '--', 'wc -c'], { TOPO_RUN_DIR: base }, { input: Buffer.alloc(64 * 1024 * 1024 + 1) });
+    expect(over.exitCode).toBe(1);
+    expect(over.stderr).toMatch(/stdin is over 67108864 bytes; an exec takes at most 64 MiB/);
+  }, 600_000);
+
+  it('exec output: 1 MB arrives whole through a pipe; 200 MB fails with E_OUTPUT_LIMIT instead of growing the runner', async () => {
+    const mb = await run(['exec', 'b', '--', 'head -c 1000000 /dev/zero']);
+    expect(mb.exitCode).toBe(0);
+    expect(mb.stdout.length).toBe(1_000_000);
+    const huge = await run(['exec', 'b', '--', 'head -c 200000000 /dev/zero']);
+    expect(huge.exitCode).toBe(1);
+    expect(huge.stderr).toMatch(/is over 64 MiB \(stdout and stderr together\); it was dropped/);
+  }, 600_000);
 
   it('names what is wrong: a missing guest file, two host paths', async () => {
     const missing = await run(['cp', 'a:/nope', path.join(base, 'x')]);
