@@ -6,7 +6,7 @@ import { recorded } from '../../src/control/record.js';
 import type { Request } from '../../src/control/protocol.js';
 import type { OpEvent } from '../../src/runtime/events.js';
 import type { Lab } from '../../src/runtime/running-lab.js';
-import { UPLOAD_SCRIPT, DOWNLOAD_HEAD_SCRIPT } from '../../src/scenario/copy.js';
+import { UPLOAD_SCRIPT, DOWNLOAD_HEAD_SCRIPT, downloadBodyArgv } from '../../src/scenario/copy.js';
 import { loadScenario } from '../../src/scenario/load.js';
 import { handScenario } from '../../src/scenario/recorded.js';
 import { TopoError } from '../../src/errors.js';
@@ -100,7 +100,7 @@ describe('the lab journals what its control socket serves', () => {
     await recorded(lab, { op: 'link', endpoint: 'l2', state: 'down' }, Promise.resolve(undefined));
     await recorded(lab, { op: 'exec', node: 'r', cmd: ['sh', '-c', UPLOAD_SCRIPT, 'sh', '/etc/a b.conf', '644'], stdin: b64('conf') }, reply());
     await recorded(lab, { op: 'exec', node: 'r', cmd: ['sh', '-c', DOWNLOAD_HEAD_SCRIPT, 'sh', '/tmp/out'] }, reply('644 3\n'));
-    await recorded(lab, { op: 'exec', node: 'r', cmd: ['cat', '/tmp/out'] }, reply('abc'));
+    await recorded(lab, { op: 'exec', node: 'r', cmd: downloadBodyArgv('/tmp/out') }, reply('abc'));
     await recorded(lab, { op: 'impair' } as Request, Promise.resolve([]));
     await expect(recorded(lab, { op: 'node', node: 'zz', action: 'kill' }, Promise.reject(new TopoError('no node "zz"', { code: 'E_NO_NODE' })))).rejects.toThrow('no node');
     expect(events.map(({ ms, ...e }) => (expect(ms).toBeGreaterThanOrEqual(0), e))).toEqual([
