@@ -10,6 +10,7 @@ import { closeFd, socketFromFd, socketPair } from './fds.js';
 import { spawnGroup, type GroupChild, type Janitor } from './proc-group.js';
 import { watchReadiness, type LinePattern } from './readiness.js';
 import { Swtpm } from './swtpm.js';
+import { Virtiofsd } from './virtiofsd.js';
 import { ByteTail, LineTail } from './tail.js';
 
 export type { LinePattern } from './readiness.js';
@@ -68,6 +69,7 @@ export class NodeProcess {
   private sockets: net.Socket[] = [];
   private hasExited = false;
   private tpm?: Swtpm;
+  private fsds: Virtiofsd[] = [];
   private qmpConnected?: Promise<void>;
   /** Between start() and the spawn (swtpm is starting); stop/kill then cancel the launch. */
   private starting = false;
@@ -97,6 +99,10 @@ export class NodeProcess {
         const stateDir = this.opts.tpmStateDir;
         if (!stateDir) throw new Error('NodeProcess: a tpm slot needs tpmStateDir');
         this.tpm = await Swtpm.start({ node: this.node, stateDir, janitor: this.opts.janitor });
+        if (this.cancelled) throw new TopoError('stopped while starting', { code: 'E_STOPPING', node: this.node });
+      }
+      for (const share of plan.shares ?? []) {
+        this.fsds.push(await Virtiofsd.start(this.node, share, { janitor: this.opts.janitor }));
         if (this.cancelled) throw new TopoError('stopped while starting', { code: 'E_STOPPING', node: this.node });
       }
       for (const slot of plan.fdSlots) {
@@ -132,6 +138,14 @@ export class NodeProcess {
     void this.tpm?.exited.then((info) => {
       if (!this.hasExited && !this.stopRequested) this.fail(`swtpm ${info.signal ? `was killed by ${info.signal}` : `exited with code ${info.code}`}`);
     });
+    // So is each share's virtiofsd: the guest's mount would hang or fail without it.
+    for (const fsd of this.fsds) {
+      void fsd.exited.then((info) => {
+        if (this.hasExited || this.stopRequested) return;
+        const last = info.stderrTail.split('\n').filter(Boolean).at(-1);
+        this.fail(`virtiofsd of share ${fsd.share.host} ${info.signal ? `was killed by ${info.signal}` : `exited with code ${info.code}`}${last ? `: ${last}` : ''}`);
+      });
+    }
 
     for (const { slot, fd } of ownEnds) this.attach(slot, fd);
     if (this.cancelled) this.kill();
@@ -238,6 +252,7 @@ export class NodeProcess {
     for (const s of this.sockets) s.destroy();
     // swtpm goes with its QEMU (it would end on its own once the channel closes); `exited` means both are reaped.
     const tpm = this.tpm ? await this.tpm.stop() : undefined;
+    await Promise.all(this.fsds.map((d) => d.stop()));
     const tails = this.tails();
     const failedTpm = tpm && (tpm.code ?? 0) !== 0 && tpm.stderrTail;
     this.resolveExit({
