@@ -1,4 +1,5 @@
 // One QEMU launch: its own process group, inherited socketpair fds, console into the node's hub, QMP, agent, channels, swtpm.
+import { constants } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type net from 'node:net';
 import { TopoError } from '../errors.js';
@@ -143,7 +144,9 @@ export class NodeProcess {
       void fsd.exited.then((info) => {
         if (this.hasExited || this.stopRequested) return;
         const last = info.stderrTail.split('\n').filter(Boolean).at(-1);
-        this.fail(`virtiofsd of share ${fsd.share.host} ${info.signal ? `was killed by ${info.signal}` : `exited with code ${info.code}`}${last ? `: ${last}` : ''}`);
+        // bwrap passes on its child's death by a signal as 128 + N.
+        const signal = info.signal ?? (info.code !== undefined && info.code > 128 ? signalName(info.code - 128) : undefined);
+        this.fail(`virtiofsd of share ${fsd.share.host} ${signal ? `was killed by ${signal}` : `exited with code ${info.code}`}${last ? `: ${last}` : ''}`);
       });
     }
 
@@ -278,4 +281,8 @@ export function exitError(node: string, info: ExitInfo, when: string): TopoError
     stderrTail: info.stderrTail,
     consoleTail: info.consoleTail,
   });
+}
+
+function signalName(n: number): string | undefined {
+  return Object.entries(constants.signals).find(([, v]) => v === n)?.[0];
 }

@@ -36,7 +36,8 @@ export function virtiofsdArgv(s: ShareLaunch, binary = VIRTIOFSD_BINARY): string
     // bwrap's binds are nosuid,nodev; --ro-bind adds ro (enforced by the host kernel, whatever the guest does).
     s.writable ? '--bind' : '--ro-bind', s.host, mnt,
     '--seccomp', String(SECCOMP_FD), '--die-with-parent', '--chdir', s.runDir, '--',
-    binary, `--socket-path=./${s.base}.sock`, '-o', `source=${mnt}`,
+    // Absolute: virtiofsd names its pid file (and lock) after the socket path, so it must differ between labs.
+    binary, `--socket-path=${s.socket}`, '-o', `source=${mnt}`,
     '-o', `modcaps=${DROPPED_CAPS.map((c) => `-${c}`).join(':')}`, '-o', 'no_xattr', '-o', 'cache=auto', '-o', 'log_level=warn',
   ];
 }

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { up, type Lab } from '../../src/runtime/lab.js';
 import { loadTopology } from '../../src/topology/index.js';
+import { ctrlC, topo, waitForOutput } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
 
 let lab: Lab | undefined;
@@ -88,5 +89,58 @@ describe('shares: on real guests', () => {
     expect((await stat(path.join(dir, 'out', 'result.txt'))).uid).toBe(process.getuid!());
     const left = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).split('\n').filter((l) => l.includes('virtiofsd') && l.includes(dir));
     expect(left).toEqual([]);
+  });
+});
+
+/** Processes whose command line names `needle` (virtiofsd, bwrap, QEMU of a lab in that directory). */
+const processesNaming = (needle: string) =>
+  execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' }).split('\n').filter((l) => l.includes(needle) && !l.includes(' ps -eo'));
+
+async function until(check: () => boolean, ms = 15_000): Promise<boolean> {
+  for (const end = Date.now() + ms; !check(); await new Promise((r) => setTimeout(r, 100))) if (Date.now() > end) return false;
+  return true;
+}
+
+describe('shares: with the CLI', () => {
+  const oneNode = async () => {
+    const base = tempDir('topo-shares-cli-');
+    await mkdir(path.join(base, 'share'));
+    await writeFile(path.join(base, 'lab.yaml'), 'name: cli-shares\nnodes:\n  a:\n    shares: [{ host: ./share, guest: /mnt/share, writable: true }]\n');
+    return base;
+  };
+
+  it("Ctrl-C (to the whole group) leaves no virtiofsd, bwrap or QEMU, and no run directory", async () => {
+    const base = await oneNode();
+    const child = topo(['up', path.join(base, 'lab.yaml'), '--run-dir', path.join(base, 'run'), '--accel', 'tcg'], {}, { group: true });
+    let bwraps: string[];
+    try {
+      await waitForOutput(child, /press Ctrl-C to stop/);
+      bwraps = processesNaming(path.join(base, 'run')).filter((l) => /^\s*\d+ bwrap /.test(l));
+    } finally {
+      ctrlC(child);
+    }
+    expect(bwraps).toHaveLength(1);
+    const res = await child;
+    expect(res.exitCode).toBe(0);
+    expect(await until(() => processesNaming(base).length === 0)).toBe(true);
+    expect(await readdir(path.join(base, 'run')).catch(() => [])).toEqual([]);
+  });
+
+  it('a virtiofsd that dies fails its node with the reason, and topo exits non-zero leaving nothing behind', async () => {
+    const base = await oneNode();
+    const child = topo(['up', path.join(base, 'lab.yaml'), '--run-dir', path.join(base, 'run'), '--accel', 'tcg'], {}, { group: true });
+    let line: string | undefined;
+    try {
+      await waitForOutput(child, /press Ctrl-C to stop/);
+      [line] = processesNaming(path.join(base, 'run')).filter((l) => /^\s*\d+ \/usr\/lib\/qemu\/virtiofsd /.test(l));
+      process.kill(Number(line!.trim().split(/\s+/)[0]), 'SIGKILL');
+    } catch (err) {
+      ctrlC(child);
+      throw err;
+    }
+    const res = await child;
+    expect(res.exitCode).toBe(1);
+    expect(res.all).toMatch(/error: a: virtiofsd of share \S+\/share was killed by SIGKILL/);
+    expect(await until(() => processesNaming(base).length === 0)).toBe(true);
   });
 });
