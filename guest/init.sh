@@ -155,6 +155,23 @@ if [ -r "$FILES" ]; then
   (cd / && cpio -idmu < "$FILES") 2>"$T/files.log" || log "cannot place files: $(tail -n 1 "$T/files.log")"
 fi
 
+# shares: virtiofs tags (src/runtime/virtiofsd.ts), mounted after files: so those never land in a host directory.
+# ro is a courtesy here: the host's virtiofsd serves a read-only bind mount (the guest is root, no boundary).
+shares_loaded=
+while read -r kw a b c; do
+  [ "$kw" = share ] || continue
+  case $a in ''|*[!A-Za-z0-9_.-]*) log "bad share tag in config"; continue ;; esac
+  if [ -z "$shares_loaded" ]; then
+    while read -r m; do insmod "/lib/modules/$m" 2>/dev/null || grep -q "^${m%.ko} " /proc/modules || log "insmod $m failed"; done < /lib/modules/topo-share.order
+    shares_loaded=1
+  fi
+  p=$(b64 "$b")
+  o=ro
+  [ "$c" = rw ] && o=rw
+  mkdir -p "$p" && mount -t virtiofs -o "$o" "$a" "$p" || log "cannot mount share $a at $p"
+done < "$T/config"
+[ -n "$shares_loaded" ] && trace shares mounted
+
 # run: commands in order; each one's output goes to the console afterwards, line by line, prefixed.
 # Output is collected in a file (not a pipe) so a command that leaves a daemon behind cannot block us.
 i=0

@@ -14,6 +14,8 @@ pkgs+=(qemu-utils)
 pkgs+=(chromium)
 # packages: layers are erofs images (mkfs.erofs).
 pkgs+=(erofs-utils)
+# shares: virtiofsd (qemu-system-common, pulled in by qemu-system-x86) confined by bwrap.
+pkgs+=(qemu-system-common bubblewrap)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -3,6 +3,7 @@ import { access } from 'node:fs/promises';
 import { execa } from 'execa';
 import { chooseAccel, probeAccel } from '../qemu/accel.js';
 import { EFI_STUB } from '../guest/esp.js';
+import { BWRAP_BINARY, VIRTIOFSD_BINARY } from '../runtime/virtiofsd.js';
 import { findExecutable, qemuBinary } from '../runtime/preflight.js';
 import { OVMF_CODE, OVMF_VARS } from '../runtime/uefi.js';
 
@@ -57,6 +58,8 @@ export async function runChecks(): Promise<Check[]> {
   checks.push({ name: 'efi stub', ok: stub, detail: stub ? EFI_STUB : 'systemd-boot EFI stub missing (topo guest esp)', fix: 'apt-get install systemd-boot-efi', optional: true });
   checks.push({ ...(await tool('objcopy', 'binutils', 'builds the UKI for topo guest esp')), optional: true });
   checks.push({ ...(await tool('mformat', 'mtools', 'writes the FAT image for topo guest esp')), optional: true });
+  checks.push({ ...(await tool(VIRTIOFSD_BINARY, 'qemu-system-common', 'serves shares: (as root)')), name: 'virtiofsd', optional: true });
+  checks.push({ ...(await tool(BWRAP_BINARY, 'bubblewrap', 'confines virtiofsd for shares:')), optional: true });
   return checks;
 }
 

@@ -11,6 +11,7 @@
 //   dns <ip>                     nameserver for /etc/resolv.conf
 //   run <b64 command>            a `run:` command, executed in file order by `sh`
 //   channel <name>               a user virtio-serial port: ready waits for /dev/virtio-ports/<name>
+//   share <tag> <b64 path> <ro|rw>  a virtiofs share: mounted at the path before `run:` (the host enforces ro)
 //   nonce <hex>                  per run: init prints exactly "topo-guest: ready <hex>" (readyLine)
 import type { ResolvedNode } from '../topology/model.js';
 import { TopoError } from '../errors.js';
@@ -32,6 +33,8 @@ const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
 const IFNAME = /^[A-Za-z0-9_.-]{1,15}$/;
 const CIDR = /^[0-9A-Fa-f:.]+\/\d{1,3}$/;
 const NONCE = /^[0-9a-f]{1,64}$/;
+/** virtiofs tags: at most 36 bytes (the device's limit), no space (a config field). */
+const SHARE_TAG = /^[A-Za-z0-9_.-]{1,36}$/;
 
 const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
 
@@ -44,6 +47,8 @@ export interface GuestConfigOptions {
   readonly nonce?: string;
   /** User virtio-serial port names the node has; the guest is ready only once each has its /dev/virtio-ports link. */
   readonly channels?: readonly string[];
+  /** virtiofs tags of the node's shares, in the order of node.shares. */
+  readonly shareTags?: readonly string[];
 }
 
 /** The exact console line of a ready default guest configured with `nonce` ('' = no nonce record). */
@@ -75,6 +80,12 @@ export function renderGuestConfig(node: ResolvedNode, opts: GuestConfigOptions =
     if (i.kind === 'host') addrs.push(`gateway ${i.name} ${slirp.gateway}`, `dns ${slirp.dns}`);
   }
   lines.push(...addrs);
+  (node.shares ?? []).forEach((sh, i) => {
+    const tag = opts.shareTags?.[i];
+    if (tag === undefined) return;
+    check(SHARE_TAG.test(tag), node.name, `share tag ${JSON.stringify(tag)}`);
+    lines.push(`share ${tag} ${b64(sh.guest)} ${sh.writable ? 'rw' : 'ro'}`);
+  });
   for (const cmd of node.run) lines.push(`run ${b64(cmd)}`);
   for (const name of opts.channels ?? []) {
     check(CHANNEL_NAME.test(name) && name !== AGENT_PORT_NAME, node.name, `channel name ${JSON.stringify(name)}`);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { readGuestScripts } from './initramfs.js';
 import { BZIMAGE_FILE, INITRD_FILE, cacheKey, findEntry, guestCacheDir, newestEntry, readManifest, sha256, sweep, type CacheEntry, type GuestManifest } from './cache.js';
 import { checkAborted, resolveInputs, type GuestInputs } from './packages.js';
-import { GUEST_MODULES, LAYER_MODULES } from './modules.js';
+import { GUEST_MODULES, LAYER_MODULES, SHARE_MODULES } from './modules.js';
 import { BUILDER_VERSION, buildEntry } from './build.js';
 import { addRef, prune, publish, type Release } from './refs.js';
 import { TopoError, isTopoError } from '../errors.js';
@@ -53,7 +53,7 @@ export interface EnsureGuestOptions {
 /** Hash of everything that shapes the guest besides the package versions. */
 export async function recipeHash(): Promise<string> {
   const s = await readGuestScripts();
-  return sha256(Buffer.concat([Buffer.from(`topo-guest-builder ${BUILDER_VERSION}\0${GUEST_MODULES.join(',')}\0${LAYER_MODULES.join(',')}\0`), s.init, Buffer.from('\0'), s.agent])).slice(0, 16);
+  return sha256(Buffer.concat([Buffer.from(`topo-guest-builder ${BUILDER_VERSION}\0${GUEST_MODULES.join(',')}\0${LAYER_MODULES.join(',')}\0${SHARE_MODULES.join(',')}\0`), s.init, Buffer.from('\0'), s.agent])).slice(0, 16);
 }
 
 /** apt-cache takes ~0.5 s; its answer only changes when the package lists do, so remember it. */

@@ -3,7 +3,7 @@ import { readFile, readdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeNewc, type CpioEntry } from './cpio.js';
-import { GUEST_MODULES, LAYER_MODULES, moduleLoadOrder, moduleName, readModule, readModuleIndex, stripModuleSignature } from './modules.js';
+import { GUEST_MODULES, LAYER_MODULES, SHARE_MODULES, moduleLoadOrder, moduleName, readModule, readModuleIndex, stripModuleSignature } from './modules.js';
 import { TopoError } from '../errors.js';
 
 /** Shipped beside src/ and dist/: `../../guest/` resolves from both. */
@@ -48,14 +48,16 @@ export interface InitramfsResult {
 
 /** Builds the newc archive (uncompressed: see below). */
 export async function buildInitramfs(kernel: UnpackedKernel, busybox: string, scripts: GuestScripts): Promise<InitramfsResult> {
-  const { index, builtin } = await readModuleIndex(kernel.modDir, [...GUEST_MODULES, ...LAYER_MODULES]);
+  const { index, builtin } = await readModuleIndex(kernel.modDir, [...GUEST_MODULES, ...LAYER_MODULES, ...SHARE_MODULES]);
   let order: string[];
   let layerOrder: string[];
+  let shareOrder: string[];
   try {
     order = moduleLoadOrder(index, GUEST_MODULES, builtin);
     // The layer's modules after the base ones: what the base loaded already is not loaded twice.
     const base = new Set(order.map(moduleName));
     layerOrder = moduleLoadOrder(index, LAYER_MODULES, new Set([...builtin, ...base]));
+    shareOrder = moduleLoadOrder(index, SHARE_MODULES, new Set([...builtin, ...base]));
   } catch (err) {
     throw new TopoError(`kernel ${kernel.release}: ${(err as Error).message}`, { code: 'E_GUEST_BUILD', cause: err });
   }
@@ -82,13 +84,18 @@ export async function buildInitramfs(kernel: UnpackedKernel, busybox: string, sc
     modules.push(file);
   }
   entries.push({ type: 'file', path: 'lib/modules/topo.order', data: Buffer.from(modules.map((m) => `${m}\n`).join('')) });
-  const layerModules: string[] = [];
-  for (const rel of layerOrder) {
-    const file = `${moduleName(rel)}.ko`;
-    entries.push({ type: 'file', path: `lib/modules/${file}`, data: stripModuleSignature(await readModule(join(kernel.modDir, rel))) });
-    layerModules.push(file);
+  // Optional module sets, each loaded by /init only when its device is there; a module in both is stored once.
+  const stored = new Set<string>();
+  for (const [list, orderFile] of [[layerOrder, 'topo-layer.order'], [shareOrder, 'topo-share.order']] as const) {
+    const files: string[] = [];
+    for (const rel of list) {
+      const file = `${moduleName(rel)}.ko`;
+      if (!stored.has(file)) entries.push({ type: 'file', path: `lib/modules/${file}`, data: stripModuleSignature(await readModule(join(kernel.modDir, rel))) });
+      stored.add(file);
+      files.push(file);
+    }
+    entries.push({ type: 'file', path: `lib/modules/${orderFile}`, data: Buffer.from(files.map((m) => `${m}\n`).join('')) });
   }
-  entries.push({ type: 'file', path: 'lib/modules/topo-layer.order', data: Buffer.from(layerModules.map((m) => `${m}\n`).join('')) });
 
   // Uncompressed on purpose: under TCG the kernel's gunzip of the 1.2 MB gzip image cost ~0.2 s of
   // boot (measured 1.77 s -> 1.57 s median to ready); QEMU just copies the 2.6 MB raw archive.

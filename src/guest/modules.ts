@@ -17,6 +17,8 @@ export type ModuleIndex = Map<string, ModuleInfo>;
 export const GUEST_MODULES = ['virtio_mmio', 'virtio_pci', 'virtio_net', 'virtio_blk', 'virtio_console', 'virtio_rng', 'qemu_fw_cfg', 'efivarfs'];
 /** Loaded only when a node has a package layer (its erofs image, overlaid on the initramfs): /lib/modules/topo-layer.order. */
 export const LAYER_MODULES = ['erofs', 'overlay'];
+/** Loaded only when a node has shares: (virtiofs, and fuse under it): /lib/modules/topo-share.order. */
+export const SHARE_MODULES = ['virtiofs'];
 
 /** Module name of a path: basename without .ko[.xz|.zst|.gz], dashes as underscores (kernel convention). */
 export function moduleName(path: string): string {

@@ -16,6 +16,30 @@ export function layerArgs(image: string | undefined, device: 'virtio-blk-device'
   ];
 }
 
+/** A `shares:` entry as launched: virtiofsd (started by the runtime) listens on `socket`; the guest mounts `tag`. */
+export interface PlannedShare {
+  readonly tag: string;
+  readonly host: string;
+  readonly writable: boolean;
+  /** The run directory (virtiofsd's cwd) and the base name of the share's files in it. */
+  readonly runDir: string;
+  readonly base: string;
+  readonly socket: string;
+}
+
+/**
+ * virtiofs devices, one per share, and the shared guest RAM they need (virtiofsd maps it): `memoryArgs` replace -m's
+ * private RAM by a memfd backend; `machineProp` goes on -M.
+ */
+export function shareArgs(shares: readonly PlannedShare[] | undefined, memoryMiB: number, device: 'vhost-user-fs-device' | 'vhost-user-fs-pci'): string[] {
+  if (!shares || shares.length === 0) return [];
+  const argv = ['-object', qemuOpts('memory-backend-memfd', { id: 'mem', size: `${memoryMiB}M`, share: 'on' })];
+  shares.forEach((s, i) => {
+    argv.push('-chardev', qemuOpts('socket', { id: `fs${i}`, path: s.socket }), '-device', qemuOpts(device, { chardev: `fs${i}`, tag: s.tag }));
+  });
+  return argv;
+}
+
 export type Accel = 'kvm' | 'tcg';
 
 /** A channel the runtime must hand to the child as an inherited fd; its index in `fdSlots` + 3 is the child's fd. */
@@ -62,6 +86,8 @@ export interface NodeLaunchInputs {
   readonly layer?: string;
   /** The node's `files:` archive, passed through fw_cfg opt/topo/files. */
   readonly filesArchive?: string;
+  /** The node's shares, each served by a virtiofsd the runtime starts before QEMU. */
+  readonly shares?: readonly PlannedShare[];
 }
 
 export interface NodePlan {
@@ -69,6 +95,8 @@ export interface NodePlan {
   readonly binary: string;
   readonly argv: readonly string[];
   readonly fdSlots: readonly FdSlot[];
+  /** virtiofsds to start before QEMU (it connects to their sockets). */
+  readonly shares?: readonly PlannedShare[];
 }
 
 export const QEMU_BINARY = 'qemu-system-x86_64';

@@ -6,7 +6,8 @@ import { TopoError } from '../errors.js';
 import { ensureGuest, readyLine, renderGuestConfig } from '../guest/index.js';
 import { espImage } from '../guest/esp.js';
 import { filesArchive } from '../guest/files.js';
-import { prepareLayers, refuseShares } from './layers.js';
+import { prepareLayers } from './layers.js';
+import { plannedShares, preflightShares, shareTag } from './virtiofsd.js';
 import { chooseAccel, hostTsc, probeAccel, type AccelRequest } from '../qemu/accel.js';
 import { planNode, type Accel, type NodePlan } from '../qemu/plan.js';
 import { compilePattern } from '../topology/pattern.js';
@@ -72,7 +73,7 @@ export async function up(topology: ResolvedTopology, opts: UpOptions = {}): Prom
   };
   try {
     await preflight(topology);
-    refuseShares(topology);
+    await preflightShares(topology);
     const choice = chooseAccel(opts.accel ?? 'auto', await probeAccel());
     if (choice.notice) emit({ type: 'notice', message: choice.notice });
     // The TSC probe reads the kernel log: let it run while the guest cache is checked.
@@ -133,7 +134,7 @@ export async function up(topology: ResolvedTopology, opts: UpOptions = {}): Prom
       const defaultGuest = usesDefaultGuest(node);
       // uefi disks may run topo's guest (topo guest esp): they always get the configuration.
       const configFile = defaultGuest || uefi ? runDir.file(`${node.name}.config`) : undefined;
-      if (configFile) await runDir.createFile(`${node.name}.config`, renderGuestConfig(node, { nonce, channels: node.channels }));
+      if (configFile) await runDir.createFile(`${node.name}.config`, renderGuestConfig(node, { nonce, channels: node.channels, shareTags: node.shares?.map((_, i) => shareTag(i)) }));
       const archive = defaultGuest ? await filesArchive(node) : undefined;
       if (archive) await runDir.createFile(`${node.name}.files`, archive);
       plans.set(
@@ -148,6 +149,7 @@ export async function up(topology: ResolvedTopology, opts: UpOptions = {}): Prom
           guestConfigFile: configFile,
           layer: layers.byNode.get(node.name)?.image,
           filesArchive: archive ? runDir.file(`${node.name}.files`) : undefined,
+          shares: defaultGuest ? plannedShares(node, runDir.path) : undefined,
           hostForwards: forwards.get(node.name) ?? [],
           ...(uefi ? await prepareUefi(node, runDir, async () => (await espImage({ onProgress: (m) => emit({ type: 'notice', message: `guest: ${m}` }) })).cacheFile) : {}),
         }),

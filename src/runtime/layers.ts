@@ -17,17 +17,6 @@ export interface PrepareLayersOptions {
   readonly onNotice?: (m: string) => void;
 }
 
-/** shares: are validated but not attached yet: refuse them before any VM rather than boot without them. */
-export function refuseShares(topology: ResolvedTopology): void {
-  const node = topology.nodes.find((n) => (n.shares ?? []).length > 0);
-  if (!node) return;
-  throw new TopoError('shares: are not supported by this version of topo yet (the guest would boot without the host directories)', {
-    code: 'E_SHARES_UNSUPPORTED',
-    node: node.name,
-    hint: 'remove shares: and copy what the node needs with files: or topo cp',
-  });
-}
-
 export async function prepareLayers(topology: ResolvedTopology, usesDefaultGuest: (n: ResolvedNode) => boolean, opts: PrepareLayersOptions = {}): Promise<LabLayers> {
   const groups = new Map<string, ResolvedNode[]>();
   for (const node of topology.nodes) {

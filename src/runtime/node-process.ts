@@ -1,4 +1,5 @@
 // One QEMU launch: its own process group, inherited socketpair fds, console into the node's hub, QMP, agent, channels, swtpm.
+import { constants } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type net from 'node:net';
 import { TopoError } from '../errors.js';
@@ -10,6 +11,7 @@ import { closeFd, socketFromFd, socketPair } from './fds.js';
 import { spawnGroup, type GroupChild, type Janitor } from './proc-group.js';
 import { watchReadiness, type LinePattern } from './readiness.js';
 import { Swtpm } from './swtpm.js';
+import { Virtiofsd } from './virtiofsd.js';
 import { ByteTail, LineTail } from './tail.js';
 
 export type { LinePattern } from './readiness.js';
@@ -68,6 +70,7 @@ export class NodeProcess {
   private sockets: net.Socket[] = [];
   private hasExited = false;
   private tpm?: Swtpm;
+  private fsds: Virtiofsd[] = [];
   private qmpConnected?: Promise<void>;
   /** Between start() and the spawn (swtpm is starting); stop/kill then cancel the launch. */
   private starting = false;
@@ -97,6 +100,10 @@ export class NodeProcess {
         const stateDir = this.opts.tpmStateDir;
         if (!stateDir) throw new Error('NodeProcess: a tpm slot needs tpmStateDir');
         this.tpm = await Swtpm.start({ node: this.node, stateDir, janitor: this.opts.janitor });
+        if (this.cancelled) throw new TopoError('stopped while starting', { code: 'E_STOPPING', node: this.node });
+      }
+      for (const share of plan.shares ?? []) {
+        this.fsds.push(await Virtiofsd.start(this.node, share, { janitor: this.opts.janitor }));
         if (this.cancelled) throw new TopoError('stopped while starting', { code: 'E_STOPPING', node: this.node });
       }
       for (const slot of plan.fdSlots) {
@@ -132,6 +139,16 @@ export class NodeProcess {
     void this.tpm?.exited.then((info) => {
       if (!this.hasExited && !this.stopRequested) this.fail(`swtpm ${info.signal ? `was killed by ${info.signal}` : `exited with code ${info.code}`}`);
     });
+    // So is each share's virtiofsd: the guest's mount would hang or fail without it.
+    for (const fsd of this.fsds) {
+      void fsd.exited.then((info) => {
+        if (this.hasExited || this.stopRequested) return;
+        const last = info.stderrTail.split('\n').filter(Boolean).at(-1);
+        // bwrap passes on its child's death by a signal as 128 + N.
+        const signal = info.signal ?? (info.code !== undefined && info.code > 128 ? signalName(info.code - 128) : undefined);
+        this.fail(`virtiofsd of share ${fsd.share.host} ${signal ? `was killed by ${signal}` : `exited with code ${info.code}`}${last ? `: ${last}` : ''}`);
+      });
+    }
 
     for (const { slot, fd } of ownEnds) this.attach(slot, fd);
     if (this.cancelled) this.kill();
@@ -238,6 +255,7 @@ export class NodeProcess {
     for (const s of this.sockets) s.destroy();
     // swtpm goes with its QEMU (it would end on its own once the channel closes); `exited` means both are reaped.
     const tpm = this.tpm ? await this.tpm.stop() : undefined;
+    await Promise.all(this.fsds.map((d) => d.stop()));
     const tails = this.tails();
     const failedTpm = tpm && (tpm.code ?? 0) !== 0 && tpm.stderrTail;
     this.resolveExit({
@@ -263,4 +281,8 @@ export function exitError(node: string, info: ExitInfo, when: string): TopoError
     stderrTail: info.stderrTail,
     consoleTail: info.consoleTail,
   });
+}
+
+function signalName(n: number): string | undefined {
+  return Object.entries(constants.signals).find(([, v]) => v === n)?.[0];
 }

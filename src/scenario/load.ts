@@ -9,7 +9,7 @@ import { parseText, readTopologyFile, tooBigDiagnostic, type Parsed } from '../t
 import type { ResolvedTopology } from '../topology/model.js';
 import { resolveTopology } from '../topology/resolve.js';
 import { checkRules, type FileKind } from '../topology/rules.js';
-import { confinedKind, confinementIssues, outside, schemaJson, withConfinement } from '../topology/path-fields.js';
+import { confinedKind, confinementIssues, outside, refuseReplayShares, schemaJson, withConfinement } from '../topology/path-fields.js';
 import { checkSchema, mergeIssues, SCHEMA_URL } from '../topology/validate.js';
 import { parseDuration } from '../topology/units.js';
 import { DEFAULT_SCENARIO_TIMEOUT_MS, DEFAULT_STEP_TIMEOUT_MS, type Scenario } from './model.js';
@@ -73,7 +73,7 @@ export async function validateScenario(parsed: Parsed, text: string, opts: Scena
   } else if (isRecord(raw)) {
     // An inline topology: its problems are located in this file, under /topology.
     const inner = mergeIssues(checkSchema(raw), checkRules(raw, { dir, fileKind })).map((i) => ({ ...i, path: `/topology${i.path}` }));
-    const inside = opts.confine === undefined ? inner : withConfinement(confinementIssues(schemaJson(SCHEMA_URL), raw, dir, opts.confine, '/topology'), inner);
+    const inside = opts.confine === undefined ? inner : withConfinement(refuseReplayShares(raw, opts.confine, confinementIssues(schemaJson(SCHEMA_URL), raw, dir, opts.confine, '/topology'), '/topology'), inner);
     issues.push(...inside);
     if (inside.length === 0) topology = resolveTopology(raw as unknown as RawTopology, file);
   }

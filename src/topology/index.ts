@@ -7,7 +7,7 @@ import { parseText, readTopologyFile, tooBigDiagnostic } from './load.js';
 import type { ResolvedTopology } from './model.js';
 import { resolveTopology } from './resolve.js';
 import { checkRules, type FileKind } from './rules.js';
-import { confinedKind, confinementIssues, schemaJson, withConfinement } from './path-fields.js';
+import { confinedKind, confinementIssues, refuseReplayShares, schemaJson, withConfinement } from './path-fields.js';
 import { checkSchema, mergeIssues, SCHEMA_URL } from './validate.js';
 
 export type LoadResult = { ok: true; topology: ResolvedTopology; diagnostics: [] } | { ok: false; diagnostics: Diagnostic[] };
@@ -41,7 +41,7 @@ export function validateText(text: string, file: string, opts: ValidateOptions =
   const parsed = parseText(text, file);
   if (parsed.data === undefined) return { ok: false, diagnostics: sortDiagnostics(parsed.diagnostics) };
   const dir = path.dirname(path.resolve(file));
-  const confined = opts.confine === undefined ? [] : confinementIssues(schemaJson(SCHEMA_URL), parsed.data, dir, opts.confine);
+  const confined = opts.confine === undefined ? [] : refuseReplayShares(parsed.data, opts.confine, confinementIssues(schemaJson(SCHEMA_URL), parsed.data, dir, opts.confine));
   const rules = checkRules(parsed.data, { dir, fileKind: confinedKind(kindOf(opts), opts.confine, 'missing') });
   const issues = mergeIssues(checkSchema(parsed.data), withConfinement(confined, rules));
   const diagnostics = [...parsed.diagnostics];

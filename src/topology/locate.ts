@@ -20,3 +20,13 @@ export async function locateListItem(file: string, field: string, value: string,
   }
   return undefined;
 }
+
+/** Position of a node's `field` (e.g. its shares: list). */
+export async function locateNodeField(file: string, node: string, field: string): Promise<{ line: number; column: number } | undefined> {
+  const text = await readTopologyFile(file).catch(() => undefined);
+  if (typeof text !== 'string') return undefined;
+  const parsed = parseText(text, file);
+  if (!isRecord(parsed.data)) return undefined;
+  const index = new PositionIndex(parsed.doc, parsed.lines, parsed.aliases);
+  return index.locate(pointer('nodes', node, field));
+}

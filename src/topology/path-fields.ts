@@ -92,5 +92,27 @@ export function confinedKind<K>(fileKind: (abs: string) => K, confine: string | 
 /** Confinement issues, plus the other issues except those about a confined value (E_CONFINED says it all). */
 export function withConfinement(confined: readonly Issue[], others: readonly Issue[]): Issue[] {
   const at = new Set(confined.map((i) => i.path));
-  return [...confined, ...others.filter((i) => !at.has(i.path))];
+  // Also the issues under a confined value (a refused shares: list's host paths).
+  return [...confined, ...others.filter((i) => !at.has(i.path) && !confined.some((c) => i.path.startsWith(`${c.path}/`)))];
+}
+
+/**
+ * A replayed bundle's shares: are refused outright (they would name host directories, live ones), replacing the
+ * E_CONFINED issues of their host paths. Undefined confine (not a replay): nothing.
+ */
+export function refuseReplayShares(data: unknown, confine: string | undefined, confined: readonly Issue[], prefix = ''): Issue[] {
+  if (confine === undefined || data === null || typeof data !== 'object') return [...confined];
+  const d = data as { nodes?: unknown; defaults?: unknown };
+  const at: string[] = [];
+  const has = (o: unknown) => o !== null && typeof o === 'object' && Array.isArray((o as { shares?: unknown }).shares) && ((o as { shares: unknown[] }).shares.length > 0);
+  if (has(d.defaults)) at.push(`${prefix}/defaults/shares`);
+  if (d.nodes !== null && typeof d.nodes === 'object') {
+    for (const [name, n] of Object.entries(d.nodes as Record<string, unknown>)) if (has(n)) at.push(`${prefix}/nodes/${name.replaceAll('~', '~0').replaceAll('/', '~1')}/shares`);
+  }
+  const refused: Issue[] = at.map((p) => ({
+    path: p,
+    code: 'E_SHARES_REPLAY',
+    message: 'shares: are refused in a replayed bundle: they name live host directories, which a bundle neither carries nor may reach; run the topology itself to use them',
+  }));
+  return [...refused, ...confined.filter((i) => !at.some((p) => i.path.startsWith(`${p}/`)))];
 }

@@ -5,7 +5,7 @@ describe('topo doctor', () => {
   it('reports every check with a fix, and passes on a machine set up by scripts/setup.sh', async () => {
     const res = await runCli('doctor', '--json');
     const report = JSON.parse(res.stdout) as { ok: boolean; checks: { name: string; ok: boolean; detail: string; fix?: string }[] };
-    expect(report.checks.map((c) => c.name)).toEqual(['qemu', 'accelerator', 'setpriv', 'apt-get', 'dpkg-deb', 'package lists', 'swtpm', 'ovmf', 'efi stub', 'objcopy', 'mformat']);
+    expect(report.checks.map((c) => c.name)).toEqual(['qemu', 'accelerator', 'setpriv', 'apt-get', 'dpkg-deb', 'package lists', 'swtpm', 'ovmf', 'efi stub', 'objcopy', 'mformat', 'virtiofsd', 'bwrap']);
     expect(report.checks.find((c) => c.name === 'qemu')?.detail).toMatch(/qemu-system-x86_64 \d+\.\d+/);
     for (const c of report.checks.filter((x) => x.name !== 'accelerator')) expect(c.fix).toMatch(/^apt-get /);
     expect(report.ok).toBe(true);

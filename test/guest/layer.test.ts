@@ -147,19 +147,3 @@ describe('offline', () => {
     await h.release();
   });
 });
-
-describe('shares', () => {
-  it('up refuses shares: before any VM (not attached yet), naming the node', async () => {
-    const { refuseShares } = await import('../../src/runtime/layers.js');
-    const dir = await mkdtemp(join(tmpdir(), 'topo-layer-'));
-    try {
-      const file = join(dir, 'lab.yaml');
-      await writeFile(file, `name: lab\nnodes:\n  a: {}\n  b: { shares: [{ host: ${JSON.stringify(dir)}, guest: /mnt/x }] }\n`);
-      const res = await loadTopology(file);
-      if (!res.ok) throw new Error('invalid');
-      expect(() => refuseShares(res.topology)).toThrow(expect.objectContaining({ code: 'E_SHARES_UNSUPPORTED', node: 'b' }));
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
-  });
-});

@@ -4,7 +4,7 @@
 // "<own pid> <child pid>" to $FAKE_APT_PIDFILE first).
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { GUEST_MODULES, LAYER_MODULES } from '../../src/guest/modules.js';
+import { GUEST_MODULES, LAYER_MODULES, SHARE_MODULES } from '../../src/guest/modules.js';
 
 const APT_CACHE = `#!/bin/sh
 abi=\${FAKE_APT_ABI:-6.1.0-98}
@@ -38,7 +38,7 @@ case "$pkg" in
     # More than 64 KiB, so a change past the first 64 KiB is something to detect.
     yes "kernel $rel" | head -c 131072 > "$dest/boot/vmlinuz-$rel"
     : > "$mods/modules.dep"
-    for m in ${[...GUEST_MODULES, ...LAYER_MODULES].join(' ')}; do echo "module $m" > "$mods/kernel/$m.ko"; echo "kernel/$m.ko:" >> "$mods/modules.dep"; done ;;
+    for m in ${[...GUEST_MODULES, ...LAYER_MODULES, ...SHARE_MODULES].join(' ')}; do echo "module $m" > "$mods/kernel/$m.ko"; echo "kernel/$m.ko:" >> "$mods/modules.dep"; done ;;
 esac
 `;
 
