@@ -6,7 +6,7 @@ import { TopoError } from '../errors.js';
 import { ensureGuest, readyLine, renderGuestConfig } from '../guest/index.js';
 import { espImage } from '../guest/esp.js';
 import { filesArchive } from '../guest/files.js';
-import { prepareLayers, refuseShares } from './layers.js';
+import { prepareLayers, refuseShares, type PrepareLayersOptions } from './layers.js';
 import { chooseAccel, hostTsc, probeAccel, type AccelRequest } from '../qemu/accel.js';
 import { planNode, type Accel, type NodePlan } from '../qemu/plan.js';
 import { compilePattern } from '../topology/pattern.js';
@@ -49,6 +49,8 @@ export interface UpOptions {
   forwardLinks?: readonly string[];
   /** Overrides the file's `seed`. */
   seed?: number;
+  /** Exact package versions by node (a replayed bundle's): see prepareLayers. */
+  layerPins?: PrepareLayersOptions['pins'];
 }
 
 /** The file's seed, else one derived from the lab name: the same file gives the same random choices. */
@@ -83,7 +85,7 @@ export async function up(topology: ResolvedTopology, opts: UpOptions = {}): Prom
       : undefined;
     // The lab references its guest cache entry until torn down, so no prune or rebuild removes it meanwhile.
     if (guest) owned.push(() => guest.release());
-    const layers = await prepareLayers(topology, usesDefaultGuest, { signal: opts.signal, onProgress: (message: string) => emit({ type: 'notice', message: `guest: ${message}` }) });
+    const layers = await prepareLayers(topology, usesDefaultGuest, { signal: opts.signal, pins: opts.layerPins, onProgress: (message: string) => emit({ type: 'notice', message: `guest: ${message}` }) });
     owned.push(() => layers.release());
     abortCheck(opts.signal);
     const tsc = await tscProbe;
@@ -223,7 +225,7 @@ function abortCheck(signal: AbortSignal | undefined): void {
 }
 
 /** microvm without a kernel, uefi without a disk (booted from the default guest's ESP). */
-function usesDefaultGuest(node: ResolvedNode): boolean {
+export function usesDefaultGuest(node: ResolvedNode): boolean {
   return node.kind === 'uefi' ? !node.disk : !node.kernel;
 }
 
