@@ -114,6 +114,23 @@ describe('bundles of labs with packages: and files:', () => {
     }
   });
 
+  it('an inline topology with files: replays from topology.yaml, which names them in the bundle', async () => {
+    const { run } = await labRun();
+    await writeFile(path.join(base, 'cfg'), 'inline\n');
+    await writeFile(path.join(base, 'i.yaml'), 'name: Inline\ntopology:\n  name: inl\n  nodes:\n    a: { files: { /etc/cfg: ./cfg } }\nsteps: [{ exec: { node: a, cmd: "true" } }]\n');
+    const loaded = await loadScenario(path.join(base, 'i.yaml'));
+    if (!loaded.ok) throw new Error('invalid');
+    const opened = await openBundle(await writeBundle({ ...run, scenario: loaded.scenario }, path.join(base, 'out')));
+    try {
+      const replay = await loadScenario(opened.scenarioFile, { confine: opened.dir });
+      if (!replay.ok) throw new Error(replay.diagnostics[0]?.message);
+      const f = replay.scenario.topology.nodes[0]!.files![0]!;
+      expect('file' in f.source && f.source.file).toBe(path.join(opened.dir, 'files/cfg'));
+    } finally {
+      await opened.close();
+    }
+  });
+
   it('a lab without packages: has no lock, and its topology is copied as written', async () => {
     const { run } = await labRun();
     const plain = path.join(base, 'plain.yaml');
