@@ -140,6 +140,26 @@ for (const n of sizes.filter((x) => x === 16 || x === 64)) {
   results[`teardown${n}`] = t;
 }
 
+say('package layers');
+try {
+  const L = JSON.parse((await script('layers.ts', quick ? ['--quick'] : [])).trim().split('\n').at(-1)!) as {
+    build: { coldS: number; cachedS: number; phases: Record<string, number>; packages: number; imageMiB: number };
+    boot: { without: number[]; with: number[] };
+    memory: { nodes: number; without: { pssMiB: number; rssMiB: number }; with: { pssMiB: number; rssMiB: number } };
+  };
+  results.layers = L;
+  const phases = Object.entries(L.build.phases).map(([k, v]) => `${k} ${v.toFixed(1)} s`).join(', ');
+  rows.push([`frr layer (${L.build.packages} packages): first build in a fresh cache dir / from cache`, `${s(L.build.coldS)} (${phases}) / ${s(L.build.cachedS)}`, '']);
+  rows.push(['frr layer image (erofs)', `${L.build.imageMiB.toFixed(1)} MiB`, '']);
+  const [b0, b1] = [median(L.boot.without), median(L.boot.with)];
+  rows.push([`boot to ready, 1 node, without vs with the frr layer (median of ${L.boot.with.length}, interleaved)`, `${s(b0)} vs ${s(b1)} (${b1 - b0 >= 0 ? '+' : ''}${(b1 - b0).toFixed(2)} s)`, '<= +0.3 s']);
+  const m = L.memory;
+  const per = (k: 'pssMiB' | 'rssMiB') => ((m.with[k] - m.without[k]) / m.nodes).toFixed(1);
+  rows.push([`${m.nodes} nodes (256M): QEMU PSS without vs with the frr layer`, `${m.without.pssMiB.toFixed(0)} vs ${m.with.pssMiB.toFixed(0)} MiB (${per('pssMiB')} MiB a node; RSS ${per('rssMiB')})`, '']);
+} catch (err) {
+  rows.push(['package layers', `failed: ${(err as Error).message.split('\n').slice(0, 3).join(' ')}`, '']);
+}
+
 say('guest-to-guest TCP');
 const tput = await guestThroughput(quick ? 16 : 64);
 rows.push(['guest-to-guest TCP (busybox nc), direct vs forwarded', `${tput.directMBs.toFixed(1)} vs ${tput.forwardedMBs.toFixed(1)} MB/s (${(tput.forwardedMBs / tput.directMBs).toFixed(2)})`, 'forwarded >= 0.90 of direct']);

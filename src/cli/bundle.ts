@@ -7,6 +7,7 @@ import path from 'node:path';
 import { connect } from '../control/remote-lab.js';
 import { TopoError } from '../errors.js';
 import { writeBundle } from '../scenario/bundle.js';
+import { rewriteFileSources } from '../scenario/bundle-layers.js';
 import { loadScenario } from '../scenario/load.js';
 import { handScenario } from '../scenario/recorded.js';
 import type { JournalEntry, ScenarioRun } from '../scenario/runner.js';
@@ -21,7 +22,9 @@ export async function bundleCommand(words: string[], flags: LabFlags & { output?
   try {
     const status = await remote.status();
     const first = status.nodes[0]?.name ?? 'a';
-    await writeFile(path.join(stage, 'topology.yaml'), await readFile(status.file));
+    // The copy lives in the stage: its files: sources are named absolutely, and writeBundle takes them in.
+    const { text } = rewriteFileSources(await readFile(status.file, 'utf8'), path.dirname(status.file), (abs) => abs);
+    await writeFile(path.join(stage, 'topology.yaml'), text);
     const events = await readFile(path.join(status.runDir, 'events.jsonl'), 'utf8').catch(() => '');
     const journal = events.split('\n').flatMap((l) => {
       try {

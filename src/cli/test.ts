@@ -147,6 +147,7 @@ export async function testCommand(files: string[], flags: TestFlags): Promise<nu
         runDirBase: flags.runDir,
         continueOnFailure: flags.continue,
         signal: abort.signal,
+        layerPins: bundle?.layerPins,
         onEvent: (e) => {
           // A line printed while the list draws would tear it: notices wait for its end.
           if (e.type === 'notice') (list ? notices.push(`  ${e.message}`) : err(`  ${e.message}`));

@@ -141,7 +141,54 @@ export async function ensureLayer(specs: readonly string[], opts: EnsureLayerOpt
   }
 }
 
-async function build(root: string, key: string, request: string[], pkgs: ResolvedPackage[], progress: (m: string) => void, signal?: AbortSignal): Promise<LayerHandle> {
+/** `name=version` of each package, as apt and bundles write them. */
+export const pinText = (pkgs: readonly ResolvedPackage[]): string[] => pkgs.map((p) => `${p.name}=${p.version}`);
+
+/** "Version 'V' for 'N' was not found" and "Can't find a source to download version 'V' of 'N:arch'" lines. */
+export function unavailable(stderr: string): string[] {
+  const out: string[] = [];
+  for (const m of stderr.matchAll(/Version '([^']+)' for '([^':]+)(?::\w+)?' was not found|version '([^']+)' of '([^':]+)(?::\w+)?'/g)) out.push(`${m[2] ?? m[4]}=${m[1] ?? m[3]}`);
+  return [...new Set(out)];
+}
+
+/**
+ * The layer of exactly `pkgs` (a bundle's recorded versions): the cached one with their key, else built from
+ * those versions (apt-get download NAME=VERSION). Nothing is resolved again and no other versions serve.
+ */
+export async function ensurePinnedLayer(specs: readonly string[], pkgs: readonly ResolvedPackage[], opts: EnsureLayerOptions = {}): Promise<LayerHandle> {
+  const root = layersRoot();
+  await mkdir(root, { recursive: true });
+  const key = layerKey(pkgs);
+  const found = await useLayer(root, (m) => m.key === key);
+  if (found) return found;
+  const request = normaliseRequest(specs);
+  try {
+    return await build(root, key, request, [...pkgs], (m) => (opts.onProgress ?? (() => {}))(m), opts.signal, false);
+  } catch (err) {
+    if (!isTopoError(err) || err.code !== 'E_PACKAGE_DOWNLOAD') throw err;
+    const missing = unavailable(err.stderrTail ?? '');
+    const named = missing.length > 0 ? missing : pinText(pkgs);
+    throw new TopoError(`cannot get the exact package versions this bundle recorded: ${named.join(' ')}`, {
+      code: 'E_PACKAGE_PINNED',
+      hint: 'the host\'s apt must offer these versions (add the snapshot mirror of that date to its sources), or run the scenario itself instead of the bundle',
+      stderrTail: err.stderrTail,
+      stderrSource: 'apt-get',
+      cause: err,
+    });
+  }
+}
+
+/** The cached layer a lab of `specs` uses now (exact versions first, else the newest of the same list), unreferenced. */
+export async function currentLayer(specs: readonly string[]): Promise<LayerManifest | undefined> {
+  const root = layersRoot();
+  const request = normaliseRequest(specs);
+  const pkgs = await cachedClosure(root, request).catch(() => undefined);
+  const layers = await listLayers(root);
+  const key = pkgs ? layerKey(pkgs) : undefined;
+  return (layers.find((l) => l.manifest.key === key) ?? layers.find((l) => JSON.stringify(l.manifest.request) === JSON.stringify(request)))?.manifest;
+}
+
+async function build(root: string, key: string, request: string[], pkgs: ResolvedPackage[], progress: (m: string) => void, signal?: AbortSignal, prune = true): Promise<LayerHandle> {
   await sweep(root);
   const tmp = await mkdtemp(join(root, `.tmp-${key}-`));
   try {
@@ -165,7 +212,8 @@ async function build(root: string, key: string, request: string[], pkgs: Resolve
     };
     await writeFile(join(entry, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
     const { dir, release } = await publish(root, entry, key);
-    await pruneSuperseded(root, dir, request);
+    // A replay's older versions never push out the list's current layer.
+    if (prune) await pruneSuperseded(root, dir, request);
     return { image: join(dir, LAYER_IMAGE), dir, manifest, cached: false, release: release as Release };
   } catch (err) {
     if (isTopoError(err)) throw err;

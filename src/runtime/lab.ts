@@ -6,7 +6,7 @@ import { TopoError } from '../errors.js';
 import { ensureGuest, readyLine, renderGuestConfig } from '../guest/index.js';
 import { espImage } from '../guest/esp.js';
 import { filesArchive } from '../guest/files.js';
-import { prepareLayers } from './layers.js';
+import { prepareLayers, type PrepareLayersOptions } from './layers.js';
 import { plannedShares, preflightShares, shareTag } from './virtiofsd.js';
 import { chooseAccel, hostTsc, probeAccel, type AccelRequest } from '../qemu/accel.js';
 import { planNode, type Accel, type NodePlan } from '../qemu/plan.js';
@@ -50,6 +50,8 @@ export interface UpOptions {
   forwardLinks?: readonly string[];
   /** Overrides the file's `seed`. */
   seed?: number;
+  /** Exact package versions by node (a replayed bundle's): see prepareLayers. */
+  layerPins?: PrepareLayersOptions['pins'];
 }
 
 /** The file's seed, else one derived from the lab name: the same file gives the same random choices. */
@@ -84,7 +86,7 @@ export async function up(topology: ResolvedTopology, opts: UpOptions = {}): Prom
       : undefined;
     // The lab references its guest cache entry until torn down, so no prune or rebuild removes it meanwhile.
     if (guest) owned.push(() => guest.release());
-    const layers = await prepareLayers(topology, usesDefaultGuest, { signal: opts.signal, onProgress: (message: string) => emit({ type: 'notice', message: `guest: ${message}` }) });
+    const layers = await prepareLayers(topology, usesDefaultGuest, { signal: opts.signal, pins: opts.layerPins, onProgress: (message: string) => emit({ type: 'notice', message: `guest: ${message}` }) });
     owned.push(() => layers.release());
     abortCheck(opts.signal);
     const tsc = await tscProbe;
@@ -225,7 +227,7 @@ function abortCheck(signal: AbortSignal | undefined): void {
 }
 
 /** microvm without a kernel, uefi without a disk (booted from the default guest's ESP). */
-function usesDefaultGuest(node: ResolvedNode): boolean {
+export function usesDefaultGuest(node: ResolvedNode): boolean {
   return node.kind === 'uefi' ? !node.disk : !node.kernel;
 }
 

@@ -2,7 +2,8 @@
 // found before any VM starts, referenced until the lab is torn down.
 import { TopoError } from '../errors.js';
 import { UnknownPackageError } from '../guest/apt-closure.js';
-import { ensureLayer, normaliseRequest, type LayerHandle } from '../guest/layer.js';
+import { ensureLayer, ensurePinnedLayer, normaliseRequest, type LayerHandle } from '../guest/layer.js';
+import type { ResolvedPackage } from '../guest/apt-closure.js';
 import { locateListItem } from '../topology/locate.js';
 import type { ResolvedNode, ResolvedTopology } from '../topology/model.js';
 
@@ -15,13 +16,17 @@ export interface PrepareLayersOptions {
   readonly signal?: AbortSignal;
   readonly onProgress?: (m: string) => void;
   readonly onNotice?: (m: string) => void;
+  /** Exact package sets by node (a replayed bundle's packages.lock.json): used as they are, never resolved again. */
+  readonly pins?: ReadonlyMap<string, readonly ResolvedPackage[]>;
 }
 
 export async function prepareLayers(topology: ResolvedTopology, usesDefaultGuest: (n: ResolvedNode) => boolean, opts: PrepareLayersOptions = {}): Promise<LabLayers> {
   const groups = new Map<string, ResolvedNode[]>();
   for (const node of topology.nodes) {
     if (!node.packages || node.packages.length === 0 || !usesDefaultGuest(node)) continue;
-    const key = normaliseRequest(node.packages).join(' ');
+    const pinned = opts.pins?.get(node.name);
+    // Nodes pinned to other versions of the same list get a layer of their own.
+    const key = `${normaliseRequest(node.packages).join(' ')}${pinned ? ` @${JSON.stringify(pinned)}` : ''}`;
     groups.set(key, [...(groups.get(key) ?? []), node]);
   }
   const byNode = new Map<string, LayerHandle>();
@@ -31,7 +36,8 @@ export async function prepareLayers(topology: ResolvedTopology, usesDefaultGuest
   };
   try {
     for (const nodes of groups.values()) {
-      const h = await ensureLayer(nodes[0]!.packages!, opts).catch((err: unknown) => located(err, topology, nodes));
+      const pinned = opts.pins?.get(nodes[0]!.name);
+      const h = await (pinned ? ensurePinnedLayer(nodes[0]!.packages!, pinned, opts) : ensureLayer(nodes[0]!.packages!, opts)).catch((err: unknown) => located(err, topology, nodes));
       handles.push(h);
       for (const n of nodes) byNode.set(n.name, h);
     }

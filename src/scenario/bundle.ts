@@ -12,6 +12,9 @@ import type { Scenario } from './model.js';
 import type { JournalEntry, ScenarioRun } from './runner.js';
 import { outside } from '../topology/path-fields.js';
 import { fitShared, type Shared } from './bundle-budget.js';
+import { fileMember, LOCK_MEMBER, packageLock, readPackageLock, rewriteFileSources } from './bundle-layers.js';
+import { usesDefaultGuest } from '../runtime/lab.js';
+import type { ResolvedPackage } from '../guest/apt-closure.js';
 import { capsText, removeTree, unpackBounded, UnpackInterrupted, UNPACK_LIMITS, type UnpackLimits } from './unpack.js';
 
 export const BUNDLE_FORMAT = 1;
@@ -58,9 +61,10 @@ export async function versions(accel: string | undefined): Promise<Record<string
 }
 
 /** The scenario as it replays from the bundle: its topology is the bundle's copy, its seed fixed. */
-function replayableScenario(s: Scenario): string {
+function replayableScenario(s: Scenario, rewritten: boolean): string {
   const doc = parseDocument(s.text);
-  if (s.topologyFile) doc.set('topology', 'topology.yaml');
+  // An inline topology whose files: were rewritten replays from topology.yaml (the same text, beside scenario.yaml).
+  if (s.topologyFile || rewritten) doc.set('topology', 'topology.yaml');
   doc.set('seed', s.seed);
   return doc.toString({ lineWidth: 0, flowCollectionPadding: false });
 }
@@ -87,10 +91,20 @@ export async function writeBundle(run: ScenarioRun, dir: string, opts: { file?: 
   const stage = await mkdtemp(path.join(os.tmpdir(), 'topo-bundle-'));
   try {
     const files: string[] = [];
-    await put(stage, 'scenario.yaml', replayableScenario(s), files);
+    const original = s.topologyFile ? await readFile(s.topologyFile, 'utf8') : stringify((parseDocument(s.text).toJS() as { topology: unknown }).topology);
+    // files: sources travel in the bundle, and its topology names them there.
+    const base = path.dirname(s.topologyFile ?? s.file);
+    const { text: topoText, sources } = rewriteFileSources(original, base, (abs) => fileMember(abs, base, memberPath));
+    await put(stage, 'scenario.yaml', replayableScenario(s, sources.length > 0), files);
     await put(stage, 'scenario.original.yaml', s.text, files);
-    const topoText = s.topologyFile ? await readFile(s.topologyFile, 'utf8') : stringify((parseDocument(s.text).toJS() as { topology: unknown }).topology);
     await put(stage, 'topology.yaml', topoText, files);
+    for (const src of new Map(sources.map((x) => [x.value, x.abs]))) {
+      const data = await readFile(src[1]).catch(() => undefined);
+      if (data) await put(stage, src[0], data, files);
+    }
+    if (original !== topoText) await put(stage, 'topology.original.yaml', original, files);
+    const lock = await packageLock(s.topology, usesDefaultGuest);
+    if (lock) await put(stage, LOCK_MEMBER, `${JSON.stringify(lock, null, 2)}\n`, files);
     await put(stage, 'topology.resolved.json', `${JSON.stringify(s.topology, null, 2)}\n`, files);
     await put(stage, 'seed', `${s.seed}\n`, files);
     await put(stage, 'events.jsonl', jsonl(run.journal), files);
@@ -149,6 +163,8 @@ export interface OpenedBundle {
   dir: string;
   manifest: BundleManifest;
   scenarioFile: string;
+  /** Exact package versions by node from packages.lock.json; replay builds or finds exactly these layers. */
+  layerPins?: Map<string, ResolvedPackage[]>;
   close(): Promise<void>;
 }
 
@@ -183,7 +199,13 @@ export async function openBundle(file: string, opts: { signal?: AbortSignal; lim
     if (typeof f !== 'string' || outside(dir, path.resolve(dir, f))) throw await fail(`corrupt bundle: ${MANIFEST} lists ${JSON.stringify(f)}, which is not a file of the bundle`);
     if (!(await access(path.join(dir, f)).then(() => true, () => false))) throw await fail(`corrupt bundle: ${f} is missing`);
   }
-  return { dir, manifest, scenarioFile: path.join(dir, 'scenario.yaml'), close };
+  let layerPins: Map<string, ResolvedPackage[]> | undefined;
+  try {
+    layerPins = await readPackageLock(dir);
+  } catch (err) {
+    throw await fail((err as Error).message);
+  }
+  return { dir, manifest, scenarioFile: path.join(dir, 'scenario.yaml'), layerPins, close };
 }
 
 /** Every file of a directory tree, relative (for tests and `topo bundle` listings). */

@@ -126,6 +126,8 @@ export interface RunScenarioOptions extends StepHooks {
   onEvent?: (e: SupervisorEvent) => void;
   /** Called with the lab still up and the first failed step (`--pause-on-failure`); teardown waits for it. */
   onFailurePause?: (lab: Lab, failed: StepResult) => Promise<void>;
+  /** Exact package versions by node (a replayed bundle's packages.lock.json). */
+  layerPins?: UpOptions['layerPins'];
 }
 
 export async function runScenario(scenario: Scenario, opts: RunScenarioOptions = {}): Promise<ScenarioRun> {
@@ -152,6 +154,7 @@ export async function runScenario(scenario: Scenario, opts: RunScenarioOptions =
       signal: abort.signal,
       forwardLinks: scenario.forwardLinks,
       seed: scenario.seed,
+      layerPins: opts.layerPins,
       onEvent: (e) => {
         // Console lines are in the logs already; an error travels as its code and message.
         if (e.type !== 'console') log({ time: now(), ...e, ...('error' in e && e.error ? { error: { code: e.error.code, message: e.error.message } } : {}) } as JournalEntry);

@@ -94,7 +94,7 @@ links:
   }, 180_000);
 });
 
-describe('uefi without a disk, with prepared TPM state', () => {
+describe('uefi without a disk, with prepared TPM state and packages:', () => {
   let lab: Lab;
   let tpmDir: string;
   let digest: string;
@@ -106,10 +106,14 @@ describe('uefi without a disk, with prepared TPM state', () => {
     lab = await boot('uefi', `
 name: e2e-uefi-bare
 nodes:
-  fw: { kind: uefi, tpm: { state: ./tpm-state } }
+  fw: { kind: uefi, tpm: { state: ./tpm-state }, packages: [iperf3], files: { /etc/motd: { string: "uefi files\\n" } } }
 `);
   }, 300_000);
   afterAll(() => lab?.down({ force: true }));
+
+  it('runs packages: from its layer (virtio-blk-pci on q35) and has its files:', async () => {
+    expect(await sh(lab, 'fw', 'iperf3 --version | head -c 8; cat /etc/motd; grep -c " erofs " /proc/mounts')).toEqual({ code: 0, out: 'iperf 3.uefi files\n1' });
+  });
 
   it('boots to the guest\'s ready line, sees /dev/tpm0 and EFI, and leaves DIR byte-identical', async () => {
     expect(await sh(lab, 'fw', 'test -e /dev/tpm0 && test -d /sys/firmware/efi && echo ok')).toEqual({ code: 0, out: 'ok' });

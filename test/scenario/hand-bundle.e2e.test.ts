@@ -15,7 +15,8 @@ const run = (args: string[]) => topo(args, { TOPO_RUN_DIR: base });
 beforeAll(async () => {
   base = await mkdtemp(path.join(os.tmpdir(), 'topo-hand-'));
   const file = path.join(base, 'hand.yaml');
-  await writeFile(file, 'name: hand\ndefaults: { memory: 192M }\nnodes:\n  a: {}\n  b: {}\nlinks:\n  - { endpoints: [a:eth1, b:eth1], forward: true }\n');
+  await writeFile(path.join(base, 'motd'), 'from files:\n');
+  await writeFile(file, 'name: hand\ndefaults: { memory: 192M }\nnodes:\n  a: {}\n  b: { files: { /etc/motd: ./motd } }\nlinks:\n  - { endpoints: [a:eth1, b:eth1], forward: true }\n');
   const up = await run(['up', '--detach', file, '--accel', 'tcg']);
   expect(up.exitCode, up.all).toBe(0);
 });
@@ -56,6 +57,9 @@ describe('hand work through the CLI becomes a replayable bundle', () => {
       { exec: { node: 'a', cmd: 'cat /tmp/note.txt; cat /sys/class/net/eth1/mtu', timeout: '300000ms', expect: { exit: 0 } } },
     ]);
     expect(await readFile(path.join(dir, 'recorded/1-note.txt'), 'utf8')).toBe('broken by hand\n');
+    // files: sources travel in the bundle, named there by its topology (the lab's directory may be gone at replay).
+    expect(await readFile(path.join(dir, 'files/host', base, 'motd'), 'utf8')).toBe('from files:\n');
+    expect(await readFile(path.join(dir, 'topology.yaml'), 'utf8')).toContain(`/etc/motd: files/host${base}/motd`);
     const events = await readFile(path.join(dir, 'events.jsonl'), 'utf8');
     expect(events).toMatch(/"type":"op","ms":\d+,"op":"exec","node":"a","cmd":"cat \/tmp\/note.txt; cat \/sys\/class\/net\/eth1\/mtu".*"stdout":"broken by hand\\n1280\\n"/);
     expect((await run(['down'])).exitCode).toBe(0);
