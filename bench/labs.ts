@@ -8,7 +8,7 @@ import { execa } from 'execa';
 import { ensureGuest, renderGuestConfig } from '../src/guest/index.js';
 import { hostTscKhz } from '../src/qemu/accel.js';
 import { planNode } from '../src/qemu/plan.js';
-import { up } from '../src/runtime/lab.js';
+import { up } from '../src/control/up.js';
 import { loadTopology } from '../src/topology/index.js';
 import type { ResolvedTopology } from '../src/topology/model.js';
 

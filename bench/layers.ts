@@ -7,7 +7,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { ensureLayer } from '../src/guest/layer.js';
-import { up } from '../src/runtime/lab.js';
+import { up } from '../src/control/up.js';
 import { loadTopology } from '../src/topology/index.js';
 
 const quick = process.argv.includes('--quick');

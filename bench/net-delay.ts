@@ -5,7 +5,7 @@
 import { Worker } from 'node:worker_threads';
 import { createForwardedLink } from '../src/net/forwarder.js';
 import { NO_IMPAIRMENT } from '../src/net/impair.js';
-import { socketPair } from '../src/net/socketpair.js';
+import { socketPair } from '../src/host/socketpair.js';
 import type { ResolvedLink } from '../src/topology/model.js';
 
 // Plain JS so the worker needs no TypeScript loader. Frame: 4-byte length, 14-byte Ethernet header, 4-byte sequence.

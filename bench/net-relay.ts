@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { createForwardedLink, type ForwardedLink } from '../src/net/forwarder.js';
 import { NO_IMPAIRMENT } from '../src/net/impair.js';
-import { socketPair } from '../src/net/socketpair.js';
+import { socketPair } from '../src/host/socketpair.js';
 import type { Impairment, ResolvedLink } from '../src/topology/model.js';
 import { delayTable } from './net-delay.js';
 import { hotPathTable } from './net-hotpath.js';

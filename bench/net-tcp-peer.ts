@@ -2,7 +2,7 @@
 // reader thread (the far QEMU). argv: SECRET_HEX. Prints "listening PORT", then "FRAMES LAST_READ_EPOCH_MS DROPS"
 // every 20 ms until stdin ends.
 import { Worker } from 'node:worker_threads';
-import { socketPair } from '../src/net/socketpair.js';
+import { socketPair } from '../src/host/socketpair.js';
 import { TcpLinkEnd } from '../src/net/tcp-link.js';
 import { READER } from './net-workers.js';
 

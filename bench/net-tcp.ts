@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import { createForwardedLink } from '../src/net/forwarder.js';
-import { socketPair } from '../src/net/socketpair.js';
+import { socketPair } from '../src/host/socketpair.js';
 import { TcpLinkEnd } from '../src/net/tcp-link.js';
 import { READER, WRITER } from './net-workers.js';
 

@@ -1,17 +1,19 @@
 // Library entry: the same engine as the CLI. `await using lab = await up('lab.yaml')` tears down on scope exit.
 import { TopoError } from './errors.js';
-import { up as upTopology, type Lab, type UpOptions } from './runtime/lab.js';
+import { type Lab } from './runtime/lab.js';
+import { up as upTopology, type UpOptions } from './control/up.js';
 import { formatDiagnostic, loadTopology } from './topology/index.js';
 import type { ResolvedTopology } from './topology/model.js';
 
 export { TopoError, isTopoError } from './errors.js';
 export * from './topology/index.js';
 export type * from './topology/model.js';
-export { Lab, type UpOptions, type ExecResult } from './runtime/lab.js';
+export { Lab, type ExecResult } from './runtime/lab.js';
+export type { UpOptions } from './control/up.js';
 export { connect, RemoteLab, type ConnectOptions } from './control/remote-lab.js';
-export type { ExecOptions, LabHandle, LinkHandle, NodeHandle } from './runtime/handles.js';
-export type { LabStatus, NodeStatus, LinkStatus, PublicNodeState } from './runtime/status.js';
-export type * from './runtime/events.js';
+export type { ExecOptions, LabHandle, LinkHandle, NodeHandle } from './api/handles.js';
+export type { LabStatus, NodeStatus, LinkStatus, PublicNodeState } from './api/status.js';
+export type * from './api/events.js';
 export { planNode, type NodePlan, type NodeLaunchInputs } from './qemu/plan.js';
 export { ensureGuest, guestInfo, READY_LINE, type GuestHandle, type EnsureGuestOptions } from './guest/index.js';
 export { buildEsp, type EspResult } from './guest/esp.js';

@@ -3,15 +3,15 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { TopoError } from '../errors.js';
-import { LineFramer } from '../control/lines.js';
-import type { SupervisorEvent } from '../runtime/events.js';
-import { ownSignals } from '../runtime/signals.js';
-import type { LabStatus } from '../runtime/status.js';
+import { LineFramer } from '../host/lines.js';
+import type { SupervisorEvent } from '../api/events.js';
+import { ownSignals } from '../host/signals.js';
+import type { LabStatus } from '../api/status.js';
 import type { ResolvedTopology } from '../topology/model.js';
 import { deepFreeze } from '../topology/resolve.js';
 import { errorLines, summaryLines } from '../ui/format.js';
 import type { Reporter } from '../ui/plain.js';
-import { runForeground, type UpFlags } from './up.js';
+import { runForeground, type UpFlags } from './foreground.js';
 
 /** fd of the pipe from the background supervisor to the `up --detach` that started it. */
 /** The supervisor's hand-off messages (events, the outcome) are small; this only bounds a broken child. */

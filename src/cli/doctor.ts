@@ -3,9 +3,9 @@ import { access } from 'node:fs/promises';
 import { execa } from 'execa';
 import { chooseAccel, probeAccel } from '../qemu/accel.js';
 import { EFI_STUB } from '../guest/esp.js';
-import { BWRAP_BINARY, VIRTIOFSD_BINARY } from '../runtime/virtiofsd.js';
-import { findExecutable, qemuBinary } from '../runtime/preflight.js';
-import { OVMF_CODE, OVMF_VARS } from '../runtime/uefi.js';
+import { BWRAP_BINARY, VIRTIOFSD_BINARY } from '../machine/virtiofsd.js';
+import { findExecutable, qemuBinary } from '../machine/preflight.js';
+import { OVMF_CODE, OVMF_VARS } from '../machine/uefi.js';
 
 interface Check {
   name: string;

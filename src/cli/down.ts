@@ -1,7 +1,7 @@
 // `topo down [LAB] [--all]`: stop a lab with the same guarantees as Ctrl-C on a foreground `up`; clean up a stale one.
 import { cleanStale, listLabs, socketOf, type LabEntry } from '../control/labs.js';
 import { ControlConnection } from '../control/client.js';
-import { processStartTime } from '../runtime/proc-stat.js';
+import { processStartTime } from '../host/proc-stat.js';
 import { runBase } from '../runtime/rundir.js';
 import { TopoError } from '../errors.js';
 import { findLab, type LabFlags } from './lab-args.js';

@@ -4,7 +4,7 @@ import { ControlConnection } from '../control/client.js';
 import { countersEvents, readJournal, type JournalEvent } from '../control/journal-follow.js';
 import { socketOf } from '../control/labs.js';
 import { TopoError } from '../errors.js';
-import type { LabStatus } from '../runtime/status.js';
+import type { LabStatus } from '../api/status.js';
 import { parseDuration } from '../topology/units.js';
 import { findLab, type LabFlags } from './lab-args.js';
 

@@ -3,7 +3,7 @@ import { isTopoError } from '../errors.js';
 import { buildEsp } from '../guest/esp.js';
 import { ensureGuest, guestInfo } from '../guest/index.js';
 import { listLayers } from '../guest/layer.js';
-import { ownSignals } from '../runtime/signals.js';
+import { ownSignals } from '../host/signals.js';
 import { errorLines } from '../ui/format.js';
 
 function fail(err: unknown): number {

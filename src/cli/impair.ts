@@ -2,7 +2,7 @@
 import { ControlConnection } from '../control/client.js';
 import { socketOf } from '../control/labs.js';
 import { TopoError } from '../errors.js';
-import type { Direction, ImpairmentStatus } from '../runtime/dataplane.js';
+import type { Direction, ImpairmentStatus } from '../api/dataplane.js';
 import { IMPAIR_FIELDS, impairProblem, type ImpairSpec } from '../topology/impairment.js';
 import type { Impairment } from '../topology/model.js';
 import { findLab, splitLab, type LabFlags } from './lab-args.js';

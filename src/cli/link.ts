@@ -2,7 +2,7 @@
 import { ControlConnection } from '../control/client.js';
 import { socketOf } from '../control/labs.js';
 import { TopoError } from '../errors.js';
-import type { LinkStatus } from '../runtime/status.js';
+import type { LinkStatus } from '../api/status.js';
 import { findLab, splitLab, type LabFlags } from './lab-args.js';
 
 export async function linkCommand(words: string[], flags: LabFlags): Promise<number> {

@@ -1,7 +1,7 @@
 // `topo logs [LAB] NODE [-f] [--tail N]`: what the node's console printed, and following.
 import { ControlConnection } from '../control/client.js';
 import { socketOf } from '../control/labs.js';
-import { PrintableStream } from '../ui/plain.js';
+import { PrintableStream } from '../host/printable.js';
 import { findLab, splitLab, type LabFlags } from './lab-args.js';
 import { onStdoutGone } from './stdio.js';
 

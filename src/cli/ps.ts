@@ -1,7 +1,7 @@
 // `topo ps [LAB] [--json]`: running labs, their nodes and links.
 import { listLabs } from '../control/labs.js';
 import { runBase } from '../runtime/rundir.js';
-import type { LabStatus } from '../runtime/status.js';
+import type { LabStatus } from '../api/status.js';
 import { seconds } from '../ui/format.js';
 import type { LabFlags } from './lab-args.js';
 

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { isTopoError, TopoError } from '../errors.js';
 import { parseAccelRequest } from '../qemu/accel.js';
 import type { Lab } from '../runtime/lab.js';
-import { ownSignals } from '../runtime/signals.js';
+import { ownSignals } from '../host/signals.js';
 import { isBundlePath, openBundle, writeBundle, type OpenedBundle } from '../scenario/bundle.js';
 import { junitXml } from '../scenario/junit.js';
 import { loadScenario } from '../scenario/load.js';
@@ -131,7 +131,7 @@ export async function testCommand(files: string[], flags: TestFlags): Promise<nu
       const label = bundle ? `replaying ${path.basename(bundleFile)}` : shortPath(scenario.file);
       const shown = bundle ? bundleNames(bundleFile, bundle.dir) : (t: string) => t;
       out(`${scenario.name} (${label}, seed ${scenario.seed}, ${scenario.steps.length} steps)`);
-      const list = interactive(flags) ? new (await import('../ui/step-list.js')).StepListReporter(scenario) : undefined;
+      const list = interactive(flags) ? new (await import('./step-list.js')).StepListReporter(scenario) : undefined;
       const notices: string[] = [];
       const settled = async () => {
         if (!list) return;

@@ -2,7 +2,7 @@
 import { lstat } from 'node:fs/promises';
 import net from 'node:net';
 import { TopoError } from '../errors.js';
-import { LineFramer } from './lines.js';
+import { LineFramer } from '../host/lines.js';
 import { fromBody, idInHead, MAX_LINE_BYTES, PROTOCOL_VERSION, requestLine, type Hello, type Request, type Response } from './protocol.js';
 
 const HELLO_TIMEOUT_MS = 5_000;

@@ -1,7 +1,7 @@
 // Reading a running lab's event journal (events.jsonl in its run directory), and following it as it grows.
 import { open, type FileHandle } from 'node:fs/promises';
 import { watch, type FSWatcher } from 'node:fs';
-import type { LabStatus } from '../runtime/status.js';
+import type { LabStatus } from '../api/status.js';
 
 /** One journal line: the library's event shapes (node, lab, link, notice, step, ...) with their wall-clock `time`. */
 export interface JournalEvent {

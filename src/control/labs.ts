@@ -3,7 +3,7 @@ import { lstat, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { TopoError } from '../errors.js';
 import { existingBase, labOwner, notOurRunDir, runBase } from '../runtime/rundir.js';
-import type { LabStatus } from '../runtime/status.js';
+import type { LabStatus } from '../api/status.js';
 import { ControlConnection } from './client.js';
 import { SOCKET_NAME } from './protocol.js';
 

@@ -5,7 +5,7 @@
 // The server answers each:               {"id":N,"ok":true,"result":...} | {"id":N,"ok":false,"error":{code,message,hint?,node?}}
 // Streaming ops (console, logs, channel, capture) answer ok once, then the connection carries raw bytes both ways until closed.
 import { TopoError } from '../errors.js';
-import type { Direction } from '../runtime/dataplane.js';
+import type { Direction } from '../api/dataplane.js';
 import type { ImpairSpec } from '../topology/impairment.js';
 import { MAX_DATA_BYTES, base64Length } from '../guest/agent-client.js';
 

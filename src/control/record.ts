@@ -2,11 +2,11 @@
 // its journal (events.jsonl) with its result, so `topo bundle` can write them as a scenario's steps. A console
 // session is noted, what is typed in it is not (keystrokes are not steps).
 import path from 'node:path';
-import type { OpEvent } from '../runtime/events.js';
-import { endpointLink } from '../runtime/handles.js';
+import type { OpEvent } from '../api/events.js';
+import { endpointLink } from '../api/handles.js';
 import type { Lab } from '../runtime/running-lab.js';
-import { DOWNLOAD_HEAD_SCRIPT, downloadBodyArgv, UPLOAD_SCRIPT } from '../scenario/copy.js';
-import { outputTail } from '../scenario/output.js';
+import { DOWNLOAD_HEAD_SCRIPT, downloadBodyArgv, UPLOAD_SCRIPT } from '../guest/copy-scripts.js';
+import { outputTail } from '../host/printable.js';
 import { errorBody, type Request } from './protocol.js';
 
 /** Stdin up to this size, when it is text, goes into the journal (and the step); larger stays a byte count. */

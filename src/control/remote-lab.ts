@@ -1,14 +1,14 @@
 // `connect(lab)`: the lab API of a lab running in another process, over its control socket.
 import { Duplex } from 'node:stream';
-import { hostPortIn } from '../runtime/ports.js';
+import { hostPortIn } from '../machine/ports.js';
 import { TopoError } from '../errors.js';
 import { checkExecLimits, type ExecResult } from '../guest/agent-client.js';
-import { endpointLink, type ExecOptions, type LabHandle, type LinkHandle, type NodeHandle } from '../runtime/handles.js';
+import { endpointLink, type ExecOptions, type LabHandle, type LinkHandle, type NodeHandle } from '../api/handles.js';
 import { runBase } from '../runtime/rundir.js';
-import type { ImpairmentStatus } from '../runtime/dataplane.js';
-import type { LabStatus, NodeStatus } from '../runtime/status.js';
+import type { ImpairmentStatus } from '../api/dataplane.js';
+import type { LabStatus, NodeStatus } from '../api/status.js';
 import { ControlConnection } from './client.js';
-import { LineFramer } from './lines.js';
+import { LineFramer } from '../host/lines.js';
 import { pickLab, socketOf } from './labs.js';
 
 export interface ConnectOptions {

@@ -6,7 +6,7 @@ import { TopoError } from '../errors.js';
 import { MAX_DATA_BYTES } from '../guest/agent-client.js';
 import type { Lab } from '../runtime/running-lab.js';
 import { recorded } from './record.js';
-import { ByteBudget, LineFramer } from './lines.js';
+import { ByteBudget, LineFramer } from '../host/lines.js';
 import { DEFAULT_BUFFER_BUDGET, errorBody, idInHead, MAX_LINE_BYTES, PROTOCOL_VERSION, SOCKET_NAME, STREAMING_OPS, type Hello, type Request, type Response } from './protocol.js';
 
 export interface ControlServer {

@@ -12,7 +12,7 @@
 // K kills it the same way (timed_out=0). Replies to ids nobody waits for (aborted, timed out) are ignored.
 // Bounds: stdin up to MAX_DATA_BYTES; a reply whose output is over the limit is skipped unbuffered (E_OUTPUT_LIMIT).
 import type { Duplex } from 'node:stream';
-import { ByteBudget, LineFramer } from '../control/lines.js';
+import { ByteBudget, LineFramer } from '../host/lines.js';
 import { TopoError } from '../errors.js';
 
 /** Stdin of one exec, or one copied file: the documented limit on the data itself, whatever the encoding. */

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import lockfile from 'proper-lockfile';
 import { TopoError, isTopoError } from '../errors.js';
-import { processStartTime } from '../runtime/proc-stat.js';
+import { processStartTime } from '../host/proc-stat.js';
 import { MANIFEST_FILE, findEntry, moveToTrash, type CacheEntry } from './cache.js';
 
 const REFS_DIR = 'refs';

@@ -13,7 +13,7 @@ import type { ForwardedLink, ForwardedLinkOptions, LinkStats } from './link-type
 import { PcapWriter, wallClockMs } from './pcap.js';
 import { addCounters, FramePort, zeroCounters } from './port.js';
 import { impairSeed, seedProblem } from './rng.js';
-import { socketPair } from './socketpair.js';
+import { socketPair } from '../host/socketpair.js';
 import { LearningSwitch } from './switch.js';
 
 export type {

@@ -16,7 +16,7 @@ export {
   CaptureStream, DEFAULT_CAPTURE_BUFFER, type CaptureFormat, type CaptureOptions, type CaptureStats,
 } from './capture.js';
 export { hashSeed, impairSeed, mulberry32, rngFor, seedProblem } from './rng.js';
-export { socketPair } from './socketpair.js';
+export { socketPair } from '../host/socketpair.js';
 export {
   createForwardedLink, type DropCounters, type EndpointStats, type ForwardedLink, type ForwardedLinkOptions,
   type LinkStats, type TrafficCounters,

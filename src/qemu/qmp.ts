@@ -1,7 +1,7 @@
 // Minimal QMP client over any Duplex (a socketpair end): greeting, qmp_capabilities, commands in order, events.
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
-import { LineFramer } from '../control/lines.js';
+import { LineFramer } from '../host/lines.js';
 import { TopoError } from '../errors.js';
 
 /** QMP lines are replies and events; the largest (query-qmp-schema) are well under this. */

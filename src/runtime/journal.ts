@@ -1,6 +1,6 @@
 // The lab's event journal: every event (but console lines, which the logs hold) with its wall-clock time, one JSON line each.
 import { closeSync, writeSync } from 'node:fs';
-import type { SupervisorEvent } from './events.js';
+import type { SupervisorEvent } from '../api/events.js';
 
 export class Journal {
   constructor(private fd: number | undefined) {}

@@ -1,4 +1,4 @@
-// The engine behind `topo up` and the library API: prepare resources in stages, run the supervisor, serve control.
+// The engine behind `topo up` and the library API: prepare resources in stages, run the supervisor (control: src/control/up.ts).
 import { createHash, randomBytes } from 'node:crypto';
 import { rmdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
@@ -7,23 +7,23 @@ import { ensureGuest, readyLine, renderGuestConfig } from '../guest/index.js';
 import { espImage } from '../guest/esp.js';
 import { filesArchive } from '../guest/files.js';
 import { prepareLayers, type PrepareLayersOptions } from './layers.js';
-import { plannedShares, preflightShares, shareTag } from './virtiofsd.js';
+import { plannedShares, preflightShares, shareTag } from '../machine/virtiofsd.js';
 import { chooseAccel, hostTsc, probeAccel, type AccelRequest } from '../qemu/accel.js';
 import { planNode, type Accel, type NodePlan } from '../qemu/plan.js';
 import { compilePattern } from '../topology/pattern.js';
 import type { ResolvedNode, ResolvedTopology } from '../topology/model.js';
-import type { SupervisorEvent } from './events.js';
+import type { SupervisorEvent } from '../api/events.js';
 import { Journal } from './journal.js';
-import { LinkFabric } from './links.js';
-import { allocateHostPorts } from './ports.js';
-import { preflight, qemuBinary } from './preflight.js';
-import { Janitor } from './proc-group.js';
-import { exactLine, type LinePattern } from './readiness.js';
+import { LinkFabric } from '../net/links.js';
+import { allocateHostPorts } from '../machine/ports.js';
+import { preflight, qemuBinary } from '../machine/preflight.js';
+import { Janitor } from '../host/proc-group.js';
+import { exactLine, type LinePattern } from '../machine/readiness.js';
 import { acquireRunDir, runBase } from './rundir.js';
 import { Lab } from './running-lab.js';
 import { Supervisor } from './supervisor.js';
-import { prepareUefi } from './uefi.js';
-import { CAPTURE_POLICY, secureDir } from './safe-fs.js';
+import { prepareUefi } from '../machine/uefi.js';
+import { CAPTURE_POLICY, secureDir } from '../host/safe-fs.js';
 import { keepEarlierCaptures } from './capture-dir.js';
 
 export { Lab, DEFAULT_EXEC_TIMEOUT_MS, type ExecResult } from './running-lab.js';
@@ -42,8 +42,8 @@ export interface UpOptions {
   signal?: AbortSignal;
   /** Aborting escalates a stop in progress to SIGKILL (a second Ctrl-C). */
   forceSignal?: AbortSignal;
-  /** Serve the control socket (`topo ps`, `exec`, `connect()`); default true. */
-  control?: boolean;
+  /** Serves the lab's control socket once the lab exists (src/control/up.ts passes the control server); closed at teardown. */
+  serve?: (lab: Lab) => Promise<{ close(): Promise<void> | void }>;
   /** Forward every link through the runner, so any can be impaired or captured at run time. */
   forwardAll?: boolean;
   /** Link ids forwarded through the runner even when a direct socketpair would do (a scenario impairs them). */
@@ -64,7 +64,7 @@ export function defaultReadyTimeoutMs(accel: Accel): number {
 }
 
 /** Bring a topology up: resolves once every node is ready; on failure nothing is left behind. */
-export async function up(topology: ResolvedTopology, opts: UpOptions = {}): Promise<Lab> {
+export async function startLab(topology: ResolvedTopology, opts: UpOptions = {}): Promise<Lab> {
   const emit = (e: SupervisorEvent) => opts.onEvent?.(e);
   emit({ type: 'lab', state: 'preparing', at: 0 });
   // On failure these run in reverse; once ready, `owned` passes to the lab (its down() runs them).
@@ -181,9 +181,8 @@ export async function up(topology: ResolvedTopology, opts: UpOptions = {}): Prom
       emit(e);
     });
     report = (e) => void lab.emit('event', e);
-    if (opts.control !== false) {
-      const { serveLab } = await import('../control/server.js');
-      const server = await serveLab(lab);
+    if (opts.serve) {
+      const server = await opts.serve(lab);
       owned.push(() => server.close());
     }
     const onAbort = () => void supervisor.stopAll();

@@ -5,8 +5,9 @@ import { lstat, mkdtemp, open, readdir, readFile, rename, rm, stat, unlink } fro
 import os from 'node:os';
 import path from 'node:path';
 import { TopoError } from '../errors.js';
-import { processStartTime } from './proc-stat.js';
-import { checkPrivateDir, createDirExclusive, createFileExclusive, openAppendFd, secureDir, type DirPolicy } from './safe-fs.js';
+import { processStartTime } from '../host/proc-stat.js';
+import { checkPrivateDir, createDirExclusive, createFileExclusive, openAppendFd, secureDir, type DirPolicy } from '../host/safe-fs.js';
+import type { MachineFiles } from '../machine/files.js';
 
 export const OWNER_FILE = 'owner.json';
 /** Present in a run directory taken with keep: the next `up` moves it aside instead of deleting it. */
@@ -18,18 +19,11 @@ export interface LabOwner {
   startTime: number;
 }
 
-export interface RunDir {
+export interface RunDir extends MachineFiles {
   readonly lab: string;
   readonly path: string;
   /** One line for the user when a kept run directory of an earlier run was moved aside. */
   readonly notice?: string;
-  file(name: string): string;
-  /** A new file in the run directory (O_CREAT|O_EXCL|O_NOFOLLOW); returns its path. */
-  createFile(name: string, data: string | Uint8Array, mode?: number): Promise<string>;
-  /** A new directory in the run directory (0700); returns its path. */
-  createDir(name: string): Promise<string>;
-  /** A new append-only file (O_EXCL|O_NOFOLLOW) for a log; the caller owns the fd. */
-  openLogFd(name: string): number;
   /** Remove the directory (and with it the lock). */
   remove(): Promise<void>;
   /** Done with the lab: remove, or with keep leave the files (marked kept) and drop the lock. */

@@ -1,18 +1,19 @@
 // A running lab as an object: status, nodes (exec, console, channels, restart), links (up/down), teardown.
 import { EventEmitter } from 'node:events';
-import { hostPortIn } from './ports.js';
+import { hostPortIn } from '../machine/ports.js';
 import { Duplex } from 'node:stream';
 import { TopoError } from '../errors.js';
 import { shellQuote, type ExecResult } from '../guest/agent-client.js';
 import type { Accel, HostForward } from '../qemu/plan.js';
 import type { ResolvedTopology } from '../topology/model.js';
-import type { SupervisorEvent } from './events.js';
-import type { LinkFabric } from './links.js';
+import type { SupervisorEvent } from '../api/events.js';
+import type { LinkFabric } from '../net/links.js';
 import type { RunDir } from './rundir.js';
-import { portsOf, publicState, type LabStatus, type LinkStatus, type NodeStatus } from './status.js';
+import { portsOf, publicState, type LabStatus, type LinkStatus, type NodeStatus } from '../api/status.js';
 import type { Supervisor } from './supervisor.js';
-import { DataPlane, type ImpairmentStatus } from './dataplane.js';
-import { endpointLink, type ExecOptions, type LabHandle, type LinkHandle, type NodeHandle } from './handles.js';
+import { DataPlane } from '../net/dataplane.js';
+import type { ImpairmentStatus } from '../api/dataplane.js';
+import { endpointLink, type ExecOptions, type LabHandle, type LinkHandle, type NodeHandle } from '../api/handles.js';
 
 export type { ExecResult };
 export const DEFAULT_EXEC_TIMEOUT_MS = 300_000;
@@ -224,7 +225,7 @@ export class Lab extends EventEmitter<{ event: [SupervisorEvent] }> implements L
   }
 }
 
-function consoleStream(hub: import('./console.js').ConsoleHub): Duplex {
+function consoleStream(hub: import('../machine/console.js').ConsoleHub): Duplex {
   const onData = (b: Buffer) => stream.push(b);
   const stream = new Duplex({
     read() {},
@@ -241,7 +242,7 @@ function consoleStream(hub: import('./console.js').ConsoleHub): Duplex {
   return stream;
 }
 
-function waitForLine(hub: import('./console.js').ConsoleHub, re: RegExp, timeoutMs: number, node: string): Promise<string> {
+function waitForLine(hub: import('../machine/console.js').ConsoleHub, re: RegExp, timeoutMs: number, node: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const onLine = (line: string) => {
       if (!re.test(line)) return;

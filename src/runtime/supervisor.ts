@@ -5,11 +5,11 @@ import { bootOrder } from '../topology/graph.js';
 import type { NodePlan } from '../qemu/plan.js';
 import type { ResolvedNode, ResolvedTopology } from '../topology/model.js';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ConsoleHub } from './console.js';
-import type { NodeState, SupervisorEvent } from './events.js';
-import type { LinkFabric } from './links.js';
-import { exitError, NodeProcess, type ExitInfo, type LinePattern } from './node-process.js';
-import type { Janitor } from './proc-group.js';
+import { ConsoleHub } from '../machine/console.js';
+import type { NodeState, SupervisorEvent } from '../api/events.js';
+import type { LinkFabric } from '../net/links.js';
+import { exitError, NodeProcess, type ExitInfo, type LinePattern } from '../machine/node-process.js';
+import type { Janitor } from '../host/proc-group.js';
 import { AdaptiveSlots, fixedSlots, type BootSlots } from './boot-slots.js';
 
 const RUN_FAILED = /topo-guest: (run\[\d+\] failed.*)$/;

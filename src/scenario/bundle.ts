@@ -7,7 +7,7 @@ import * as tar from 'tar';
 import { parseDocument, stringify } from 'yaml';
 import { TopoError } from '../errors.js';
 import { guestInfo } from '../guest/index.js';
-import { qemuBinary } from '../runtime/preflight.js';
+import { qemuBinary } from '../machine/preflight.js';
 import type { Scenario } from './model.js';
 import type { JournalEntry, ScenarioRun } from './runner.js';
 import { outside } from '../topology/path-fields.js';

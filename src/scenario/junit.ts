@@ -1,7 +1,7 @@
 // JUnit XML for CI report viewers: one testsuite per scenario, one testcase per step. Hand-written: the format is
 // a few fixed elements, and the one subtle part (escaping, characters XML 1.0 cannot hold) is below.
 import os from 'node:os';
-import { reportText } from '../ui/plain.js';
+import { reportText } from '../host/printable.js';
 import type { ScenarioRun, StepResult } from './runner.js';
 
 // XML 1.0 allows only \t \n \r below 0x20; no lone surrogates, no U+FFFE/U+FFFF.

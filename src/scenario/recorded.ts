@@ -2,7 +2,7 @@
 // scenario `topo bundle` writes, so "I broke it by hand" replays with `topo test BUNDLE`.
 import path from 'node:path';
 import { stringify } from 'yaml';
-import type { OpEvent } from '../runtime/events.js';
+import type { OpEvent } from '../api/events.js';
 import { oneLine } from '../topology/diagnostics.js';
 
 export interface HandScenario {

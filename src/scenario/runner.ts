@@ -2,9 +2,10 @@
 import { readFile } from 'node:fs/promises';
 import { isTopoError } from '../errors.js';
 import type { AccelRequest } from '../qemu/accel.js';
-import type { SupervisorEvent } from '../runtime/events.js';
+import type { SupervisorEvent } from '../api/events.js';
 import { Journal } from '../runtime/journal.js';
-import { up, type Lab, type UpOptions } from '../runtime/lab.js';
+import { type Lab } from '../runtime/lab.js';
+import { up, type UpOptions } from '../control/up.js';
 import { ScenarioClock } from './clock.js';
 import type { Scenario, Step } from './model.js';
 import type { StepOutput } from './output.js';

@@ -1,11 +1,11 @@
 // One step against a lab: what it does and how it fails (what was expected, what came back).
-import type { Direction } from '../runtime/dataplane.js';
+import type { Direction } from '../api/dataplane.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TopoError, isTopoError } from '../errors.js';
 import type { ExecResult } from '../guest/agent-client.js';
-import type { LinkHandle, NodeHandle } from '../runtime/handles.js';
+import type { LinkHandle, NodeHandle } from '../api/handles.js';
 import { compilePattern } from '../topology/pattern.js';
-import { reportText } from '../ui/plain.js';
+import { reportText } from '../host/printable.js';
 import { download, upload } from './copy.js';
 import type { Step } from './model.js';
 import { stepOutput, type StepOutput } from './output.js';

@@ -2,7 +2,7 @@
 import path from 'node:path';
 import { pointer, subject } from './diagnostics.js';
 import { isRecord } from './doc.js';
-import type { RuleContext } from './rules.js';
+import type { RuleContext } from './rule-context.js';
 
 type Add = (p: string, code: string, message: string, at?: 'key' | 'value') => void;
 

@@ -8,16 +8,10 @@ import { MAX_IFACE, assignInterfaces, isRecord, mergeNode, parseEndpoint } from 
 import { CMDLINE_RESERVE, KERNEL_CMDLINE_SIZE, MAX_USER_CMDLINE, RESERVED_FW_CFG_PREFIX } from './limits.js';
 import { patternProblem } from './pattern.js';
 import { checkGuestKind, checkGuestValues } from './rules-guest.js';
+import type { RuleContext } from './rule-context.js';
+
+export type { FileKind, RuleContext } from './rule-context.js';
 import { checkCidr, durationProblem, ipv4Overlap, parsePort, percentProblem, rateProblem, sizeProblem, subnetProblem } from './values.js';
-
-export type FileKind = 'file' | 'directory' | 'missing';
-
-export interface RuleContext {
-  /** Directory of the topology file: relative paths are resolved against it. */
-  dir: string;
-  /** Injected so the rules stay testable without a filesystem. */
-  fileKind: (absPath: string) => FileKind;
-}
 
 const MICROVM_ONLY = ['kernel', 'initrd', 'cmdline', 'console'] as const;
 const UEFI_ONLY = ['disk', 'tpm', 'persist', 'firmware'] as const;

@@ -1,7 +1,7 @@
 // Words for events, shared by every reporter so TTY, plain and JSON tell the same story.
 import type { TopoError } from '../errors.js';
-import type { NodeEvent } from '../runtime/events.js';
-import type { LabStatus } from '../runtime/status.js';
+import type { NodeEvent } from '../api/events.js';
+import type { LabStatus } from '../api/status.js';
 import type { ResolvedTopology } from '../topology/model.js';
 
 export function seconds(ms: number): string {

@@ -1,7 +1,7 @@
 // Non-interactive output: one plain line per state change (CI logs, pipes, --no-ui), or JSON lines with --json.
-import { StringDecoder } from 'node:string_decoder';
-import type { SupervisorEvent } from '../runtime/events.js';
+import type { SupervisorEvent } from '../api/events.js';
 import { describeNode } from './format.js';
+import { printable } from '../host/printable.js';
 
 export interface Reporter {
   handle(event: SupervisorEvent): void;
@@ -52,51 +52,4 @@ export class JsonReporter implements Reporter {
   }
 
   async close(): Promise<void> {}
-}
-
-// A whole terminal sequence: CSI (ESC [ ... final byte, e.g. the prompt's cursor query ESC[6n), OSC (ESC ] ... BEL or
-// ESC \), or a two-byte ESC X. C1 CSI (0x9b) too.
-// eslint-disable-next-line no-control-regex
-const SEQUENCE = /(?:\u001b\[|\u009b)[0-?]*[ -/]*[@-~]|\u001b\][^\u0007\u001b]*(?:\u0007|\u001b\\)|\u001b[ -~]/g;
-
-/**
- * A guest's terminal escapes and control bytes shown, not obeyed (they could move the cursor or retitle the terminal).
- * With `dropSequences`, whole terminal sequences go first (reports: they are noise there), and what is left is shown.
- */
-export function printable(line: string, opts: { dropSequences?: boolean } = {}): string {
-  const text = opts.dropSequences ? line.replace(SEQUENCE, '') : line;
-  // eslint-disable-next-line no-control-regex
-  return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
-}
-
-/** Guest text for a text report (failure lines, JUnit, events.jsonl): lines kept, terminal sequences dropped, CRs gone. */
-export function reportText(text: string): string {
-  return printable(text.replace(/\r+\n/g, '\n').replace(/\r+$/, ''), { dropSequences: true });
-}
-
-/**
- * `printable` for a byte stream shown on a terminal (`topo logs`): line ends stay line ends (a CR before LF is
- * dropped), every other control byte is shown escaped. Chunks may split UTF-8 characters and CR LF pairs.
- */
-export class PrintableStream {
-  private readonly decoder = new StringDecoder('utf8');
-  private cr = false;
-
-  write(chunk: Buffer): string {
-    return this.text(this.decoder.write(chunk));
-  }
-
-  end(): string {
-    const rest = this.text(this.decoder.end());
-    const cr = this.cr ? printable('\r') : '';
-    this.cr = false;
-    return rest + cr;
-  }
-
-  private text(s: string): string {
-    const held = this.cr ? '\r' : '';
-    this.cr = s.endsWith('\r');
-    const body = held + (this.cr ? s.slice(0, -1) : s);
-    return body.split('\n').map((l, i, all) => printable(i < all.length - 1 ? l.replace(/\r$/, '') : l)).join('\n');
-  }
 }

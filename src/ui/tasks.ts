@@ -1,6 +1,6 @@
 // Interactive task list (listr2): one task per node, driven only by supervisor events.
 import { Listr, type ListrTaskWrapper } from 'listr2';
-import type { NodeEvent, SupervisorEvent } from '../runtime/events.js';
+import type { NodeEvent, SupervisorEvent } from '../api/events.js';
 import { describeNode } from './format.js';
 import type { Reporter } from './plain.js';
 
@@ -53,7 +53,7 @@ export class TaskListReporter implements Reporter {
       {
         concurrent: false,
         exitOnError: false,
-        // Signals belong to runtime/signals.ts alone.
+        // Signals belong to host/signals.ts alone.
         registerSignalListeners: false,
         rendererOptions: { collapseErrors: false, collapseSubtasks: false },
       },

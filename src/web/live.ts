@@ -3,8 +3,8 @@
 import path from 'node:path';
 import type { ControlConnection } from '../control/client.js';
 import { readJournal, type JournalEvent, type JournalFollower } from '../control/journal-follow.js';
-import type { ImpairmentStatus } from '../runtime/dataplane.js';
-import type { LabStatus } from '../runtime/status.js';
+import type { ImpairmentStatus } from '../api/dataplane.js';
+import type { LabStatus } from '../api/status.js';
 
 export interface LiveState {
   status: LabStatus;

@@ -7,7 +7,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { ControlConnection } from '../control/client.js';
 import { TopoError } from '../errors.js';
-import type { LabStatus } from '../runtime/status.js';
+import type { LabStatus } from '../api/status.js';
 import { handleApi } from './api.js';
 import { check } from './guard.js';
 import { LiveLab } from './live.js';

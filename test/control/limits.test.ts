@@ -9,7 +9,7 @@ import { ControlConnection } from '../../src/control/client.js';
 import { RemoteLab } from '../../src/control/remote-lab.js';
 import { serveLab, type ControlServer } from '../../src/control/server.js';
 import { MAX_DATA_BYTES } from '../../src/control/protocol.js';
-import type { LabStatus } from '../../src/runtime/status.js';
+import type { LabStatus } from '../../src/api/status.js';
 
 const BUDGET = 4 * 1024 * 1024;
 let dir: string;

@@ -1,6 +1,6 @@
 // The shared bounded line framer, on its own: lines across chunks, overlong lines skipped whole, a shared budget.
 import { describe, expect, it } from 'vitest';
-import { ByteBudget, LineFramer } from '../../src/control/lines.js';
+import { ByteBudget, LineFramer } from '../../src/host/lines.js';
 
 function framer(max: number, budget?: ByteBudget) {
   const lines: string[] = [];

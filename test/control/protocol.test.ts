@@ -9,7 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ControlConnection } from '../../src/control/client.js';
 import { MAX_LINE_BYTES } from '../../src/control/protocol.js';
 import { connect } from '../../src/control/remote-lab.js';
-import { up, type Lab } from '../../src/runtime/lab.js';
+import { type Lab } from '../../src/runtime/lab.js';
+import { up } from '../../src/control/up.js';
 import { node, topology } from '../helpers/model.js';
 
 const fake = fileURLToPath(new URL('../fixtures/fake-qemu.mjs', import.meta.url));

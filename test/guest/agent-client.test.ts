@@ -3,7 +3,7 @@ import { Duplex, PassThrough } from 'node:stream';
 import { createHash, randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { AgentClient, shellQuote, type AgentClientOptions } from '../../src/guest/agent-client.js';
-import { ByteBudget } from '../../src/control/lines.js';
+import { ByteBudget } from '../../src/host/lines.js';
 
 /**
  * An in-process channel: what the client writes, the fake guest reads, and the other way round.

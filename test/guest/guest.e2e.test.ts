@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash, randomBytes } from 'node:crypto';
 import { ensureGuest, isReadyLine, readyLine, renderGuestConfig, type GuestArtifacts } from '../../src/guest/index.js';
-import { socketFromFd } from '../../src/runtime/fds.js';
+import { socketFromFd } from '../../src/host/fds.js';
 import { bootGuest, socketpair, type BootedGuest } from '../helpers/boot-guest.js';
 import { iface, node } from '../helpers/model.js';
 

@@ -9,14 +9,14 @@ import { hostTscKhz } from '../../src/qemu/accel.js';
 import { qemuOpts } from '../../src/qemu/escape.js';
 import { planNode, type FdSlot, type NodePlan } from '../../src/qemu/plan.js';
 import type { QmpClient } from '../../src/qemu/qmp.js';
-import { closeFd, socketFromFd, socketPair } from '../../src/runtime/fds.js';
-import { ConsoleHub } from '../../src/runtime/console.js';
-import { NodeProcess } from '../../src/runtime/node-process.js';
-import { LineSplitter } from '../../src/runtime/tail.js';
+import { closeFd, socketFromFd, socketPair } from '../../src/host/fds.js';
+import { ConsoleHub } from '../../src/machine/console.js';
+import { NodeProcess } from '../../src/machine/node-process.js';
+import { LineSplitter } from '../../src/host/tail.js';
 import type { ResolvedInterface } from '../../src/topology/model.js';
 import { iface, node, topology } from './model.js';
 
-export { socketPair as socketpair } from '../../src/runtime/fds.js';
+export { socketPair as socketpair } from '../../src/host/fds.js';
 
 export interface BootOptions {
   /** fw_cfg configuration; omitted = boot with no configuration at all. */

@@ -3,7 +3,7 @@ import { Duplex } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { MAX_FRAME_LEN, encodeFrame, encodeHeader, maxFrameLenFor } from '../../src/net/framing.js';
 import { FramePort } from '../../src/net/port.js';
-import { socketPair } from '../../src/net/socketpair.js';
+import { socketPair } from '../../src/host/socketpair.js';
 import { BROADCAST, ethFrame, payloadOf, until } from './helpers.js';
 
 const A = '02:00:00:00:00:0a';

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureGuest, readyLine, renderGuestConfig } from '../../src/guest/index.js';
 import { createForwardedLink, type ForwardedLink } from '../../src/net/forwarder.js';
-import { socketPair } from '../../src/net/socketpair.js';
+import { socketPair } from '../../src/host/socketpair.js';
 import { TcpLinkEnd } from '../../src/net/tcp-link.js';
 import { bootGuest, socketpair, type BootedGuest } from '../helpers/boot-guest.js';
 import { iface, node } from '../helpers/model.js';

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createForwardedLink, type ForwardedLink } from '../../src/net/forwarder.js';
 import { FrameDecoder } from '../../src/net/framing.js';
-import { socketPair } from '../../src/net/socketpair.js';
+import { socketPair } from '../../src/host/socketpair.js';
 import type { HelloAuth } from '../../src/net/tcp-hello.js';
 import { TcpLinkEnd, type TcpLinkEndOptions } from '../../src/net/tcp-link.js';
 import { until } from './helpers.js';

@@ -5,8 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { SupervisorEvent } from '../../src/runtime/events.js';
-import { up } from '../../src/runtime/lab.js';
+import type { SupervisorEvent } from '../../src/api/events.js';
+import { up } from '../../src/control/up.js';
 import { iface, node, topology } from '../helpers/model.js';
 
 const fake = fileURLToPath(new URL('../fixtures/fake-qemu.mjs', import.meta.url));

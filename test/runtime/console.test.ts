@@ -3,8 +3,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ConsoleHub, MAX_LINE } from '../../src/runtime/console.js';
-import { exactLine, watchReadiness } from '../../src/runtime/readiness.js';
+import { ConsoleHub, MAX_LINE } from '../../src/machine/console.js';
+import { exactLine, watchReadiness } from '../../src/machine/readiness.js';
 import { TopoError } from '../../src/errors.js';
 
 let dir: string | undefined;

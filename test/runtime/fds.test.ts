@@ -1,8 +1,8 @@
 // Socketpair ends must reach only the child they are handed to: every other child sees none of them.
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
-import { LinkFabric } from '../../src/runtime/links.js';
-import { closeFd, socketPair } from '../../src/runtime/fds.js';
+import { LinkFabric } from '../../src/net/links.js';
+import { closeFd, socketPair } from '../../src/host/fds.js';
 import { iface, node, topology } from '../helpers/model.js';
 
 const fdsOfChild = async (extra: number[] = []) => {

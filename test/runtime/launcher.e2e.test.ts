@@ -7,9 +7,10 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildEsp } from '../../src/guest/esp.js';
-import type { SupervisorEvent } from '../../src/runtime/events.js';
-import { up, type Lab } from '../../src/runtime/lab.js';
-import { prepareTpmState } from '../../src/runtime/swtpm.js';
+import type { SupervisorEvent } from '../../src/api/events.js';
+import { type Lab } from '../../src/runtime/lab.js';
+import { up } from '../../src/control/up.js';
+import { prepareTpmState } from '../../src/machine/swtpm.js';
 import { loadTopology } from '../../src/topology/index.js';
 
 let base: string;

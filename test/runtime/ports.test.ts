@@ -3,7 +3,7 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import getPort from 'get-port';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { allocateHostPorts, FORWARD_BIND, hostPortIn } from '../../src/runtime/ports.js';
+import { allocateHostPorts, FORWARD_BIND, hostPortIn } from '../../src/machine/ports.js';
 import type { PortForward } from '../../src/topology/model.js';
 import { node } from '../helpers/model.js';
 

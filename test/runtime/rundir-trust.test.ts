@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TopoError } from '../../src/errors.js';
 import { acquireRunDir } from '../../src/runtime/rundir.js';
-import { CAPTURE_POLICY, createFileExclusive, openAppendFd, secureDir } from '../../src/runtime/safe-fs.js';
+import { CAPTURE_POLICY, createFileExclusive, openAppendFd, secureDir } from '../../src/host/safe-fs.js';
 import { topo } from '../helpers/cli.js';
 import { asNobody, NOBODY, sandbox } from '../helpers/other-user.js';
 

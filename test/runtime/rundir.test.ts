@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { acquireRunDir, KEPT_FILE, labOwner, OWNER_FILE } from '../../src/runtime/rundir.js';
-import { processStartTime } from '../../src/runtime/proc-stat.js';
+import { processStartTime } from '../../src/host/proc-stat.js';
 
 let base: string;
 const bootId = async () => (await readFile('/proc/sys/kernel/random/boot_id', 'utf8')).trim();

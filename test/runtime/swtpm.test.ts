@@ -5,8 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TopoError } from '../../src/errors.js';
-import { closeFd } from '../../src/runtime/fds.js';
-import { prepareTpmState, Swtpm, swtpmArgs, swtpmSetupArgs } from '../../src/runtime/swtpm.js';
+import { closeFd } from '../../src/host/fds.js';
+import { prepareTpmState, Swtpm, swtpmArgs, swtpmSetupArgs } from '../../src/machine/swtpm.js';
 
 let dir: string;
 beforeEach(async () => {

@@ -6,7 +6,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildEsp } from '../../src/guest/esp.js';
-import { up, type Lab } from '../../src/runtime/lab.js';
+import { type Lab } from '../../src/runtime/lab.js';
+import { up } from '../../src/control/up.js';
 import { loadTopology } from '../../src/topology/index.js';
 
 let lab: Lab;

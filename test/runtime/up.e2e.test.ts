@@ -6,7 +6,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { up, type Lab } from '../../src/runtime/lab.js';
+import { type Lab } from '../../src/runtime/lab.js';
+import { up } from '../../src/control/up.js';
 import { loadTopology } from '../../src/topology/index.js';
 import { repoRoot } from '../helpers/cli.js';
 

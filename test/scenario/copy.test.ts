@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { download, MAX_COPY_BYTES, upload } from '../../src/scenario/copy.js';
 import type { ExecResult } from '../../src/guest/agent-client.js';
-import type { NodeHandle } from '../../src/runtime/handles.js';
+import type { NodeHandle } from '../../src/api/handles.js';
 import { asNobody, sandbox } from '../helpers/other-user.js';
 
 let dir: string;

@@ -7,15 +7,15 @@ import { XMLParser } from 'fast-xml-parser';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { stepLines, summaryLine } from '../../src/cli/test.js';
 import type { ExecResult } from '../../src/guest/agent-client.js';
-import type { NodeHandle } from '../../src/runtime/handles.js';
+import type { NodeHandle } from '../../src/api/handles.js';
 import { ScenarioClock } from '../../src/scenario/clock.js';
 import { junitXml } from '../../src/scenario/junit.js';
 import { loadScenario } from '../../src/scenario/load.js';
 import type { Scenario } from '../../src/scenario/model.js';
-import { outputTail } from '../../src/scenario/output.js';
+import { outputTail } from '../../src/host/printable.js';
 import { runScenario, runSteps, type JournalEntry, type ScenarioRun } from '../../src/scenario/runner.js';
 import type { StepLab } from '../../src/scenario/steps.js';
-import { printable, reportText } from '../../src/ui/plain.js';
+import { printable, reportText } from '../../src/host/printable.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const ok = (stdout = '', exitCode = 0, stderr = ''): ExecResult => ({ exitCode, stdout: Buffer.from(stdout), stderr: Buffer.from(stderr), timedOut: false });

@@ -1,6 +1,6 @@
 // A link a scenario impairs must be forwarded even when the file alone makes it a direct socketpair.
 import { describe, expect, it } from 'vitest';
-import { LinkFabric } from '../../src/runtime/links.js';
+import { LinkFabric } from '../../src/net/links.js';
 import { iface, node, topology } from '../helpers/model.js';
 
 const p2p = (id: string, index: number) => ({ id, index, kind: 'p2p' as const, mtu: 1500, capture: false, endpoints: [{ node: 'a', iface: `eth${index + 1}`, mac: 'x' }, { node: 'b', iface: `eth${index + 1}`, mac: 'y' }] });

@@ -3,7 +3,7 @@ import { PassThrough } from 'node:stream';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { describe, expect, it } from 'vitest';
 import type { ExecResult } from '../../src/guest/agent-client.js';
-import type { LinkHandle, NodeHandle } from '../../src/runtime/handles.js';
+import type { LinkHandle, NodeHandle } from '../../src/api/handles.js';
 import { junitXml, xmlEscape } from '../../src/scenario/junit.js';
 import { loadScenario } from '../../src/scenario/load.js';
 import type { Scenario } from '../../src/scenario/model.js';

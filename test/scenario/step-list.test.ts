@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { loadScenario } from '../../src/scenario/load.js';
-import { StepListReporter } from '../../src/ui/step-list.js';
+import { StepListReporter } from '../../src/cli/step-list.js';
 import { tempDir } from '../helpers/tmp.js';
 
 /** Loads the scenario text, drives a simple-renderer list with it, and returns everything it wrote. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PrintableStream, printable } from '../../src/ui/plain.js';
+import { PrintableStream, printable } from '../../src/host/printable.js';
 
 describe('--follow output', () => {
   it("shows a guest's terminal escapes instead of passing them to our terminal", () => {

@@ -2,7 +2,7 @@
 import { Listr, type ListrTaskWrapper } from 'listr2';
 import type { Scenario, Step } from '../scenario/model.js';
 import type { StepResult } from '../scenario/runner.js';
-import { seconds } from './format.js';
+import { seconds } from '../ui/format.js';
 
 type Wrapper = ListrTaskWrapper<unknown, never, never>;
 
@@ -30,7 +30,7 @@ export class StepListReporter {
         { title: `boot lab ${scenario.topology.name}`, task: task(this.boot) },
         ...scenario.steps.map((s: Step, i) => ({ title: `${i + 1}. ${s.name}`, task: task(this.steps[i] as Pending) })),
       ],
-      // Signals belong to runtime/signals.ts alone; failures are printed in full after the list.
+      // Signals belong to host/signals.ts alone; failures are printed in full after the list.
       { concurrent: false, exitOnError: false, registerSignalListeners: false, renderer: opts.renderer ?? 'default', rendererOptions: { collapseErrors: false } },
     );
     this.run = list.run().catch(() => undefined);

@@ -3,7 +3,7 @@ import { open, readFile, writeFile } from 'node:fs/promises';
 import { TopoError } from '../errors.js';
 import type { DiskFormat } from '../qemu/plan.js';
 import type { ResolvedNode } from '../topology/model.js';
-import type { RunDir } from './rundir.js';
+import type { MachineFiles } from './files.js';
 import { prepareTpmState } from './swtpm.js';
 
 export const OVMF_CODE = '/usr/share/OVMF/OVMF_CODE_4M.fd';
@@ -31,7 +31,7 @@ export interface UefiInputs {
 }
 
 /** `esp` builds (or finds) the default guest's ESP image: called only for a node without a disk. */
-export async function prepareUefi(node: ResolvedNode, runDir: RunDir, esp?: () => Promise<string>): Promise<UefiInputs> {
+export async function prepareUefi(node: ResolvedNode, runDir: MachineFiles, esp?: () => Promise<string>): Promise<UefiInputs> {
   const code = node.firmware?.code ?? OVMF_CODE;
   const templateFile = node.firmware?.vars ?? OVMF_VARS;
   const template = await readFile(templateFile).catch((err: unknown) => {

@@ -7,12 +7,12 @@ import { AgentClient } from '../guest/agent-client.js';
 import { QmpClient } from '../qemu/qmp.js';
 import type { FdSlot, NodePlan } from '../qemu/plan.js';
 import type { ConsoleHub } from './console.js';
-import { closeFd, socketFromFd, socketPair } from './fds.js';
-import { spawnGroup, type GroupChild, type Janitor } from './proc-group.js';
+import { closeFd, socketFromFd, socketPair } from '../host/fds.js';
+import { spawnGroup, type GroupChild, type Janitor } from '../host/proc-group.js';
 import { watchReadiness, type LinePattern } from './readiness.js';
 import { Swtpm } from './swtpm.js';
 import { Virtiofsd } from './virtiofsd.js';
-import { ByteTail, LineTail } from './tail.js';
+import { ByteTail, LineTail } from '../host/tail.js';
 
 export type { LinePattern } from './readiness.js';
 

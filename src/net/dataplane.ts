@@ -1,32 +1,13 @@
 // Run-time operations on forwarded links: impairments by endpoint and direction, live capture, counters.
 import type { Readable } from 'node:stream';
 import { TopoError } from '../errors.js';
-import type { ForwardedLink } from '../net/index.js';
+import type { ForwardedLink } from './index.js';
 import { parseImpairment, type ImpairSpec } from '../topology/impairment.js';
 import type { Impairment, ResolvedLink, ResolvedTopology } from '../topology/model.js';
-import { endpointLink } from './handles.js';
+import { endpointLink } from '../api/handles.js';
 import type { LinkFabric } from './links.js';
 
-export type Direction = 'both' | 'out' | 'in';
-
-export interface ImpairOptions {
-  /** Relative to the endpoint named: `out` = frames it sends, `in` = frames it receives. Default both. */
-  direction?: Direction;
-}
-
-export interface ImpairmentStatus {
-  readonly link: string;
-  /** Frames travelling towards this endpoint get `impair`. */
-  readonly to: string;
-  readonly impair?: Impairment;
-}
-
-export interface LinkCounters {
-  readonly endpoint: string;
-  readonly rx: { frames: number; bytes: number };
-  readonly tx: { frames: number; bytes: number };
-  readonly drops: { loss: number; queue: number; malformed: number; oversize: number; down: number; disconnected: number };
-}
+import type { ImpairOptions, ImpairmentStatus, LinkCounters } from '../api/dataplane.js';
 
 export class DataPlane {
   constructor(

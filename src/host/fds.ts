@@ -2,7 +2,7 @@
 import { closeSync } from 'node:fs';
 import net from 'node:net';
 
-export { socketPair } from '../net/socketpair.js';
+export { socketPair } from './socketpair.js';
 
 /** Close a raw fd we own, ignoring EBADF (already closed by a wrapper). */
 export function closeFd(fd: number | undefined): void {

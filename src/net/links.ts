@@ -1,8 +1,8 @@
 // The link fabric: direct socketpairs for plain point-to-point links, runner-forwarded links for the rest.
-import { createForwardedLink, type ForwardedLink } from '../net/index.js';
+import { createForwardedLink, type ForwardedLink } from './index.js';
 import { TopoError } from '../errors.js';
 import type { ResolvedLink, ResolvedTopology } from '../topology/model.js';
-import { closeFd, socketPair } from './fds.js';
+import { closeFd, socketPair } from '../host/fds.js';
 
 interface DirectLink {
   kind: 'direct';

@@ -4,9 +4,9 @@ import { readSync, writeSync } from 'node:fs';
 import { cp, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { TopoError } from '../errors.js';
-import { closeFd, socketPair } from './fds.js';
-import { spawnGroup, type GroupChild, type Janitor } from './proc-group.js';
-import { ByteTail } from './tail.js';
+import { closeFd, socketPair } from '../host/fds.js';
+import { spawnGroup, type GroupChild, type Janitor } from '../host/proc-group.js';
+import { ByteTail } from '../host/tail.js';
 
 export const SWTPM_BINARY = 'swtpm';
 export const SWTPM_SETUP_BINARY = 'swtpm_setup';
