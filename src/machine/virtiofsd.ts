@@ -11,7 +11,7 @@ import type { ResolvedNode, ResolvedTopology } from '../topology/model.js';
 import { locateNodeField } from '../topology/locate.js';
 import { findExecutable } from './preflight.js';
 import { spawnGroup, type GroupChild, type Janitor } from '../host/proc-group.js';
-import { shareSeccompFilter } from '../machine/share-seccomp.js';
+import { shareSeccompFilter } from './share-seccomp.js';
 import { ByteTail } from '../host/tail.js';
 
 export const VIRTIOFSD_BINARY = '/usr/lib/qemu/virtiofsd';
