@@ -1,5 +1,5 @@
 // Helpers for driving a fake lab through a LabHandle: traffic on its link, counters, console and pcap reading.
-import type { Readable } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import type { LabHandle } from '../../src/runtime/handles.js';
 import type { LinkCounters } from '../../src/runtime/dataplane.js';
 import { until } from './fake-lab.js';
@@ -28,9 +28,9 @@ export async function settled(h: LabHandle, before: Record<string, LinkCounters>
     const now = await counters(h);
     const done = Object.entries(sent).every(([ep, n]) => now[ep]!.rx.frames - before[ep]!.rx.frames === n);
     const out = (ep: string) => now[ep]!.tx.frames + now[ep]!.drops.loss - before[ep]!.tx.frames - before[ep]!.drops.loss;
-    // Each frame from one end was either handed to the other or dropped on its way there.
-    const delivered = out('a:eth1') === (sent['b:eth1'] ?? 0) && out('b:eth1') === (sent['a:eth1'] ?? 0);
-    return done && delivered ? now : undefined;
+    // Each frame was either handed over or lost on its way (which way is the caller's to check).
+    const total = Object.values(sent).reduce((x, y) => x + y, 0);
+    return done && out('a:eth1') + out('b:eth1') === total ? now : undefined;
   }, `frames ${JSON.stringify(sent)} counted`);
 }
 
@@ -59,3 +59,16 @@ export function pcapFrames(buf: Buffer): Buffer[] {
 
 /** The fake payload of a frame: "<node> netX seq K". */
 export const payload = (frame: Buffer) => frame.subarray(14).toString('latin1').replace(/\0.*$/s, '');
+
+/** A node's console stream, once it surely receives (a typed line came back through it). */
+export async function liveConsole(h: LabHandle, node: string): Promise<{ stream: Duplex; text: () => string }> {
+  const stream = h.node(node).console();
+  const seen = collect(stream);
+  const probe = `probe-${Math.random().toString(36).slice(2)}`;
+  await until(async () => {
+    stream.write(`${probe}\r`);
+    await new Promise((r) => setTimeout(r, 50));
+    return seen.text().includes(probe) ? true : undefined;
+  }, `${node}'s console`);
+  return { stream, text: seen.text };
+}
