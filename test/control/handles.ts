@@ -41,6 +41,8 @@ export const delta = (a: Record<string, LinkCounters>, b: Record<string, LinkCou
 export function collect(stream: Readable): { text: () => string; bytes: () => Buffer } {
   const chunks: Buffer[] = [];
   stream.on('data', (b: Buffer) => chunks.push(b));
+  // A control stream comes paused (ControlConnection.stream): a listener alone does not start it.
+  stream.resume();
   return { text: () => Buffer.concat(chunks).toString('latin1'), bytes: () => Buffer.concat(chunks) };
 }
 

@@ -3,7 +3,9 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { ControlConnection } from '../../src/control/client.js';
 import { download, upload } from '../../src/scenario/copy.js';
 import { labAndRemote, until } from './fake-lab.js';
 import { collect } from './handles.js';
@@ -95,10 +97,6 @@ describe.each(handles)('%s', (label, get) => {
     con.destroy();
   });
 
-  it('logs: what the console printed is in the node log', async () => {
-    expect(await readFile(fake().lab.runDir.file('a.log'), 'utf8')).toMatch(/^topo-guest: ready [0-9a-f]+\r?$/m);
-  });
-
   it('channel: bytes written reach the guest program and its answer comes back (the fake echoes)', async () => {
     const chan = get().node('a').channel('data');
     const seen = collect(chan);
@@ -112,5 +110,34 @@ describe.each(handles)('%s', (label, get) => {
 
   it('an unknown channel is refused at once, naming the ones there are', () => {
     expect(() => get().node('a').channel('nope')).toThrow(expect.objectContaining({ code: 'E_NO_CHANNEL', message: 'node a has no channel "nope" (channels: data)' }));
+  });
+});
+
+describe('the logs request of the control socket', () => {
+  const logs = (req: { tail?: number; follow?: boolean }) => ControlConnection.stream(fake().lab.runDir.file('control.sock'), 'specnode', { op: 'logs', node: 'a', ...req });
+
+  it('sends what the console printed so far, or its last lines with tail, then ends', async () => {
+    const all = collect(await logs({}));
+    const ended = (s: Readable) => new Promise((r) => s.once('close', r));
+    const tail = await logs({ tail: 1 });
+    const last = collect(tail);
+    await ended(tail);
+    await until(() => (all.text().includes('topo-guest: ready') ? true : undefined), 'the ready line');
+    expect(all.text()).toMatch(/^booting a\r\n/);
+    expect(last.text().split('\n').filter((l) => l !== '')).toHaveLength(1);
+    expect(all.text().endsWith(last.text())).toBe(true);
+  });
+
+  it('with follow, goes on with what the console prints from then on', async () => {
+    const sock = await logs({ follow: true, tail: 0 });
+    const got = collect(sock);
+    const con = fake().lab.node('a').console();
+    await until(() => {
+      con.write('followed-line\r');
+      return got.text().includes('followed-line\r\n') ? true : undefined;
+    }, 'the followed line');
+    con.destroy();
+    sock.destroy();
+    expect(got.text()).not.toContain('booting a');
   });
 });
