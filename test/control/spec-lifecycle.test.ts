@@ -1,7 +1,9 @@
 // One specification of node restarts, stop/start and ports, run against the Lab of up() and the RemoteLab of
 // connect() alike, on fake QEMUs whose nodes run the real guest agent (busybox): the agent and the forwarded link
 // come back with the node, and a link the user took down stays down.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { connect } from '../../src/control/remote-lab.js';
 import { labAndRemote, until } from './fake-lab.js';
 import { counters, delta, sendFrames, settled } from './handles.js';
 
@@ -60,3 +62,29 @@ describe.each(handles)('%s', (_label, get) => {
     expect(() => get().link('zz:eth0')).toThrow(expect.objectContaining({ code: 'E_NO_LINK' }));
   });
 });
+
+describe('down() from a RemoteLab', () => {
+  it('stops the lab for its owner too, and leaves no QEMU and no agent behind', async () => {
+    const f = fake();
+    const remote = await connect('speclife', { runDirBase: f.base });
+    const pids = (await remote.status()).nodes.map((n) => n.pid!);
+    await remote.down();
+    await f.lab.stopped;
+    expect(pids.filter((p) => existsSync(`/proc/${p}`))).toEqual([]);
+    // Every agent harness of this lab (script, unshare) names the lab's busybox directory on its command line.
+    const bin = f.env.FAKE_QEMU_BUSYBOX_BIN!;
+    const left = await until(() => {
+      const found = readdirSync('/proc').filter((p) => /^\d+$/.test(p) && (readFileSafe(`/proc/${p}/cmdline`) ?? '').includes(bin));
+      return found.length === 0 ? found : undefined;
+    }, 'the agents to go');
+    expect(left).toEqual([]);
+  });
+});
+
+function readFileSafe(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'latin1');
+  } catch {
+    return undefined;
+  }
+}
