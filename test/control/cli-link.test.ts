@@ -62,7 +62,7 @@ describe('topo impair', () => {
   it('--direction in on a:eth1 impairs what a receives', async () => {
     const set = await topo(['impair', 'a:eth1', '--delay', '20ms', '--direction', 'in'], env);
     expect(set.stdout).toBe('clilink: l1 to a:eth1: delay 20ms\nclilink: l1 to b:eth1: none');
-    await topo(['impair', 'a:eth1', '--clear'], env);
+    await f.lab.link('a:eth1').clear();
   });
 });
 

@@ -42,9 +42,9 @@ describe('topo cp', () => {
     const guest = path.join(f.base, 'cli-guest');
     const up = await topo(['cp', local, `a:${guest}`], env);
     expect({ code: up.exitCode, err: up.stderr }).toEqual({ code: 0, err: `${local} -> a:${guest} (3000 bytes)` });
-    expect((await topo(['exec', 'a', '--', 'stat', '-c', '%a', guest], env)).stdout).toBe('741');
+    expect((await f.lab.exec('a', ['stat', '-c', '%a', guest])).stdout.toString()).toBe('741\n');
 
-    await topo(['exec', 'a', '--', 'chmod', '4755', guest], env);
+    await f.lab.exec('a', ['chmod', '4755', guest]);
     const back = path.join(f.base, 'cli-down');
     // The umask of the user running topo, as for cp.
     const down = await execa('sh', ['-c', 'umask 077; exec "$@"', 'sh', ...topoArgv(['cp', `a:${guest}`, back])], { cwd: repoRoot, reject: false, env });
@@ -67,7 +67,6 @@ describe('topo console, logs and channel', () => {
     expect(all.exitCode).toBe(0);
     expect(all.stdout).toMatch(/^booting a\r?$/m);
     expect(all.stdout).toMatch(/^topo-guest: ready [0-9a-f]+\r?$/m);
-    await f.lab.node('a').exec('true');
     const con = f.lab.node('a').console();
     con.write('last-line-typed\r');
     await f.lab.node('a').waitForConsole(/^last-line-typed$/);
