@@ -48,7 +48,14 @@ export class RemoteLab implements LabHandle {
       exec: (cmd, opts) => this.exec(name, cmd, opts),
       console: () => lazyDuplex(stream({ op: 'console', node: name })),
       waitForConsole: (re, opts) => waitForConsole(stream({ op: 'logs', node: name, follow: true, tail: 0 }), re, opts?.timeout ?? 60_000, name),
-      channel: (channel) => lazyDuplex(stream({ op: 'channel', node: name, name: channel })),
+      channel: (channel) => {
+        // Refused at once, as the Lab of up() does, rather than as an error event on a stream nobody listens to yet.
+        const channels = this.initial.nodes.find((n) => n.name === name)!.channels ?? [];
+        if (!channels.includes(channel)) {
+          throw new TopoError(`node ${name} has no channel "${channel}" (channels: ${channels.join(', ') || 'none'})`, { code: 'E_NO_CHANNEL', node: name });
+        }
+        return lazyDuplex(stream({ op: 'channel', node: name, name: channel }));
+      },
       restart: () => this.conn.request<void>({ op: 'node', node: name, action: 'restart' }),
       kill: () => this.conn.request<void>({ op: 'node', node: name, action: 'kill' }),
       stop: () => this.conn.request<void>({ op: 'node', node: name, action: 'stop' }),
@@ -84,7 +91,9 @@ export class RemoteLab implements LabHandle {
     const stdin = typeof opts.stdin === 'string' ? Buffer.from(opts.stdin) : opts.stdin;
     // Refused here, before megabytes travel to a lab that would refuse them too.
     checkExecLimits(opts.timeout ?? opts.timeoutMs, { stdin }, node);
-    const req = this.conn.request<{ exitCode: number; timedOut: boolean; stdout: string; stderr: string }>({
+    // Abortable: a connection of its own, since dropping it is what kills the command (the lab's other requests go on).
+    const conn = opts.signal ? await ControlConnection.open(this.sockPath, this.name) : this.conn;
+    const req = conn.request<{ exitCode: number; timedOut: boolean; stdout: string; stderr: string }>({
       op: 'exec',
       node,
       cmd: typeof cmd === 'string' ? cmd : [...cmd],
@@ -93,13 +102,15 @@ export class RemoteLab implements LabHandle {
       maxOutput: opts.maxOutput,
     });
     // Dropping the connection kills the command in the guest (the server aborts it).
-    const onAbort = () => this.conn.close();
+    const onAbort = () => conn.close();
+    if (opts.signal?.aborted) onAbort();
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     try {
       const r = await req;
       return { exitCode: r.exitCode, timedOut: r.timedOut, stdout: Buffer.from(r.stdout, 'base64'), stderr: Buffer.from(r.stderr, 'base64') };
     } finally {
       opts.signal?.removeEventListener('abort', onAbort);
+      if (conn !== this.conn) conn.close();
     }
   }
 
