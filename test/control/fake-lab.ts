@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll } from 'vitest';
 import { connect, type RemoteLab } from '../../src/control/remote-lab.js';
 import { up, type Lab } from '../../src/index.js';
-import type { LabHandle } from '../../src/runtime/handles.js';
+import type { LabHandle } from '../../src/api/handles.js';
 import { fakeAptBin } from '../helpers/fake-apt.js';
 import { makeBusyboxBin } from '../fixtures/busybox-agent.mjs';
 

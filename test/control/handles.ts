@@ -1,7 +1,7 @@
 // Helpers for driving a fake lab through a LabHandle: traffic on its link, counters, console and pcap reading.
 import type { Duplex, Readable } from 'node:stream';
-import type { LabHandle } from '../../src/runtime/handles.js';
-import type { LinkCounters } from '../../src/runtime/dataplane.js';
+import type { LabHandle } from '../../src/api/handles.js';
+import type { LinkCounters } from '../../src/api/dataplane.js';
 import { until } from './fake-lab.js';
 
 /** The counters of the lab's one link, by endpoint. */
