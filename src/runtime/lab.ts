@@ -3,7 +3,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { rmdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { TopoError } from '../errors.js';
-import { ensureGuest, readyLine, renderGuestConfig } from '../guest/index.js';
+import { ensureGuest, renderGuestConfig } from '../guest/index.js';
+import { readyLinePattern } from '../guest/console-lines.js';
 import { espImage } from '../guest/esp.js';
 import { filesArchive } from '../guest/files.js';
 import { prepareLayers, type PrepareLayersOptions } from './layers.js';
@@ -18,7 +19,7 @@ import { LinkFabric } from '../net/links.js';
 import { allocateHostPorts } from '../machine/ports.js';
 import { preflight, qemuBinary } from '../machine/preflight.js';
 import { Janitor } from '../host/proc-group.js';
-import { exactLine, type LinePattern } from '../machine/readiness.js';
+import type { LinePattern } from '../machine/readiness.js';
 import { acquireRunDir, runBase } from './rundir.js';
 import { Lab } from './running-lab.js';
 import { Supervisor } from './supervisor.js';
@@ -232,7 +233,7 @@ export function usesDefaultGuest(node: ResolvedNode): boolean {
 
 function readyFor(node: ResolvedNode, defaultGuest: boolean, nonce: string): LinePattern[] {
   const patterns: LinePattern[] = [];
-  if (defaultGuest) patterns.push(exactLine(readyLine(nonce)));
+  if (defaultGuest) patterns.push(readyLinePattern(nonce));
   if (node.ready.console) patterns.push(compilePattern(node.ready.console));
   return patterns;
 }

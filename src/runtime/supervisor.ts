@@ -11,23 +11,7 @@ import type { LinkFabric } from '../net/links.js';
 import { exitError, NodeProcess, type ExitInfo, type LinePattern } from '../machine/node-process.js';
 import type { Janitor } from '../host/proc-group.js';
 import { AdaptiveSlots, fixedSlots, type BootSlots } from './boot-slots.js';
-
-const RUN_FAILED = /topo-guest: (run\[\d+\] failed.*)$/;
-
-export type GuestExit = 'panic' | 'reboot' | 'poweroff';
-const GUEST_EXITS: readonly [RegExp, GuestExit][] = [[/Kernel panic/, 'panic'], [/reboot: Restarting system/, 'reboot'], [/reboot: Power down/, 'poweroff']];
-const GUEST_EXIT_WORDS: Record<GuestExit, string> = {
-  panic: 'the guest kernel panicked',
-  reboot: 'the guest rebooted (allow_reboot: true resets it in place instead)',
-  poweroff: 'the guest powered off',
-};
-
-/** What the guest did last, from the console's last lines (QEMU 7.2 exits 0 after each under -no-reboot). */
-export function guestExitCause(consoleTail: string): GuestExit | undefined {
-  const lines = consoleTail.split('\n');
-  for (let i = lines.length - 1; i >= 0; i--) for (const [re, cause] of GUEST_EXITS) if (re.test(lines[i]!)) return cause;
-  return undefined;
-}
+import { GUEST_EXIT_WORDS, guestExitCause, parseConsoleLine } from '../guest/console-lines.js';
 
 export interface SupervisorOptions {
   topology: ResolvedTopology;
@@ -262,17 +246,14 @@ export class Supervisor extends EventEmitter<{ event: [SupervisorEvent] }> {
   private onConsoleLine(node: string, line: string): void {
     this.emit('event', { type: 'console', node, line });
     // allow_reboot: the machine resets inside the same QEMU; the node stays ready (its links and overlay survive).
-    if (this.states.get(node) === 'ready' && this.allowReboot.has(node)) {
-      const cause = guestExitCause(line);
-      if (cause === 'reboot' || cause === 'panic') {
-        const what = `guest rebooted${cause === 'panic' ? ' after a kernel panic' : ''}`;
-        this.procs.get(node)?.agent?.guestReset(`the ${what} before it answered`);
-        this.emit('event', { type: 'notice', message: `${node}: ${what}` });
-      }
+    const parsed = parseConsoleLine(line);
+    if (parsed?.kind === 'guest-exit' && parsed.cause !== 'poweroff' && this.states.get(node) === 'ready' && this.allowReboot.has(node)) {
+      const what = `guest rebooted${parsed.cause === 'panic' ? ' after a kernel panic' : ''}`;
+      this.procs.get(node)?.agent?.guestReset(`the ${what} before it answered`);
+      this.emit('event', { type: 'notice', message: `${node}: ${what}` });
     }
     // A failed run: command must be visible in every output mode, not only with --follow.
-    const failed = RUN_FAILED.exec(line);
-    if (failed) this.emit('event', { type: 'notice', message: `${node}: ${failed[1]}` });
+    if (parsed?.kind === 'run-failed') this.emit('event', { type: 'notice', message: `${node}: ${parsed.detail}` });
   }
 
   private setState(node: string, state: NodeState, extra: { readyMs?: number; pid?: number; detail?: string; error?: TopoError } = {}): void {

@@ -9,7 +9,7 @@ import type { SupervisorEvent } from '../../src/api/events.js';
 import { type Lab } from '../../src/runtime/lab.js';
 import { up } from '../../src/control/up.js';
 import { LinkFabric } from '../../src/net/links.js';
-import { guestExitCause, Supervisor } from '../../src/runtime/supervisor.js';
+import { Supervisor } from '../../src/runtime/supervisor.js';
 import { planNode } from '../../src/qemu/plan.js';
 import { compilePattern } from '../../src/topology/pattern.js';
 import type { ResolvedNode } from '../../src/topology/model.js';
@@ -267,12 +267,3 @@ async function waitFor(cond: () => boolean, limitMs = 25_000): Promise<void> {
     await new Promise((r) => setTimeout(r, 20));
   }
 }
-
-describe('guestExitCause', () => {
-  it('reads the last panic, reboot or power-off line of the console tail', () => {
-    expect(guestExitCause('a\n[ 1.0] Kernel panic - not syncing: sysrq triggered crash\n---[ end Kernel panic ]---')).toBe('panic');
-    expect(guestExitCause('[ 2.0] reboot: Restarting system')).toBe('reboot');
-    expect(guestExitCause('reboot: Restarting system\n[ 3.0] reboot: Power down')).toBe('poweroff');
-    expect(guestExitCause('nothing known here')).toBeUndefined();
-  });
-});
