@@ -26,6 +26,7 @@ import { Supervisor } from './supervisor.js';
 import { prepareUefi } from '../machine/uefi.js';
 import { CAPTURE_POLICY, secureDir } from '../host/safe-fs.js';
 import { keepEarlierCaptures } from './capture-dir.js';
+import { ResourceStack } from '../host/resource-stack.js';
 
 export { Lab, DEFAULT_EXEC_TIMEOUT_MS, type ExecResult } from './running-lab.js';
 
@@ -68,12 +69,13 @@ export function defaultReadyTimeoutMs(accel: Accel): number {
 export async function startLab(topology: ResolvedTopology, opts: UpOptions = {}): Promise<Lab> {
   const emit = (e: SupervisorEvent) => opts.onEvent?.(e);
   emit({ type: 'lab', state: 'preparing', at: 0 });
-  // On failure these run in reverse; once ready, `owned` passes to the lab (its down() runs them).
-  const cleanups: (() => Promise<void> | void)[] = [];
-  const owned: (() => Promise<void> | void)[] = [];
-  const undo = async () => {
-    for (const c of [...owned.splice(0), ...cleanups.splice(0)].reverse()) await Promise.resolve(c()).catch(() => undefined);
-  };
+  // Events exist once the lab does; until then, notices (data-plane trouble, a release that failed) go straight to onEvent.
+  let report = emit;
+  // Everything acquired below is pushed here once; every exit (a failure, an abort, down, dispose) releases it in reverse.
+  const stack = new ResourceStack((e) => report({ type: 'notice', message: `teardown: ${e.name}: ${(e.error as Error)?.message ?? String(e.error)}` }));
+  // What only a lab that never got ready undoes (empty pcaps and the capture directory topo created for it).
+  let ready = false;
+  let lab: Lab | undefined;
   try {
     await preflight(topology);
     await preflightShares(topology);
@@ -86,9 +88,9 @@ export async function startLab(topology: ResolvedTopology, opts: UpOptions = {})
       ? await ensureGuest({ signal: opts.signal, onProgress: (message: string) => emit({ type: 'notice', message: `guest: ${message}` }) })
       : undefined;
     // The lab references its guest cache entry until torn down, so no prune or rebuild removes it meanwhile.
-    if (guest) owned.push(() => guest.release());
+    if (guest) stack.defer('guest', () => guest.release());
     const layers = await prepareLayers(topology, usesDefaultGuest, { signal: opts.signal, pins: opts.layerPins, onProgress: (message: string) => emit({ type: 'notice', message: `guest: ${message}` }) });
-    owned.push(() => layers.release());
+    stack.defer('layers', () => layers.release());
     abortCheck(opts.signal);
     const tsc = await tscProbe;
     if (tsc?.source === 'cpuinfo') emit({ type: 'notice', message: `notice: TSC rate taken from /proc/cpuinfo (${tsc.khz} kHz; the kernel's calibrated rate was not readable): guests booting together may stall if the clock is scaled` });
@@ -96,25 +98,22 @@ export async function startLab(topology: ResolvedTopology, opts: UpOptions = {})
 
     const runDir = await acquireRunDir(topology.name, runBase(opts.runDirBase), { keep: opts.keep });
     if (runDir.notice) emit({ type: 'notice', message: runDir.notice });
-    cleanups.push(() => runDir.release());
-    const journal = new Journal(runDir.openLogFd('events.jsonl'));
-    // Closed after the lab's last event ('stopped', below); only a failed up closes it early.
-    cleanups.push(() => journal.close());
-    const janitor = new Janitor(runDir.file('pgids'));
-    owned.push(() => janitor.dismiss());
+    stack.defer('run directory', () => runDir.release());
+    const journal = stack.use('journal', new Journal(runDir.openLogFd('events.jsonl')), (j) => j.close());
+    // The lab's last event, written just before the journal closes (only when the lab is taken down, not when up fails).
+    stack.defer('stopped event', () => lab?.announceStopped());
+    const janitor = stack.use('janitor', new Janitor(runDir.file('pgids')), (j) => j.dismiss());
     const forwards = await allocateHostPorts(topology.nodes, (message) => emit({ type: 'notice', message }));
     const captureDir = path.resolve(opts.captureDir ?? path.join('captures', topology.name));
     if (topology.links.some((l) => l.capture)) {
       const created = await missingDirs(captureDir);
+      // A lab that never ran leaves no empty ./captures/<lab> behind; pcaps of one that did are kept.
+      stack.defer('capture directory', () => (ready ? undefined : removeEmptyDirs(created)));
       await secureDir(captureDir, CAPTURE_POLICY);
       const names = topology.links.filter((l) => l.capture).map((l) => `${l.id}.pcap`);
       const moved = await keepEarlierCaptures(captureDir, names, topology.name);
       if (moved) emit({ type: 'notice', message: moved });
-      // A lab that never ran leaves no empty ./captures/<lab> behind; pcaps of one that did are kept.
-      cleanups.push(() => removeEmptyDirs(created));
     }
-    // Events exist once the lab does; until then, data-plane trouble goes straight to onEvent.
-    let report = emit;
     const seed = labSeed(topology, opts.seed);
     const fabric = new LinkFabric(topology, {
       captureFile: (link) => path.join(captureDir, `${link.id}.pcap`),
@@ -123,8 +122,8 @@ export async function startLab(topology: ResolvedTopology, opts: UpOptions = {})
       seed,
       forwardLinks: opts.forwardLinks,
     });
-    cleanups.push(async () => {
-      const empty = fabric.forwarded().filter((f) => f.link.capture && f.forwarder.stats().capture?.frames === 0);
+    stack.defer('links', async () => {
+      const empty = ready ? [] : fabric.forwarded().filter((f) => f.link.capture && f.forwarder.stats().capture?.frames === 0);
       await fabric.close();
       for (const f of empty) await unlink(path.join(captureDir, `${f.link.id}.pcap`)).catch(() => undefined);
     });
@@ -173,19 +172,21 @@ export async function startLab(topology: ResolvedTopology, opts: UpOptions = {})
       jobs: opts.jobs,
       janitor,
     });
-    const lab = new Lab({ topology, accel: choice.accel, runDir, forwards, captureDir, supervisor, fabric, keep: opts.keep ?? false, seed, cleanups: owned });
+    lab = new Lab({ topology, accel: choice.accel, runDir, forwards, captureDir, supervisor, fabric, keep: opts.keep ?? false, seed, resources: stack });
+    const theLab = lab;
     // Everything (supervisor and teardown events) reaches onEvent and the journal through the lab.
-    supervisor.on('event', (e) => lab.emit('event', e));
-    lab.on('event', (e) => {
+    supervisor.on('event', (e) => theLab.emit('event', e));
+    theLab.on('event', (e) => {
       journal.write(e);
-      if (e.type === 'lab' && e.state === 'stopped') journal.close();
       emit(e);
     });
-    report = (e) => void lab.emit('event', e);
+    report = (e) => void theLab.emit('event', e);
     if (opts.serve) {
-      const server = await opts.serve(lab);
-      owned.push(() => server.close());
+      const server = await opts.serve(theLab);
+      stack.defer('control server', () => server.close());
     }
+    // On top of the stack: the QEMUs stop first (gracefully on down, at once on a failure), then the rest goes.
+    stack.defer('nodes', () => supervisor.stopAll(theLab.teardownForced));
     const onAbort = () => void supervisor.stopAll();
     const onForce = () => void supervisor.stopAll(true);
     opts.signal?.addEventListener('abort', onAbort, { once: true });
@@ -196,16 +197,16 @@ export async function startLab(topology: ResolvedTopology, opts: UpOptions = {})
     } catch (err) {
       await supervisor.stopAll(true);
       // Its QEMUs exiting is what the stop looks like from here, not the cause.
-      if (lab.stoppedBy) throw new TopoError(`the lab was stopped by \`${lab.stoppedBy}\` before it was ready`, { code: 'E_STOPPED', cause: err });
+      if (theLab.stoppedBy) throw new TopoError(`the lab was stopped by \`${theLab.stoppedBy}\` before it was ready`, { code: 'E_STOPPED', cause: err });
       throw err;
     } finally {
       opts.signal?.removeEventListener('abort', onAbort);
       opts.forceSignal?.removeEventListener('abort', onForce);
     }
-    cleanups.length = 0;
-    return lab;
+    ready = true;
+    return theLab;
   } catch (err) {
-    await undo();
+    await stack.release();
     if (opts.signal?.aborted) throw new TopoError('stopped before the lab was ready', { code: 'E_ABORTED', cause: err });
     throw err;
   }

@@ -9,6 +9,7 @@ import type { ResolvedTopology } from '../topology/model.js';
 import type { SupervisorEvent } from '../api/events.js';
 import type { LinkFabric } from '../net/links.js';
 import type { RunDir } from './rundir.js';
+import type { ResourceStack } from '../host/resource-stack.js';
 import { portsOf, publicState, type LabStatus, type LinkStatus, type NodeStatus } from '../api/status.js';
 import type { Supervisor } from './supervisor.js';
 import { DataPlane } from '../net/dataplane.js';
@@ -28,8 +29,8 @@ export interface LabParts {
   fabric: LinkFabric;
   keep: boolean;
   seed: number;
-  /** Run after the QEMUs are gone (control socket, janitor, guest reference); before the run dir goes. */
-  cleanups: (() => Promise<void> | void)[];
+  /** Everything the lab holds, its QEMUs on top: down() releases it (startLab does on a failure). */
+  resources: ResourceStack;
 }
 
 export class Lab extends EventEmitter<{ event: [SupervisorEvent] }> implements LabHandle {
@@ -207,17 +208,27 @@ export class Lab extends EventEmitter<{ event: [SupervisorEvent] }> implements L
       if (opts.force) void this.supervisor.stopAll(true);
       return this.downing;
     }
+    this.forced = opts.force ?? false;
     this.downing = (async () => {
       this.emit('event', { type: 'lab', state: 'stopping', at: this.supervisor.elapsed() });
-      await this.supervisor.stopAll(opts.force);
-      await this.parts.fabric.close();
-      // The lab owns these only once up() succeeded; before, up() runs them itself on failure.
-      for (const c of this.parts.cleanups.splice(0).reverse()) await Promise.resolve(c()).catch(() => undefined);
-      this.emit('event', { type: 'lab', state: 'stopped', at: this.supervisor.elapsed(), detail: this.parts.keep ? `kept ${this.runDir.path}` : undefined });
-      await this.runDir.release();
+      // The one teardown path: the same stack a failed up() releases ('stopped' is announced from it, before the journal closes).
+      await this.parts.resources.release();
       this.markStopped();
     })();
     return this.downing;
+  }
+
+  private forced?: boolean;
+
+  /** How the QEMUs stop when the stack is released: gracefully on down(), at once when up() failed. */
+  get teardownForced(): boolean {
+    return this.forced ?? true;
+  }
+
+  /** The lab's last event; released from the stack just above the journal, so it is journaled. Only after down(). */
+  announceStopped(): void {
+    if (!this.downing) return;
+    this.emit('event', { type: 'lab', state: 'stopped', at: this.supervisor.elapsed(), detail: this.parts.keep ? `kept ${this.runDir.path}` : undefined });
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
