@@ -10,7 +10,7 @@ import { filesArchive } from '../guest/files.js';
 import { prepareLayers, type PrepareLayersOptions } from './layers.js';
 import { plannedShares, preflightShares, shareTag } from '../machine/virtiofsd.js';
 import { chooseAccel, hostTsc, probeAccel, type AccelRequest } from '../qemu/accel.js';
-import { planNode, type Accel, type NodePlan } from '../qemu/plan.js';
+import { planNode, type Accel } from '../qemu/plan.js';
 import { compilePattern } from '../topology/pattern.js';
 import type { ResolvedNode, ResolvedTopology } from '../topology/model.js';
 import type { SupervisorEvent } from '../api/events.js';
@@ -22,7 +22,7 @@ import { Janitor } from '../host/proc-group.js';
 import type { LinePattern } from '../machine/readiness.js';
 import { acquireRunDir, runBase } from './rundir.js';
 import { Lab } from './running-lab.js';
-import { Supervisor } from './supervisor.js';
+import { Supervisor, type NodeSpec } from './supervisor.js';
 import { prepareUefi } from '../machine/uefi.js';
 import { CAPTURE_POLICY, secureDir } from '../host/safe-fs.js';
 import { keepEarlierCaptures } from './capture-dir.js';
@@ -129,8 +129,7 @@ export async function startLab(topology: ResolvedTopology, opts: UpOptions = {})
     });
 
     const nonce = randomBytes(8).toString('hex');
-    const plans = new Map<string, NodePlan>();
-    const readyPatterns = new Map<string, LinePattern[]>();
+    const specs: NodeSpec[] = [];
     for (const node of topology.nodes) {
       const uefi = node.kind === 'uefi';
       const defaultGuest = usesDefaultGuest(node);
@@ -139,9 +138,7 @@ export async function startLab(topology: ResolvedTopology, opts: UpOptions = {})
       if (configFile) await runDir.createFile(`${node.name}.config`, renderGuestConfig(node, { nonce, channels: node.channels, shareTags: node.shares?.map((_, i) => shareTag(i)) }));
       const archive = defaultGuest ? await filesArchive(node) : undefined;
       if (archive) await runDir.createFile(`${node.name}.files`, archive);
-      plans.set(
-        node.name,
-        planNode(topology, node, {
+      const plan = planNode(topology, node, {
           accel: choice.accel,
           binary: qemuBinary(),
           kernel: node.kernel ?? guest?.kernel,
@@ -154,21 +151,24 @@ export async function startLab(topology: ResolvedTopology, opts: UpOptions = {})
           shares: defaultGuest ? plannedShares(node, runDir.path) : undefined,
           hostForwards: forwards.get(node.name) ?? [],
           ...(uefi ? await prepareUefi(node, runDir, async () => (await espImage({ onProgress: (m) => emit({ type: 'notice', message: `guest: ${m}` }) })).cacheFile) : {}),
-        }),
-      );
-      readyPatterns.set(node.name, readyFor(node, defaultGuest, nonce));
+        });
+      specs.push({
+        name: node.name,
+        plan,
+        readyPatterns: readyFor(node, defaultGuest, nonce),
+        readyTimeoutMs: node.ready.timeoutMs ?? defaultReadyTimeoutMs(choice.accel),
+        // An arbitrary disk may print nothing we know: without ready.console a uefi node is ready once QEMU runs.
+        readyOnQmp: uefi && !node.ready.console && !defaultGuest,
+        tpmStateDir: node.tpm ? runDir.file(`${node.name}.tpm`) : undefined,
+        consoleLogHint: opts.keep ? runDir.file(`${node.name}.log`) : undefined,
+        restart: node.restart,
+        allowReboot: node.allowReboot,
+        dependsOn: node.dependsOn,
+      });
     }
     const supervisor = new Supervisor({
-      topology,
-      plans,
-      readyPatterns,
-      readyTimeoutMs: (node: ResolvedNode) => node.ready.timeoutMs ?? defaultReadyTimeoutMs(choice.accel),
-      // An arbitrary disk may print nothing we know: without ready.console a uefi node is ready once QEMU runs.
-      readyOnQmp: (node: ResolvedNode) => node.kind === 'uefi' && !node.ready.console && !usesDefaultGuest(node),
-      tpmStateDir: (node: ResolvedNode) => (node.tpm ? runDir.file(`${node.name}.tpm`) : undefined),
-      fabric,
-      openConsoleLog: (name) => runDir.openLogFd(`${name}.log`),
-      consoleLogHint: (name) => (opts.keep ? runDir.file(`${name}.log`) : undefined),
+      nodes: specs,
+      host: { openConsoleLog: (name) => runDir.openLogFd(`${name}.log`), linkFd: (name, iface, link) => fabric.fdFor(name, iface, link) },
       jobs: opts.jobs,
       janitor,
     });
