@@ -172,6 +172,8 @@ export async function startLab(topology: ResolvedTopology, opts: UpOptions = {})
       jobs: opts.jobs,
       janitor,
     });
+    // Each node's console log is open from here; the QEMUs exist only once start() runs (the 'nodes' entry below).
+    stack.defer('console logs', () => supervisor.closeConsoles());
     lab = new Lab({ topology, accel: choice.accel, runDir, forwards, captureDir, supervisor, fabric, keep: opts.keep ?? false, seed, resources: stack });
     const theLab = lab;
     // Everything (supervisor and teardown events) reaches onEvent and the journal through the lab.

@@ -46,7 +46,7 @@ export class Supervisor extends EventEmitter<{ event: [SupervisorEvent] }> {
   private readonly slots: BootSlots;
   private readonly runners = new Map<string, NodeRunner>();
 
-  constructor(private readonly opts: SupervisorOptions) {
+  constructor(opts: SupervisorOptions) {
     super();
     this.slots = opts.jobs ? fixedSlots(opts.jobs) : new AdaptiveSlots();
     this.failure = new Promise((resolve) => (this.fatal = resolve));
@@ -111,6 +111,11 @@ export class Supervisor extends EventEmitter<{ event: [SupervisorEvent] }> {
     this.stopping = true;
     this.slots.close();
     await Promise.all([...this.runners.values()].map((r) => r.stopForTeardown(force)));
+    this.closeConsoles();
+  }
+
+  /** Flush and close every node's console log (idempotent). */
+  closeConsoles(): void {
     for (const r of this.runners.values()) r.console.close();
   }
 

@@ -1,6 +1,6 @@
 // Every way a lab ends (up fails midway, Ctrl-C while booting, down, dispose) releases one stack, newest first,
 // and a release that throws does not keep the rest from running. Fake QEMU (test/fixtures/fake-qemu.mjs).
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -68,6 +68,20 @@ function serveRecorded(order: string[], fail?: Error): UpOptions['serve'] {
   };
 }
 
+/** This process's open fds whose target lies under `dir` (a deleted file keeps its path, marked "(deleted)"). */
+function openFilesUnder(dir: string): string[] {
+  const out: string[] = [];
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      const target = readlinkSync(`/proc/self/fd/${fd}`);
+      if (target.startsWith(dir)) out.push(target);
+    } catch {
+      // closed meanwhile (the readdir's own fd)
+    }
+  }
+  return out;
+}
+
 function lastJournalLine(lab: Lab): unknown {
   return JSON.parse(readFileSync(lab.runDir.file('events.jsonl'), 'utf8').trim().split('\n').at(-1)!);
 }
@@ -94,6 +108,8 @@ describe('the lab resource stack', () => {
     expect(err).toMatchObject({ message: 'no socket' });
     expect(order).toEqual(['links', 'janitor', 'journal']);
     expect(existsSync(path.join(runBase, 'servefail'))).toBe(false);
+    // The nodes' console logs were open already (no QEMU yet): none of their fds is left.
+    expect(openFilesUnder(runBase)).toEqual([]);
     expect(existsSync(path.join(base, 'captures'))).toBe(false);
     expect(events.some((e) => e.type === 'lab' && (e.state === 'stopping' || e.state === 'stopped'))).toBe(false);
   });
