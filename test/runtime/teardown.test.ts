@@ -108,10 +108,14 @@ describe('the lab resource stack', () => {
     expect(err).toMatchObject({ message: 'no socket' });
     expect(order).toEqual(['links', 'janitor', 'journal']);
     expect(existsSync(path.join(runBase, 'servefail'))).toBe(false);
-    // The nodes' console logs were open already (no QEMU yet): none of their fds is left.
-    expect(openFilesUnder(runBase)).toEqual([]);
     expect(existsSync(path.join(base, 'captures'))).toBe(false);
     expect(events.some((e) => e.type === 'lab' && (e.state === 'stopping' || e.state === 'stopped'))).toBe(false);
+  });
+
+  it('a failure before the boot leaves no fd of the run directory open (the console logs were open already)', async () => {
+    const runBase = path.join(base, 'run');
+    await expect(startLab(capturedPair('fdleak'), { accel: 'tcg', runDirBase: runBase, serve: serveRecorded([], new Error('no socket')) })).rejects.toThrow('no socket');
+    expect(openFilesUnder(runBase)).toEqual([]);
   });
 
   it('a failing boot releases the nodes first, then the rest', async () => {
