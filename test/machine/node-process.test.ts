@@ -1,4 +1,8 @@
 // NodeProcess against the fake QEMU (test/fixtures/fake-qemu.mjs): one state field and named stop reasons.
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConsoleHub } from '../../src/machine/console.js';
@@ -24,13 +28,16 @@ afterEach(async () => {
 });
 
 /** A NodeProcess of one fake node, with every state it passes through recorded (at spawn, on each console line). */
-function launch(timeoutMs = 10_000): { proc: NodeProcess; seen: NodeProcessState[] } {
+function launch(timeoutMs = 10_000, tpmStateDir?: string): { proc: NodeProcess; seen: NodeProcessState[] } {
   const n = node('n', { kernel: fake });
   const topo = topology([n], { name: 'np' });
   const seen: NodeProcessState[] = [];
   const hub = new ConsoleHub(undefined);
+  const plan = planNode(topo, n, { accel: 'tcg', binary: fake, kernel: fake, defaultGuest: false, hostForwards: [] });
   const proc: NodeProcess = new NodeProcess({
-    plan: planNode(topo, n, { accel: 'tcg', binary: fake, kernel: fake, defaultGuest: false, hostForwards: [] }),
+    // A TPM slot makes the launch start a (real) swtpm before QEMU: a window with a launch but no QEMU yet.
+    plan: tpmStateDir ? { ...plan, fdSlots: [...plan.fdSlots, { kind: 'tpm' }] } : plan,
+    tpmStateDir,
     console: hub,
     readyPatterns: [compilePattern('fake: ready')],
     readyTimeoutMs: timeoutMs,
@@ -96,6 +103,25 @@ describe('NodeProcess states', () => {
     expect(await started).toMatchObject({ code: 'E_QEMU_EXIT' });
     expect(proc.state).toBe('exited');
     expect(info.stopReason).toBe('teardown');
+  });
+
+  it('a stop before QEMU is spawned (swtpm still starting) cancels the launch: nothing is spawned, swtpm is reaped', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'topo-np-'));
+    try {
+      const { proc, seen } = launch(10_000, path.join(dir, 'n.tpm'));
+      const started = proc.start().catch((e: unknown) => e);
+      expect(proc.state).toBe('starting');
+      const info = await proc.stop('requested');
+      expect(await started).toMatchObject({ code: 'E_STOPPING' });
+      expect(seen).toEqual([]);
+      expect(proc.pid).toBeUndefined();
+      expect(proc.state).toBe('exited');
+      expect(info.stopReason).toBe('requested');
+      expect(proc.swtpmPid).toBeGreaterThan(0);
+      expect(existsSync(`/proc/${proc.swtpmPid}`)).toBe(false);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('the first reason sticks; a later forced stop only escalates a stubborn QEMU to SIGKILL', async () => {
