@@ -2,6 +2,7 @@
 // and a release that throws does not keep the rest from running. Fake QEMU (test/fixtures/fake-qemu.mjs).
 import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -110,6 +111,25 @@ describe('the lab resource stack', () => {
     expect(existsSync(path.join(runBase, 'servefail'))).toBe(false);
     expect(existsSync(path.join(base, 'captures'))).toBe(false);
     expect(events.some((e) => e.type === 'lab' && (e.state === 'stopping' || e.state === 'stopped'))).toBe(false);
+  });
+
+  it('a failure in the middle of preparation (a host port taken) releases what was taken by then, in reverse', async () => {
+    const order = recordReleases();
+    const server = net.createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as net.AddressInfo).port;
+    try {
+      const topo = capturedPair('porttaken');
+      const nodes = topo.nodes.map((n) => (n.name === 'b' ? { ...n, ports: [{ guest: 22, host: port, protocol: 'tcp' as const }] } : n));
+      const runBase = path.join(base, 'run');
+      await expect(startLab({ ...topo, nodes }, { accel: 'tcg', runDirBase: runBase, serve: serveRecorded(order) })).rejects.toMatchObject({ code: 'E_PORT_TAKEN' });
+      // Taken by then: run directory, journal, janitor; not yet: capture directory, links, nodes, control server.
+      expect(order).toEqual(['janitor', 'journal']);
+      expect(existsSync(path.join(runBase, 'porttaken'))).toBe(false);
+      expect(openFilesUnder(runBase)).toEqual([]);
+    } finally {
+      server.close();
+    }
   });
 
   it('a failure before the boot leaves no fd of the run directory open (the console logs were open already)', async () => {
