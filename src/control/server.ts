@@ -182,7 +182,7 @@ async function handle(lab: Lab, req: Request, sock: net.Socket, signal: AbortSig
     }
     case 'logs': {
       lab.node(req.node);
-      const hub = lab.supervisor.consoles.get(req.node)!;
+      const hub = lab.supervisor.console(req.node);
       // Read and subscribe in one tick: nothing printed in between is lost or doubled.
       let past: Buffer;
       try {

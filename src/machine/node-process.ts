@@ -1,5 +1,4 @@
 // One QEMU launch: its own process group, inherited socketpair fds, console into the node's hub, QMP, agent, channels, swtpm.
-import { constants } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type net from 'node:net';
 import { TopoError } from '../errors.js';
@@ -13,19 +12,10 @@ import { watchReadiness, type LinePattern } from './readiness.js';
 import { Swtpm } from './swtpm.js';
 import { Virtiofsd } from './virtiofsd.js';
 import { ByteTail, LineTail } from '../host/tail.js';
+import { exitError, isRequestedStop, signalName, type ExitInfo, type NodeProcessState, type StopReason } from './exit-info.js';
 
 export type { LinePattern } from './readiness.js';
-
-export interface ExitInfo {
-  code?: number;
-  signal?: string;
-  stderrTail: string;
-  consoleTail: string;
-  /** Why topo ended it, when it did so because something else failed (swtpm died, the log could not be written). */
-  reason?: string;
-  /** topo asked it to stop (down, Ctrl-C, restart): not a failure. */
-  requested?: boolean;
-}
+export { exitError, isRequestedStop, type ExitInfo, type NodeProcessState, type StopReason } from './exit-info.js';
 
 export interface NodeProcessOptions {
   plan: NodePlan;
@@ -40,10 +30,10 @@ export interface NodeProcessOptions {
   readyOnQmp?: boolean;
   /** State directory of the node's swtpm (plans with a tpm slot); kept across launches. */
   tpmStateDir?: string;
-  /** Called right after QEMU is spawned (after swtpm is up, for TPM nodes). */
-  onSpawn?: (pid: number) => void;
   /** Parent-side fd for a link slot; the process closes it right after spawn. */
   linkFd: (slot: Extract<FdSlot, { kind: 'link' }>) => number;
+  /** Called right after QEMU is spawned (after swtpm is up, for TPM nodes). */
+  onSpawn?: (pid: number) => void;
   env?: Record<string, string>;
   janitor?: Janitor;
 }
@@ -68,14 +58,12 @@ export class NodeProcess {
   // Long enough to hold a panic's header above its stack trace (what guestExitCause looks for).
   private readonly consoleTail = new LineTail(100);
   private sockets: net.Socket[] = [];
-  private hasExited = false;
   private tpm?: Swtpm;
   private fsds: Virtiofsd[] = [];
   private qmpConnected?: Promise<void>;
-  /** Between start() and the spawn (swtpm is starting); stop/kill then cancel the launch. */
-  private starting = false;
-  private cancelled = false;
-  private stopRequested = false;
+  private _state: NodeProcessState = 'idle';
+  /** The first stop's reason (a later one may only escalate it to SIGKILL). */
+  private _stopReason?: StopReason;
   private reason?: string;
   private failLaunch?: (reason: string) => void;
   private consoleSock?: net.Socket;
@@ -94,17 +82,18 @@ export class NodeProcess {
     const { plan } = this.opts;
     const childFds: number[] = [];
     const ownEnds: { slot: FdSlot; fd: number }[] = [];
-    this.starting = true;
+    if (this._state !== 'idle') throw new Error(`NodeProcess ${this.node}: start() called twice`);
+    this._state = 'starting';
     try {
       if (plan.fdSlots.some((s) => s.kind === 'tpm')) {
         const stateDir = this.opts.tpmStateDir;
         if (!stateDir) throw new Error('NodeProcess: a tpm slot needs tpmStateDir');
         this.tpm = await Swtpm.start({ node: this.node, stateDir, janitor: this.opts.janitor });
-        if (this.cancelled) throw new TopoError('stopped while starting', { code: 'E_STOPPING', node: this.node });
+        if (this.state === 'stopping') throw new TopoError('stopped while starting', { code: 'E_STOPPING', node: this.node });
       }
       for (const share of plan.shares ?? []) {
         this.fsds.push(await Virtiofsd.start(this.node, share, { janitor: this.opts.janitor }));
-        if (this.cancelled) throw new TopoError('stopped while starting', { code: 'E_STOPPING', node: this.node });
+        if (this.state === 'stopping') throw new TopoError('stopped while starting', { code: 'E_STOPPING', node: this.node });
       }
       for (const slot of plan.fdSlots) {
         if (slot.kind === 'link' || slot.kind === 'tpm') {
@@ -118,14 +107,12 @@ export class NodeProcess {
     } catch (err) {
       for (const fd of [...childFds, ...ownEnds.map((e) => e.fd)]) closeFd(fd);
       // Nothing was spawned: stop swtpm and settle `exited`, so callers awaiting it don't hang.
-      this.starting = false;
       void this.onExit(undefined, undefined);
       throw err;
     }
     try {
       this.child = spawnGroup([plan.binary, ...plan.argv], { fds: childFds, env: this.opts.env, janitor: this.opts.janitor });
     } finally {
-      this.starting = false;
       for (const fd of childFds) closeFd(fd);
     }
     this.pid = this.child.pid;
@@ -137,12 +124,12 @@ export class NodeProcess {
     this.opts.console.on('fault', this.onFault);
     // swtpm is part of the node: if it dies, the node fails (and restarts by its policy).
     void this.tpm?.exited.then((info) => {
-      if (!this.hasExited && !this.stopRequested) this.fail(`swtpm ${info.signal ? `was killed by ${info.signal}` : `exited with code ${info.code}`}`);
+      if (this._state !== 'exited' && !this.stopped) this.fail(`swtpm ${info.signal ? `was killed by ${info.signal}` : `exited with code ${info.code}`}`);
     });
     // So is each share's virtiofsd: the guest's mount would hang or fail without it.
     for (const fsd of this.fsds) {
       void fsd.exited.then((info) => {
-        if (this.hasExited || this.stopRequested) return;
+        if (this._state === 'exited' || this.stopped) return;
         const last = info.stderrTail.split('\n').filter(Boolean).at(-1);
         // bwrap passes on its child's death by a signal as 128 + N.
         const signal = info.signal ?? (info.code !== undefined && info.code > 128 ? signalName(info.code - 128) : undefined);
@@ -151,12 +138,32 @@ export class NodeProcess {
     }
 
     for (const { slot, fd } of ownEnds) this.attach(slot, fd);
-    if (this.cancelled) this.kill();
+    // Stopped while swtpm or virtiofsd started: there was no QEMU to ask, so it goes now.
+    if (this.state === 'stopping') this.child.kill('SIGKILL');
     try {
       await this.untilReady(ownEnds.some((e) => e.slot.kind === 'console'));
     } finally {
       this.failLaunch = undefined;
     }
+    if (this.state === 'starting') this._state = 'running';
+  }
+
+  get state(): NodeProcessState {
+    return this._state;
+  }
+
+  get stopReason(): StopReason | undefined {
+    return this._stopReason;
+  }
+
+  /** A launch or a QEMU that is not yet reaped: starting, running or stopping. */
+  get live(): boolean {
+    return this._state !== 'idle' && this._state !== 'exited';
+  }
+
+  /** A stop that is not a failure was asked for. */
+  private get stopped(): boolean {
+    return isRequestedStop(this._stopReason);
   }
 
   /** Readiness, or the first fault (log write error, swtpm death): a ready line in the same console chunk must not win. */
@@ -183,29 +190,34 @@ export class NodeProcess {
     return this.tpm?.pid;
   }
 
-  /** QMP quit, then SIGTERM, then SIGKILL to the process group; resolves when the process is gone. */
-  async stop(graceMs = 3000): Promise<ExitInfo> {
-    this.stopRequested = true;
-    if (this.starting) this.cancelled = true;
-    if (!this.child || this.hasExited) return this.exited;
+  /**
+   * Stop the launch for `reason`: QMP quit, then SIGTERM, then SIGKILL to the process group, or SIGKILL at once with
+   * `force`. The first reason sticks; a later call may only escalate to SIGKILL. Resolves when everything is reaped.
+   */
+  stop(reason: StopReason, opts: { force?: boolean; graceMs?: number } = {}): Promise<ExitInfo> {
+    this._stopReason ??= reason;
+    if (this._state === 'exited') return this.exited;
+    if (this._state !== 'idle') this._state = 'stopping';
+    // Nothing spawned yet (swtpm starting): start() ends the launch when it sees the state.
+    if (!this.child) return this.exited;
+    if (opts.force) {
+      this.child.kill('SIGKILL');
+      return this.exited;
+    }
+    if (!this.graceful) this.graceful = this.stopGracefully(this.child, opts.graceMs ?? 3000);
+    return this.graceful;
+  }
+
+  private graceful?: Promise<ExitInfo>;
+
+  private async stopGracefully(child: GroupChild, graceMs: number): Promise<ExitInfo> {
     const gone = (ms: number) => Promise.race([this.exited.then(() => true), sleep(ms, undefined, { ref: false }).then(() => false)]);
     this.qmp?.execute('quit').catch(() => undefined);
     if (await gone(graceMs)) return this.exited;
-    this.child.kill('SIGTERM');
+    child.kill('SIGTERM');
     if (await gone(2000)) return this.exited;
-    this.child.kill('SIGKILL');
+    child.kill('SIGKILL');
     return this.exited;
-  }
-
-  /** SIGKILL now; `requested` false means topo kills it because of a failure (reported as such). */
-  kill(requested = true): void {
-    if (requested) this.stopRequested = true;
-    if (this.starting) this.cancelled = true;
-    this.child?.kill('SIGKILL');
-  }
-
-  get running(): boolean {
-    return (this.child !== undefined || this.starting) && !this.hasExited;
   }
 
   tails(): { stderrTail: string; consoleTail: string } {
@@ -214,10 +226,10 @@ export class NodeProcess {
 
   /** Something topo depends on failed while QEMU runs: end the launch and report why. */
   private fail(reason: string): void {
-    if (this.hasExited || this.stopRequested) return;
+    if (this._state === 'exited' || this.stopped) return;
     this.reason ??= reason;
     this.failLaunch?.(reason);
-    this.kill(false);
+    void this.stop('failure', { force: true });
   }
 
   private attach(slot: FdSlot, fd: number): void {
@@ -239,9 +251,11 @@ export class NodeProcess {
     }
   }
 
+  private exitSeen = false;
+
   private async onExit(code: number | undefined, signal: string | undefined): Promise<void> {
-    if (this.hasExited) return;
-    this.hasExited = true;
+    if (this.exitSeen) return;
+    this.exitSeen = true;
     // QEMU's last words (a panic, "reboot: Restarting system") may still sit in the socket: read it to its end first.
     const con = this.consoleSock;
     if (con && !con.readableEnded && !con.destroyed) {
@@ -258,31 +272,15 @@ export class NodeProcess {
     await Promise.all(this.fsds.map((d) => d.stop()));
     const tails = this.tails();
     const failedTpm = tpm && (tpm.code ?? 0) !== 0 && tpm.stderrTail;
+    this._state = 'exited';
     this.resolveExit({
       code,
       signal,
       ...tails,
       stderrTail: failedTpm ? `${tails.stderrTail}\nswtpm: ${tpm.stderrTail}`.trim() : tails.stderrTail,
       reason: this.reason,
-      requested: this.stopRequested && !this.reason,
+      // A fault wins over a stop asked for at the same time: the node failed.
+      stopReason: this.reason ? 'failure' : this._stopReason,
     });
   }
-}
-
-export function exitError(node: string, info: ExitInfo, when: string): TopoError {
-  if (info.reason) {
-    return new TopoError(info.reason, { code: 'E_NODE_FAULT', node, stderrTail: info.stderrTail, consoleTail: info.consoleTail });
-  }
-  const how = info.signal ? `was killed by ${info.signal}` : `exited with code ${info.code}`;
-  const firstStderr = info.stderrTail.split('\n').filter(Boolean).at(-1);
-  return new TopoError(`QEMU ${how} ${when}${firstStderr ? `: ${firstStderr}` : ''}`, {
-    code: 'E_QEMU_EXIT',
-    node,
-    stderrTail: info.stderrTail,
-    consoleTail: info.consoleTail,
-  });
-}
-
-function signalName(n: number): string | undefined {
-  return Object.entries(constants.signals).find(([, v]) => v === n)?.[0];
 }

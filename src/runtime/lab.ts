@@ -3,13 +3,14 @@ import { createHash, randomBytes } from 'node:crypto';
 import { rmdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { TopoError } from '../errors.js';
-import { ensureGuest, readyLine, renderGuestConfig } from '../guest/index.js';
+import { ensureGuest, renderGuestConfig } from '../guest/index.js';
+import { readyLinePattern } from '../guest/console-lines.js';
 import { espImage } from '../guest/esp.js';
 import { filesArchive } from '../guest/files.js';
 import { prepareLayers, type PrepareLayersOptions } from './layers.js';
 import { plannedShares, preflightShares, shareTag } from '../machine/virtiofsd.js';
 import { chooseAccel, hostTsc, probeAccel, type AccelRequest } from '../qemu/accel.js';
-import { planNode, type Accel, type NodePlan } from '../qemu/plan.js';
+import { planNode, type Accel } from '../qemu/plan.js';
 import { compilePattern } from '../topology/pattern.js';
 import type { ResolvedNode, ResolvedTopology } from '../topology/model.js';
 import type { SupervisorEvent } from '../api/events.js';
@@ -18,13 +19,14 @@ import { LinkFabric } from '../net/links.js';
 import { allocateHostPorts } from '../machine/ports.js';
 import { preflight, qemuBinary } from '../machine/preflight.js';
 import { Janitor } from '../host/proc-group.js';
-import { exactLine, type LinePattern } from '../machine/readiness.js';
+import type { LinePattern } from '../machine/readiness.js';
 import { acquireRunDir, runBase } from './rundir.js';
 import { Lab } from './running-lab.js';
-import { Supervisor } from './supervisor.js';
+import { Supervisor, type NodeSpec } from './supervisor.js';
 import { prepareUefi } from '../machine/uefi.js';
 import { CAPTURE_POLICY, secureDir } from '../host/safe-fs.js';
 import { keepEarlierCaptures } from './capture-dir.js';
+import { ResourceStack } from '../host/resource-stack.js';
 
 export { Lab, DEFAULT_EXEC_TIMEOUT_MS, type ExecResult } from './running-lab.js';
 
@@ -67,12 +69,13 @@ export function defaultReadyTimeoutMs(accel: Accel): number {
 export async function startLab(topology: ResolvedTopology, opts: UpOptions = {}): Promise<Lab> {
   const emit = (e: SupervisorEvent) => opts.onEvent?.(e);
   emit({ type: 'lab', state: 'preparing', at: 0 });
-  // On failure these run in reverse; once ready, `owned` passes to the lab (its down() runs them).
-  const cleanups: (() => Promise<void> | void)[] = [];
-  const owned: (() => Promise<void> | void)[] = [];
-  const undo = async () => {
-    for (const c of [...owned.splice(0), ...cleanups.splice(0)].reverse()) await Promise.resolve(c()).catch(() => undefined);
-  };
+  // Events exist once the lab does; until then, notices (data-plane trouble, a release that failed) go straight to onEvent.
+  let report = emit;
+  // Everything acquired below is pushed here once; every exit (a failure, an abort, down, dispose) releases it in reverse.
+  const stack = new ResourceStack((e) => report({ type: 'notice', message: `teardown: ${e.name}: ${(e.error as Error)?.message ?? String(e.error)}` }));
+  // What only a lab that never got ready undoes (empty pcaps and the capture directory topo created for it).
+  let ready = false;
+  let lab: Lab | undefined;
   try {
     await preflight(topology);
     await preflightShares(topology);
@@ -85,9 +88,9 @@ export async function startLab(topology: ResolvedTopology, opts: UpOptions = {})
       ? await ensureGuest({ signal: opts.signal, onProgress: (message: string) => emit({ type: 'notice', message: `guest: ${message}` }) })
       : undefined;
     // The lab references its guest cache entry until torn down, so no prune or rebuild removes it meanwhile.
-    if (guest) owned.push(() => guest.release());
+    if (guest) stack.defer('guest', () => guest.release());
     const layers = await prepareLayers(topology, usesDefaultGuest, { signal: opts.signal, pins: opts.layerPins, onProgress: (message: string) => emit({ type: 'notice', message: `guest: ${message}` }) });
-    owned.push(() => layers.release());
+    stack.defer('layers', () => layers.release());
     abortCheck(opts.signal);
     const tsc = await tscProbe;
     if (tsc?.source === 'cpuinfo') emit({ type: 'notice', message: `notice: TSC rate taken from /proc/cpuinfo (${tsc.khz} kHz; the kernel's calibrated rate was not readable): guests booting together may stall if the clock is scaled` });
@@ -95,25 +98,22 @@ export async function startLab(topology: ResolvedTopology, opts: UpOptions = {})
 
     const runDir = await acquireRunDir(topology.name, runBase(opts.runDirBase), { keep: opts.keep });
     if (runDir.notice) emit({ type: 'notice', message: runDir.notice });
-    cleanups.push(() => runDir.release());
-    const journal = new Journal(runDir.openLogFd('events.jsonl'));
-    // Closed after the lab's last event ('stopped', below); only a failed up closes it early.
-    cleanups.push(() => journal.close());
-    const janitor = new Janitor(runDir.file('pgids'));
-    owned.push(() => janitor.dismiss());
+    stack.defer('run directory', () => runDir.release());
+    const journal = stack.use('journal', new Journal(runDir.openLogFd('events.jsonl')), (j) => j.close());
+    // The lab's last event, written just before the journal closes (only when the lab is taken down, not when up fails).
+    stack.defer('stopped event', () => lab?.announceStopped());
+    const janitor = stack.use('janitor', new Janitor(runDir.file('pgids')), (j) => j.dismiss());
     const forwards = await allocateHostPorts(topology.nodes, (message) => emit({ type: 'notice', message }));
     const captureDir = path.resolve(opts.captureDir ?? path.join('captures', topology.name));
     if (topology.links.some((l) => l.capture)) {
       const created = await missingDirs(captureDir);
+      // A lab that never ran leaves no empty ./captures/<lab> behind; pcaps of one that did are kept.
+      stack.defer('capture directory', () => (ready ? undefined : removeEmptyDirs(created)));
       await secureDir(captureDir, CAPTURE_POLICY);
       const names = topology.links.filter((l) => l.capture).map((l) => `${l.id}.pcap`);
       const moved = await keepEarlierCaptures(captureDir, names, topology.name);
       if (moved) emit({ type: 'notice', message: moved });
-      // A lab that never ran leaves no empty ./captures/<lab> behind; pcaps of one that did are kept.
-      cleanups.push(() => removeEmptyDirs(created));
     }
-    // Events exist once the lab does; until then, data-plane trouble goes straight to onEvent.
-    let report = emit;
     const seed = labSeed(topology, opts.seed);
     const fabric = new LinkFabric(topology, {
       captureFile: (link) => path.join(captureDir, `${link.id}.pcap`),
@@ -122,15 +122,14 @@ export async function startLab(topology: ResolvedTopology, opts: UpOptions = {})
       seed,
       forwardLinks: opts.forwardLinks,
     });
-    cleanups.push(async () => {
-      const empty = fabric.forwarded().filter((f) => f.link.capture && f.forwarder.stats().capture?.frames === 0);
+    stack.defer('links', async () => {
+      const empty = ready ? [] : fabric.forwarded().filter((f) => f.link.capture && f.forwarder.stats().capture?.frames === 0);
       await fabric.close();
       for (const f of empty) await unlink(path.join(captureDir, `${f.link.id}.pcap`)).catch(() => undefined);
     });
 
     const nonce = randomBytes(8).toString('hex');
-    const plans = new Map<string, NodePlan>();
-    const readyPatterns = new Map<string, LinePattern[]>();
+    const specs: NodeSpec[] = [];
     for (const node of topology.nodes) {
       const uefi = node.kind === 'uefi';
       const defaultGuest = usesDefaultGuest(node);
@@ -139,9 +138,7 @@ export async function startLab(topology: ResolvedTopology, opts: UpOptions = {})
       if (configFile) await runDir.createFile(`${node.name}.config`, renderGuestConfig(node, { nonce, channels: node.channels, shareTags: node.shares?.map((_, i) => shareTag(i)) }));
       const archive = defaultGuest ? await filesArchive(node) : undefined;
       if (archive) await runDir.createFile(`${node.name}.files`, archive);
-      plans.set(
-        node.name,
-        planNode(topology, node, {
+      const plan = planNode(topology, node, {
           accel: choice.accel,
           binary: qemuBinary(),
           kernel: node.kernel ?? guest?.kernel,
@@ -154,37 +151,44 @@ export async function startLab(topology: ResolvedTopology, opts: UpOptions = {})
           shares: defaultGuest ? plannedShares(node, runDir.path) : undefined,
           hostForwards: forwards.get(node.name) ?? [],
           ...(uefi ? await prepareUefi(node, runDir, async () => (await espImage({ onProgress: (m) => emit({ type: 'notice', message: `guest: ${m}` }) })).cacheFile) : {}),
-        }),
-      );
-      readyPatterns.set(node.name, readyFor(node, defaultGuest, nonce));
+        });
+      specs.push({
+        name: node.name,
+        plan,
+        readyPatterns: readyFor(node, defaultGuest, nonce),
+        readyTimeoutMs: node.ready.timeoutMs ?? defaultReadyTimeoutMs(choice.accel),
+        // An arbitrary disk may print nothing we know: without ready.console a uefi node is ready once QEMU runs.
+        readyOnQmp: uefi && !node.ready.console && !defaultGuest,
+        tpmStateDir: node.tpm ? runDir.file(`${node.name}.tpm`) : undefined,
+        consoleLogHint: opts.keep ? runDir.file(`${node.name}.log`) : undefined,
+        restart: node.restart,
+        allowReboot: node.allowReboot,
+        dependsOn: node.dependsOn,
+      });
     }
     const supervisor = new Supervisor({
-      topology,
-      plans,
-      readyPatterns,
-      readyTimeoutMs: (node: ResolvedNode) => node.ready.timeoutMs ?? defaultReadyTimeoutMs(choice.accel),
-      // An arbitrary disk may print nothing we know: without ready.console a uefi node is ready once QEMU runs.
-      readyOnQmp: (node: ResolvedNode) => node.kind === 'uefi' && !node.ready.console && !usesDefaultGuest(node),
-      tpmStateDir: (node: ResolvedNode) => (node.tpm ? runDir.file(`${node.name}.tpm`) : undefined),
-      fabric,
-      openConsoleLog: (name) => runDir.openLogFd(`${name}.log`),
-      consoleLogHint: (name) => (opts.keep ? runDir.file(`${name}.log`) : undefined),
+      nodes: specs,
+      host: { openConsoleLog: (name) => runDir.openLogFd(`${name}.log`), linkFd: (name, iface, link) => fabric.fdFor(name, iface, link) },
       jobs: opts.jobs,
       janitor,
     });
-    const lab = new Lab({ topology, accel: choice.accel, runDir, forwards, captureDir, supervisor, fabric, keep: opts.keep ?? false, seed, cleanups: owned });
+    // Each node's console log is open from here; the QEMUs exist only once start() runs (the 'nodes' entry below).
+    stack.defer('console logs', () => supervisor.closeConsoles());
+    lab = new Lab({ topology, accel: choice.accel, runDir, forwards, captureDir, supervisor, fabric, keep: opts.keep ?? false, seed, resources: stack });
+    const theLab = lab;
     // Everything (supervisor and teardown events) reaches onEvent and the journal through the lab.
-    supervisor.on('event', (e) => lab.emit('event', e));
-    lab.on('event', (e) => {
+    supervisor.on('event', (e) => theLab.emit('event', e));
+    theLab.on('event', (e) => {
       journal.write(e);
-      if (e.type === 'lab' && e.state === 'stopped') journal.close();
       emit(e);
     });
-    report = (e) => void lab.emit('event', e);
+    report = (e) => void theLab.emit('event', e);
     if (opts.serve) {
-      const server = await opts.serve(lab);
-      owned.push(() => server.close());
+      const server = await opts.serve(theLab);
+      stack.defer('control server', () => server.close());
     }
+    // On top of the stack: the QEMUs stop first (gracefully on down, at once on a failure), then the rest goes.
+    stack.defer('nodes', () => supervisor.stopAll(theLab.teardownForced));
     const onAbort = () => void supervisor.stopAll();
     const onForce = () => void supervisor.stopAll(true);
     opts.signal?.addEventListener('abort', onAbort, { once: true });
@@ -195,16 +199,16 @@ export async function startLab(topology: ResolvedTopology, opts: UpOptions = {})
     } catch (err) {
       await supervisor.stopAll(true);
       // Its QEMUs exiting is what the stop looks like from here, not the cause.
-      if (lab.stoppedBy) throw new TopoError(`the lab was stopped by \`${lab.stoppedBy}\` before it was ready`, { code: 'E_STOPPED', cause: err });
+      if (theLab.stoppedBy) throw new TopoError(`the lab was stopped by \`${theLab.stoppedBy}\` before it was ready`, { code: 'E_STOPPED', cause: err });
       throw err;
     } finally {
       opts.signal?.removeEventListener('abort', onAbort);
       opts.forceSignal?.removeEventListener('abort', onForce);
     }
-    cleanups.length = 0;
-    return lab;
+    ready = true;
+    return theLab;
   } catch (err) {
-    await undo();
+    await stack.release();
     if (opts.signal?.aborted) throw new TopoError('stopped before the lab was ready', { code: 'E_ABORTED', cause: err });
     throw err;
   }
@@ -232,7 +236,7 @@ export function usesDefaultGuest(node: ResolvedNode): boolean {
 
 function readyFor(node: ResolvedNode, defaultGuest: boolean, nonce: string): LinePattern[] {
   const patterns: LinePattern[] = [];
-  if (defaultGuest) patterns.push(exactLine(readyLine(nonce)));
+  if (defaultGuest) patterns.push(readyLinePattern(nonce));
   if (node.ready.console) patterns.push(compilePattern(node.ready.console));
   return patterns;
 }

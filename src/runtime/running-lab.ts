@@ -9,6 +9,7 @@ import type { ResolvedTopology } from '../topology/model.js';
 import type { SupervisorEvent } from '../api/events.js';
 import type { LinkFabric } from '../net/links.js';
 import type { RunDir } from './rundir.js';
+import type { ResourceStack } from '../host/resource-stack.js';
 import { portsOf, publicState, type LabStatus, type LinkStatus, type NodeStatus } from '../api/status.js';
 import type { Supervisor } from './supervisor.js';
 import { DataPlane } from '../net/dataplane.js';
@@ -28,8 +29,8 @@ export interface LabParts {
   fabric: LinkFabric;
   keep: boolean;
   seed: number;
-  /** Run after the QEMUs are gone (control socket, janitor, guest reference); before the run dir goes. */
-  cleanups: (() => Promise<void> | void)[];
+  /** Everything the lab holds, its QEMUs on top: down() releases it (startLab does on a failure). */
+  resources: ResourceStack;
 }
 
 export class Lab extends EventEmitter<{ event: [SupervisorEvent] }> implements LabHandle {
@@ -70,6 +71,7 @@ export class Lab extends EventEmitter<{ event: [SupervisorEvent] }> implements L
   status(): LabStatus {
     const sup = this.supervisor;
     const forwarded = new Set(this.parts.fabric.forwarded().map((f) => f.link.id));
+    const nodes = new Map(sup.nodes().map((n) => [n.name, n]));
     return {
       lab: this.topology.name,
       file: this.topology.file,
@@ -78,15 +80,15 @@ export class Lab extends EventEmitter<{ event: [SupervisorEvent] }> implements L
       pid: process.pid,
       startedAt: this.startedAt.toISOString(),
       uptimeMs: Date.now() - this.startedAt.getTime(),
-      state: this.downing ? 'stopping' : [...sup.states.values()].every((s) => s === 'ready') ? 'ready' : 'starting',
+      state: this.downing ? 'stopping' : [...nodes.values()].every((n) => n.state === 'ready') ? 'ready' : 'starting',
       runDir: this.runDir.path,
       captureDir: this.captureDir,
       nodes: this.topology.nodes.map((n) => ({
         name: n.name,
-        state: publicState(sup.states.get(n.name) ?? 'waiting'),
-        pid: sup.procs.get(n.name)?.running ? sup.procs.get(n.name)?.pid : undefined,
-        restarts: sup.restartCounts.get(n.name) ?? 0,
-        readyMs: sup.readyMs.get(n.name),
+        state: publicState(nodes.get(n.name)?.state ?? 'waiting'),
+        pid: nodes.get(n.name)?.pid,
+        restarts: nodes.get(n.name)?.restarts ?? 0,
+        readyMs: nodes.get(n.name)?.readyMs,
         ports: portsOf(this.forwards.get(n.name)),
         channels: n.channels ?? [],
       })),
@@ -109,13 +111,13 @@ export class Lab extends EventEmitter<{ event: [SupervisorEvent] }> implements L
     return {
       name,
       exec: (cmd, opts) => this.exec(name, cmd, opts),
-      console: () => consoleStream(sup.consoles.get(name)!),
-      waitForConsole: (re, opts) => waitForLine(sup.consoles.get(name)!, re, opts?.timeout ?? 60_000, name),
+      console: () => consoleStream(sup.console(name)),
+      waitForConsole: (re, opts) => waitForLine(sup.console(name), re, opts?.timeout ?? 60_000, name),
       channel: (channel) => {
         if (!(node.channels ?? []).includes(channel)) {
           throw new TopoError(`node ${name} has no channel "${channel}" (channels: ${(node.channels ?? []).join(', ') || 'none'})`, { code: 'E_NO_CHANNEL', node: name });
         }
-        const sock = sup.procs.get(name)?.channels.get(channel);
+        const sock = sup.process(name)?.channels.get(channel);
         if (!sock || sock.destroyed) throw new TopoError(`node ${name} is not running`, { code: 'E_NOT_RUNNING', node: name });
         return sock;
       },
@@ -159,8 +161,8 @@ export class Lab extends EventEmitter<{ event: [SupervisorEvent] }> implements L
   /** Compatibility with the first library API: `lab.exec(node, cmd)`. */
   async exec(node: string, cmd: string | readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
     this.node(node);
-    const agent = this.supervisor.procs.get(node)?.agent;
-    if (!agent || !this.supervisor.procs.get(node)?.running) {
+    const agent = this.supervisor.process(node)?.agent;
+    if (!agent) {
       throw new TopoError(`node "${node}" has no agent (not running, or not topo's default guest)`, { code: 'E_NO_AGENT', node });
     }
     const command = typeof cmd === 'string' ? cmd : shellQuote(cmd);
@@ -190,8 +192,8 @@ export class Lab extends EventEmitter<{ event: [SupervisorEvent] }> implements L
         .filter((ep) => !onlyNode || ep.node === onlyNode)
         .map(async (ep) => {
           const iface = this.topology.nodes.find((n) => n.name === ep.node)!.interfaces.find((i) => i.name === ep.iface)!;
-          const qmp = this.supervisor.procs.get(ep.node)?.qmp;
-          if (!qmp || !this.supervisor.procs.get(ep.node)?.running) return; // applied when it is ready again
+          const qmp = this.supervisor.process(ep.node)?.qmp;
+          if (!qmp) return; // applied when it is ready again
           await qmp.execute('set_link', { name: `net${iface.index}`, up });
         }),
     );
@@ -207,17 +209,27 @@ export class Lab extends EventEmitter<{ event: [SupervisorEvent] }> implements L
       if (opts.force) void this.supervisor.stopAll(true);
       return this.downing;
     }
+    this.forced = opts.force ?? false;
     this.downing = (async () => {
       this.emit('event', { type: 'lab', state: 'stopping', at: this.supervisor.elapsed() });
-      await this.supervisor.stopAll(opts.force);
-      await this.parts.fabric.close();
-      // The lab owns these only once up() succeeded; before, up() runs them itself on failure.
-      for (const c of this.parts.cleanups.splice(0).reverse()) await Promise.resolve(c()).catch(() => undefined);
-      this.emit('event', { type: 'lab', state: 'stopped', at: this.supervisor.elapsed(), detail: this.parts.keep ? `kept ${this.runDir.path}` : undefined });
-      await this.runDir.release();
+      // The one teardown path: the same stack a failed up() releases ('stopped' is announced from it, before the journal closes).
+      await this.parts.resources.release();
       this.markStopped();
     })();
     return this.downing;
+  }
+
+  private forced?: boolean;
+
+  /** How the QEMUs stop when the stack is released: gracefully on down(), at once when up() failed. */
+  get teardownForced(): boolean {
+    return this.forced ?? true;
+  }
+
+  /** The lab's last event; released from the stack just above the journal, so it is journaled. Only after down(). */
+  announceStopped(): void {
+    if (!this.downing) return;
+    this.emit('event', { type: 'lab', state: 'stopped', at: this.supervisor.elapsed(), detail: this.parts.keep ? `kept ${this.runDir.path}` : undefined });
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -122,7 +122,7 @@ export async function bootGuest(guest: GuestArtifacts, opts: BootOptions = {}): 
     });
 
   const stop = async () => {
-    proc.kill();
+    void proc.stop('teardown', { force: true });
     await proc.exited;
     consoleSock.destroy();
     await rm(dir, { recursive: true, force: true });

@@ -82,7 +82,7 @@ describe('shares: on real guests', () => {
 
   it("a file a guest writes is on the host after down, and no virtiofsd is left", async () => {
     expect(await sh('a', 'echo from the guest > /mnt/out/result.txt && sync; echo $?')).toEqual({ code: 0, out: '0' });
-    const pids = [...lab!.supervisor.states.keys()];
+    const pids = lab!.supervisor.nodes().map((n) => n.name);
     expect(pids).toEqual(['a', 'b']);
     await lab!.down({});
     lab = undefined;

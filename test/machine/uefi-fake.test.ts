@@ -36,8 +36,8 @@ describe('uefi nodes with a fake QEMU', () => {
     const fw = node('fw', { kind: 'uefi', disk, tpm: { interface: 'crb' } });
     const lab = await up(topology([fw], { name: 'uefi-fake' }), { accel: 'tcg', runDirBase: base });
     try {
-      const proc = lab.supervisor.procs.get('fw')!;
-      expect(lab.supervisor.states.get('fw')).toBe('ready');
+      const proc = lab.supervisor.process('fw')!;
+      expect(lab.supervisor.node('fw').state).toBe('ready');
       expect(existsSync(lab.runDir.file('fw.vars.fd'))).toBe(true);
       expect(existsSync(lab.runDir.file('fw.tpm'))).toBe(true);
       expect(existsSync(`/proc/${proc.swtpmPid}`)).toBe(true);
@@ -57,7 +57,7 @@ describe('uefi nodes with a fake QEMU', () => {
     const events: SupervisorEvent[] = [];
     const lab = await up(topology([fw], { name: 'uefi-tpm-dies' }), { accel: 'tcg', runDirBase: base, onEvent: (e) => events.push(e) });
     try {
-      const proc = lab.supervisor.procs.get('fw')!;
+      const proc = lab.supervisor.process('fw')!;
       const qemu = proc.pid!;
       process.kill(proc.swtpmPid!, 'SIGKILL');
       const failure = await lab.failure;

@@ -53,7 +53,7 @@ const sh = async (node: string, cmd: string) => {
 
 describe('topo up: a uefi node booting topo\'s ESP', () => {
   it('boots through OVMF into the default guest, with its configuration and agent', async () => {
-    expect([...lab.supervisor.states.values()]).toEqual(['ready', 'ready']);
+    expect(lab.supervisor.nodes().map((n) => n.state)).toEqual(['ready', 'ready']);
     expect(await sh('fw', 'hostname')).toEqual({ code: 0, out: 'fw', err: '' });
     expect(await sh('fw', 'test -d /sys/firmware/efi && echo efi')).toMatchObject({ code: 0, out: 'efi' });
   });
@@ -76,8 +76,8 @@ describe('topo up: a uefi node booting topo\'s ESP', () => {
   });
 
   it('down stops QEMU and swtpm, removes the run directory, and the image is unchanged', async () => {
-    const fw = lab.supervisor.procs.get('fw')!;
-    const pids = [...lab.supervisor.procs.values()].map((p) => p.pid!);
+    const fw = lab.supervisor.process('fw')!;
+    const pids = lab.supervisor.nodes().map((n) => n.pid!);
     expect(fw.swtpmPid).toBeGreaterThan(0);
     pids.push(fw.swtpmPid!);
     for (const pid of pids) expect(existsSync(`/proc/${pid}`)).toBe(true);

@@ -68,7 +68,7 @@ links:
   });
 
   it('allow_reboot: `reboot` comes back in the same QEMU with its links working', async () => {
-    const pid = lab.supervisor.procs.get('r1')!.pid;
+    const pid = lab.supervisor.node('r1').pid;
     const boots = () => events.filter((e) => e.type === 'console' && e.node === 'r1' && e.line.startsWith('topo-guest: ready')).length;
     const before = boots();
     // The agent that took these is gone with the old kernel: both fail when the reboot shows, not at their reply
@@ -79,18 +79,18 @@ links:
     expect(await pending).toMatchObject({ code: 'E_AGENT', message: expect.stringMatching(/^the guest rebooted before it answered/) });
     expect(await rebooting).toMatchObject({ code: 'E_AGENT', message: expect.stringMatching(/rebooted/) });
     await until(() => boots() > before);
-    expect(lab.supervisor.procs.get('r1')!.pid).toBe(pid);
-    expect(lab.supervisor.states.get('r1')).toBe('ready');
+    expect(lab.supervisor.node('r1').pid).toBe(pid);
+    expect(lab.supervisor.node('r1').state).toBe('ready');
     await until(async () => (await sh(lab, 'r1', 'ping -c 1 -W 2 10.0.91.2').catch(() => ({ code: 1 }))).code === 0, 60_000);
   }, 180_000);
 
   it('restart: on-failure brings a panicked node back, and it pings its neighbour again', async () => {
-    const pid = lab.supervisor.procs.get('r2')!.pid;
+    const pid = lab.supervisor.node('r2').pid;
     await lab.exec('r2', 'echo c > /proc/sysrq-trigger', { timeoutMs: 5_000 }).catch(() => undefined);
     await until(() => events.some((e) => e.type === 'node' && e.node === 'r2' && e.state === 'restarting'));
     const restarting = events.find((e) => e.type === 'node' && e.node === 'r2' && e.state === 'restarting');
     expect(restarting).toMatchObject({ detail: expect.stringContaining('the guest kernel panicked') });
-    await until(() => lab.supervisor.states.get('r2') === 'ready' && lab.supervisor.procs.get('r2')!.pid !== pid);
+    await until(() => lab.supervisor.node('r2').state === 'ready' && lab.supervisor.node('r2').pid !== pid);
     await until(async () => (await sh(lab, 'r2', 'ping -c 1 -W 2 10.0.92.3').catch(() => ({ code: 1 }))).code === 0, 60_000);
   }, 180_000);
 });
@@ -159,8 +159,8 @@ nodes:
   k: { kernel: ${JSON.stringify(guest.kernel)}, initrd: ${JSON.stringify(guest.initrd)}, console: virtio, host_network: false, memory: 192M, ready: { console: "built-in shell \\\\(ash\\\\)" } }
 `);
     try {
-      expect(lab.supervisor.states.get('k')).toBe('ready');
-      expect(lab.supervisor.procs.get('k')!.tails().consoleTail).toMatch(/built-in shell \(ash\)/);
+      expect(lab.supervisor.node('k').state).toBe('ready');
+      expect(lab.supervisor.process('k')!.tails().consoleTail).toMatch(/built-in shell \(ash\)/);
       const seen = lab.node('k').waitForConsole(/hvc-\d+/, { timeout: 60_000 });
       const con = lab.node('k').console();
       con.write('echo hvc-$((40+2))\r');

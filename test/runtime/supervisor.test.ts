@@ -9,7 +9,7 @@ import type { SupervisorEvent } from '../../src/api/events.js';
 import { type Lab } from '../../src/runtime/lab.js';
 import { up } from '../../src/control/up.js';
 import { LinkFabric } from '../../src/net/links.js';
-import { guestExitCause, Supervisor } from '../../src/runtime/supervisor.js';
+import { Supervisor } from '../../src/runtime/supervisor.js';
 import { planNode } from '../../src/qemu/plan.js';
 import { compilePattern } from '../../src/topology/pattern.js';
 import type { ResolvedNode } from '../../src/topology/model.js';
@@ -55,9 +55,9 @@ describe('supervisor with a fake QEMU', () => {
   it('brings nodes up, reports ready, and tears down leaving no run directory', async () => {
     const events: SupervisorEvent[] = [];
     const lab = await start(pairTopology(), events);
-    expect([...lab.supervisor.states.values()]).toEqual(['ready', 'ready']);
+    expect(lab.supervisor.nodes().map((n) => n.state)).toEqual(['ready', 'ready']);
     expect(events.some((e) => e.type === 'lab' && e.state === 'ready' && e.detail === 'all 2 nodes ready')).toBe(true);
-    const pids = [...lab.supervisor.procs.values()].map((p) => p.pid!);
+    const pids = lab.supervisor.nodes().map((n) => n.pid!);
     expect(existsSync(lab.runDir.path)).toBe(true);
     await lab.down();
     for (const pid of pids) expect(alive(pid)).toBe(false);
@@ -102,7 +102,7 @@ describe('supervisor with a fake QEMU', () => {
     const restarting = events.find((e) => e.type === 'node' && e.node === 'a' && e.state === 'restarting');
     // Backoff and the limit are part of what the user sees.
     expect(restarting).toMatchObject({ detail: expect.stringMatching(/; restart 1\/5 in 1\.0 s$/) });
-    expect(lab.supervisor.states.get('a')).toBe('ready');
+    expect(lab.supervisor.node('a').state).toBe('ready');
   });
 
   it('a guest panic that ends QEMU with code 0 is a failure said as such, and restart: on-failure restarts it', async () => {
@@ -116,7 +116,7 @@ describe('supervisor with a fake QEMU', () => {
     await waitFor(() => events.filter((e) => e.type === 'node' && e.node === 'a' && e.state === 'ready').length === 2);
     const restarting = events.find((e) => e.type === 'node' && e.node === 'a' && e.state === 'restarting');
     expect(restarting).toMatchObject({ detail: expect.stringMatching(/^the guest kernel panicked: QEMU exited; restart 1\/5/) });
-    expect(lab.supervisor.states.get('a')).toBe('ready');
+    expect(lab.supervisor.node('a').state).toBe('ready');
   });
 
   it('a guest reboot without allow_reboot (QEMU exit 0) fails the lab with what happened', async () => {
@@ -135,9 +135,9 @@ describe('supervisor with a fake QEMU', () => {
     process.env.FAKE_QEMU_ONLY = 'a';
     const events: SupervisorEvent[] = [];
     const lab = await start(pairTopology('poweroff'), events);
-    await waitFor(() => lab.supervisor.states.get('a') === 'stopped');
+    await waitFor(() => lab.supervisor.node('a').state === 'stopped');
     expect(events).toContainEqual({ type: 'notice', message: 'a: the guest powered off' });
-    expect(lab.supervisor.states.get('b')).toBe('ready');
+    expect(lab.supervisor.node('b').state).toBe('ready');
     process.env.FAKE_QEMU_ONLY = 'y';
     await start(topology([vm('y', { restart: 'on-failure' })], { name: 'poweroff2' }), events);
     await waitFor(() => events.some((e) => e.type === 'node' && e.node === 'y' && e.state === 'restarting'));
@@ -149,19 +149,19 @@ describe('supervisor with a fake QEMU', () => {
     const lab = await start(topology([vm('r', { allowReboot: true }), vm('s')], { name: 'rebooting' }), events);
     await waitFor(() => events.some((e) => e.type === 'notice' && e.message === 'r: guest rebooted'));
     expect(events.some((e) => e.type === 'notice' && e.message.startsWith('s:'))).toBe(false);
-    expect(lab.supervisor.states.get('r')).toBe('ready');
+    expect(lab.supervisor.node('r').state).toBe('ready');
   });
 
   it('one node stopped and started again while the rest of the lab runs (a forwarded link reconnects)', async () => {
     const events: SupervisorEvent[] = [];
     const lab = await start(pairTopology('stopstart', { restart: 'on-failure' }), events);
-    const old = lab.supervisor.procs.get('b')!.pid!;
+    const old = lab.supervisor.node('b').pid!;
     await lab.node('b').stop();
     expect(lab.status().nodes.map((n) => [n.name, n.state])).toEqual([['a', 'ready'], ['b', 'stopped']]);
     expect(alive(old)).toBe(false);
     await lab.node('b').start();
-    expect(lab.supervisor.states.get('b')).toBe('ready');
-    expect(lab.supervisor.procs.get('b')!.pid).not.toBe(old);
+    expect(lab.supervisor.node('b').state).toBe('ready');
+    expect(lab.supervisor.node('b').pid).not.toBe(old);
     expect(events.some((e) => e.type === 'node' && e.state === 'failed')).toBe(false);
     await expect(lab.node('b').start()).rejects.toMatchObject({ code: 'E_RUNNING' });
   });
@@ -198,13 +198,19 @@ describe('supervisor with a fake QEMU', () => {
   it('a console log that cannot be written (disk full) fails the node with the reason; the lab tears down, nothing crashes', async () => {
     const events: SupervisorEvent[] = [];
     const topo = pairTopology('full');
+    const fabric = new LinkFabric(topo, { captureFile: () => '/nonexistent' });
     const sup = new Supervisor({
-      topology: topo,
-      plans: new Map(topo.nodes.map((n) => [n.name, planNode(topo, n, { accel: 'tcg', binary: fake, kernel: fake, defaultGuest: false, hostForwards: [] })])),
-      readyPatterns: new Map(topo.nodes.map((n) => [n.name, [compilePattern('fake: ready')]])),
-      readyTimeoutMs: () => 10_000,
-      fabric: new LinkFabric(topo, { captureFile: () => '/nonexistent' }),
-      openConsoleLog: () => openSync('/dev/full', 'w'),
+      nodes: topo.nodes.map((n) => ({
+        name: n.name,
+        plan: planNode(topo, n, { accel: 'tcg', binary: fake, kernel: fake, defaultGuest: false, hostForwards: [] }),
+        readyPatterns: [compilePattern('fake: ready')],
+        readyTimeoutMs: 10_000,
+        readyOnQmp: false,
+        restart: n.restart,
+        allowReboot: n.allowReboot,
+        dependsOn: n.dependsOn,
+      })),
+      host: { openConsoleLog: () => openSync('/dev/full', 'w'), linkFd: (name, ifc, link) => fabric.fdFor(name, ifc, link) },
       jobs: 2,
     });
     sup.on('event', (e) => events.push(e));
@@ -213,7 +219,7 @@ describe('supervisor with a fake QEMU', () => {
     expect(err).toMatchObject({ code: 'E_NODE_FAULT' });
     expect((err as Error).message).toMatch(/cannot write the console log: .*ENOSPC/);
     expect(events.some((e) => e.type === 'node' && e.state === 'failed' && /ENOSPC/.test(e.detail ?? ''))).toBe(true);
-    for (const p of sup.procs.values()) expect(p.running).toBe(false);
+    for (const n of sup.nodes()) expect(sup.process(n.name)).toBeUndefined();
   });
 
   it('a capture directory topo created for a lab that failed to start is removed again', async () => {
@@ -233,14 +239,14 @@ describe('supervisor with a fake QEMU', () => {
   it('a forwarded link whose peer breaks the framing reaches the events; the lab keeps running', async () => {
     const events: SupervisorEvent[] = [];
     const lab = await start(pairTopology('frames', { restart: 'on-failure' }), events);
-    const fwd = (lab.supervisor as unknown as { opts: { fabric: LinkFabric } }).opts.fabric.forwarded()[0]!;
+    const fwd = (lab as unknown as { parts: { fabric: LinkFabric } }).parts.fabric.forwarded()[0]!;
     fwd.forwarder.replaceEndpoint(0);
     const fd = fwd.forwarder.takeGuestFd(0);
     // A length prefix of 0x7fffffff is not a frame: the runner must drop the port, say so, and keep going.
     writeSync(fd, Buffer.from([0x7f, 0xff, 0xff, 0xff, 1, 2, 3]));
     await waitFor(() => events.some((e) => e.type === 'notice' && /l1: .*broke the frame protocol/.test(e.message)));
     closeSync(fd);
-    expect(lab.supervisor.states.get('b')).toBe('ready');
+    expect(lab.supervisor.node('b').state).toBe('ready');
   });
 
   it('a missing QEMU binary is one clear error before anything starts', async () => {
@@ -267,12 +273,3 @@ async function waitFor(cond: () => boolean, limitMs = 25_000): Promise<void> {
     await new Promise((r) => setTimeout(r, 20));
   }
 }
-
-describe('guestExitCause', () => {
-  it('reads the last panic, reboot or power-off line of the console tail', () => {
-    expect(guestExitCause('a\n[ 1.0] Kernel panic - not syncing: sysrq triggered crash\n---[ end Kernel panic ]---')).toBe('panic');
-    expect(guestExitCause('[ 2.0] reboot: Restarting system')).toBe('reboot');
-    expect(guestExitCause('reboot: Restarting system\n[ 3.0] reboot: Power down')).toBe('poweroff');
-    expect(guestExitCause('nothing known here')).toBeUndefined();
-  });
-});

@@ -38,7 +38,7 @@ afterAll(async () => {
 
 describe('topo up: triangle', () => {
   it('every node is ready and every link carries a ping between its endpoints', async () => {
-    expect([...lab.supervisor.states.values()]).toEqual(['ready', 'ready', 'ready']);
+    expect(lab.supervisor.nodes().map((n) => n.state)).toEqual(['ready', 'ready', 'ready']);
     for (const link of lab.topology.links) {
       const [a, b] = link.endpoints;
       const target = b!.address!.split('/')[0]!;
@@ -64,7 +64,7 @@ describe('topo up: triangle', () => {
 
   it('no QEMU holds a socket that belongs to another QEMU (no fd leaks between children)', async () => {
     const sockets = new Map<string, Set<string>>();
-    for (const [name, proc] of lab.supervisor.procs) sockets.set(name, await socketInodes(proc.pid!));
+    for (const { name, pid } of lab.supervisor.nodes()) sockets.set(name, await socketInodes(pid!));
     const names = [...sockets.keys()];
     for (const a of names) for (const b of names) {
       if (a >= b) continue;
@@ -74,7 +74,7 @@ describe('topo up: triangle', () => {
   });
 
   it('down stops every QEMU and removes the run directory', async () => {
-    const pids = [...lab.supervisor.procs.values()].map((p) => p.pid!);
+    const pids = lab.supervisor.nodes().map((n) => n.pid!);
     await lab.down();
     for (const pid of pids) expect(existsSync(`/proc/${pid}`)).toBe(false);
     expect(existsSync(lab.runDir.path)).toBe(false);
