@@ -35,7 +35,8 @@ export async function attachLab(name: string, runDirBase?: string): Promise<{ la
 export function mismatchError(scenario: Scenario, status: LabStatus, shownFile: string): TopoError | undefined {
   const problems = topologyMismatch(scenario, status);
   if (problems.length === 0) return undefined;
-  const file = scenario.topologyFile ? path.relative(process.cwd(), scenario.topologyFile) || scenario.topologyFile : undefined;
+  const rel = scenario.topologyFile && path.relative(process.cwd(), scenario.topologyFile);
+  const file = rel && !rel.startsWith('..') ? rel : scenario.topologyFile;
   const start = file ? `start it with \`topo up --detach ${file}\`` : 'start a lab of its inline topology';
   return new TopoError(`lab ${status.lab} does not run the topology of ${shownFile} (${ATTACH_MISMATCH}): ${problems.join('; ')}`, {
     code: ATTACH_MISMATCH,
