@@ -9,7 +9,7 @@ const link = (id: string, eps: string[], forward?: boolean): ResolvedLink => ({
   id,
   index: Number(id.slice(1)) - 1,
   kind: eps.length > 2 ? 'segment' : 'p2p',
-  endpoints: eps.map((e) => ({ node: e.split(':')[0]!, iface: e.split(':')[1]! })),
+  endpoints: eps.map((e) => ({ node: e.split(':')[0]!, iface: e.split(':')[1]!, mac: '02:00:00:00:00:01' })),
   mtu: 1500,
   capture: false,
   ...(forward ? { forward } : {}),
