@@ -144,9 +144,10 @@ export async function runAttached(scenario: Scenario, labName: string, opts: Att
   return run;
 }
 
-/** A step stopped by the lab's going down fails with that reason (not "stopped"). */
+/** A step stopped by the lab's going down fails with that reason (not "stopped", nor a closed connection). */
 function cutShort(r: StepResult, line: string): StepResult {
-  if (r.failure?.message.startsWith('stopped')) r.failure = { ...r.failure, message: line };
+  const m = r.failure?.message ?? '';
+  if (r.failure && (m.startsWith('stopped') || m.endsWith('control connection closed'))) r.failure = { ...r.failure, message: line };
   return r;
 }
 

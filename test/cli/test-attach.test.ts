@@ -131,7 +131,9 @@ describe('topo test --attach: the lab going down mid-run', () => {
       await import('node:fs/promises').then((fs) => fs.mkdir(dir));
       await writeFile(path.join(dir, 'lab.yaml'), labFile(name));
       expect((await run(['up', '--detach', path.join(dir, 'lab.yaml')], true)).exitCode).toBe(0);
-      await writeFile(path.join(dir, 's.scenario.yaml'), `name: ${name}\ntopology: ./lab.yaml\ntimeout: 900s\nsteps:\n  - link: { endpoints: [a:eth0], state: up }\n  - sleep: 600s\n  - sleep: 1s\n`);
+      // A wait for a console line and a sleep: neither asks the lab anything while it waits.
+      const wait = how === 'topo down' ? 'wait: { node: a, console: "never printed", timeout: 600s }' : 'sleep: 600s';
+      await writeFile(path.join(dir, 's.scenario.yaml'), `name: ${name}\ntopology: ./lab.yaml\ntimeout: 900s\nsteps:\n  - link: { endpoints: [a:eth0], state: up }\n  - ${wait}\n  - sleep: 1s\n`);
       const child = run(['test', path.join(dir, 's.scenario.yaml'), '--attach', name, '--bundle', path.join(base, 'bundles')]);
       await waitForOutput(child, /PASS {2}1\./);
       if (how === 'topo down') expect((await run(['down', name])).exitCode).toBe(0);
@@ -139,7 +141,7 @@ describe('topo test --attach: the lab going down mid-run', () => {
       const r = await child;
       expect(r.exitCode, r.all).toBe(1);
       const line = `lab ${name} went down during the run (\`topo ps\` lists running labs)`;
-      expect(r.stdout).toContain(`FAIL  2. sleep 600s`);
+      expect(r.stdout).toMatch(/FAIL {2}2\. (wait a console \/never printed\/|sleep 600s)/);
       expect(r.stdout).toContain(`step 2 at ${path.join(dir, 's.scenario.yaml')}:6: ${line}`);
       expect(r.stderr).toContain(`  ${line}`);
       expect(r.stderr).not.toMatch(/still up/);
