@@ -71,6 +71,7 @@ export async function main(argvIn: string[]): Promise<number> {
     .option('--continue', 'run the remaining steps after a failed one')
     .option('--seed <n>', "override the scenario's seed", (v) => parseCount(v, '--seed'))
     .option('--pause-on-failure', 'keep the lab running after a failed step until Ctrl-C')
+    .option('--attach <lab>', 'run the steps on this running lab (topo up --detach, or a topo up elsewhere) instead of booting one; it stays up')
     .option('--no-ui', 'plain line-per-step output even on a terminal')
     .addOption(new Option('--accel <accel>', 'accelerator').choices(['auto', 'kvm', 'tcg']).env('TOPO_ACCEL'))
     .option('--run-dir <dir>', 'parent directory for run directories')

@@ -1,5 +1,5 @@
-// `topo test FILE... [--junit OUT.xml] [--keep] [--bundle DIR] [--continue] [--seed N] [--pause-on-failure]`:
-// every file is validated first (exit 2 before any VM starts), then each scenario runs on its own lab.
+// `topo test FILE... [--junit OUT.xml] [--keep] [--bundle DIR] [--continue] [--seed N] [--pause-on-failure] [--attach LAB]`:
+// every file is validated first (exit 2 before any VM starts), then each scenario runs on its own lab (or on LAB).
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,6 +12,8 @@ import { junitXml } from '../scenario/junit.js';
 import { loadScenario } from '../scenario/load.js';
 import { stepNode, type Scenario } from '../scenario/model.js';
 import { runScenario, type ScenarioRun, type StepResult } from '../scenario/runner.js';
+import { runAttached } from '../scenario/attach.js';
+import { attachedNotice, attachPreflight, attachUsage } from './test-attach.js';
 import { formatDiagnostic, oneLine } from '../topology/diagnostics.js';
 import { seconds } from '../ui/format.js';
 
@@ -24,6 +26,8 @@ export interface TestFlags {
   accel?: string;
   runDir?: string;
   pauseOnFailure?: boolean;
+  /** Run the steps on this running lab instead of booting one (`--attach LAB`). */
+  attach?: string;
   /** false with --no-ui: plain lines even on a terminal. */
   ui?: boolean;
 }
@@ -103,6 +107,8 @@ async function loadAll(files: string[], flags: TestFlags, signal: AbortSignal): 
 
 export async function testCommand(files: string[], flags: TestFlags): Promise<number> {
   const accel = parseAccelRequest(flags.accel);
+  const usage = attachUsage(files, flags);
+  if (usage !== undefined) return usage;
   const abort = new AbortController();
   let resume: (() => void) | undefined;
   // Owned from the start: Ctrl-C while a bundle unpacks removes what it unpacked.
@@ -123,12 +129,23 @@ export async function testCommand(files: string[], flags: TestFlags): Promise<nu
     for (const l of loaded) await l.bundle?.close();
     return STOPPED;
   }
+  if (flags.attach !== undefined) {
+    let checked: Awaited<ReturnType<typeof attachPreflight>>;
+    try {
+      checked = await attachPreflight(loaded.map((l) => l.scenario), flags, (s) => shortPath(s.file));
+    } catch (e) {
+      release();
+      throw e;
+    }
+    if (typeof checked === 'number') return (release(), checked);
+    loaded = checked.map((scenario) => ({ scenario }));
+  }
   const runs: ScenarioRun[] = [];
   try {
     for (const { scenario, bundle } of loaded) {
       if (abort.signal.aborted) break;
       const bundleFile = files[loaded.findIndex((l) => l.scenario === scenario)] ?? '';
-      const label = bundle ? `replaying ${path.basename(bundleFile)}` : shortPath(scenario.file);
+      const label = bundle ? `replaying ${path.basename(bundleFile)}` : `${shortPath(scenario.file)}${flags.attach !== undefined ? ` on lab ${flags.attach}` : ''}`;
       const shown = bundle ? bundleNames(bundleFile, bundle.dir) : (t: string) => t;
       out(`${scenario.name} (${label}, seed ${scenario.seed}, ${scenario.steps.length} steps)`);
       const list = interactive(flags) ? new (await import('./step-list.js')).StepListReporter(scenario) : undefined;
@@ -139,21 +156,24 @@ export async function testCommand(files: string[], flags: TestFlags): Promise<nu
         notices.splice(0).forEach(err);
       };
       // Pcaps go into the bundle; only --keep leaves them in ./captures as `up` does.
-      const captureDir = flags.keep ? undefined : await mkdtemp(path.join(os.tmpdir(), 'topo-test-captures-'));
-      const run = await runScenario(scenario, {
+      const captureDir = flags.keep || flags.attach !== undefined ? undefined : await mkdtemp(path.join(os.tmpdir(), 'topo-test-captures-'));
+      const hooks = {
+        continueOnFailure: flags.continue,
+        signal: abort.signal,
+        onStepStart: () => list?.stepStart(),
+        onStepEnd: (r: StepResult) => (list ? list.stepEnd(r) : stepLines(scenario, r).map(shown).forEach(out)),
+      };
+      const run = flags.attach !== undefined ? await runAttached(scenario, flags.attach, { ...hooks, runDirBase: flags.runDir }) : await runScenario(scenario, {
+        ...hooks,
         accel,
         captureDir,
         keep: flags.keep,
         runDirBase: flags.runDir,
-        continueOnFailure: flags.continue,
-        signal: abort.signal,
         layerPins: bundle?.layerPins,
         onEvent: (e) => {
           // A line printed while the list draws would tear it: notices wait for its end.
           if (e.type === 'notice') (list ? notices.push(`  ${e.message}`) : err(`  ${e.message}`));
         },
-        onStepStart: () => list?.stepStart(),
-        onStepEnd: (r) => (list ? list.stepEnd(r) : stepLines(scenario, r).map(shown).forEach(out)),
         onFailurePause: flags.pauseOnFailure
           ? async (lab, failed) => {
               await settled();
@@ -168,6 +188,7 @@ export async function testCommand(files: string[], flags: TestFlags): Promise<nu
       runs.push(run);
       if (run.error) err(shown(`  ${run.error}`));
       out(summaryLine(run));
+      attachedNotice(run).forEach(err);
       if (flags.bundle || !run.passed) {
         try {
           out(`  bundle: ${await writeBundle(run, flags.bundle ?? DEFAULT_BUNDLE_DIR)} (replay: topo test BUNDLE)`);

@@ -56,6 +56,7 @@ function testsuite(run: ScenarioRun, id: number): string {
     ['file', run.scenario.shownFile ?? run.scenario.file],
     ['topology', run.scenario.topology.name],
     ...(run.accel ? [['accel', run.accel]] : []),
+    ...(run.attached ? [['attached', run.attached.lab]] : []),
     ...(run.pausedMs ? [['paused', secs(run.pausedMs)]] : []),
   ];
   return [

@@ -37,7 +37,7 @@ export interface StepResult {
 export type JournalEntry = { time: string } & (
   | { type: 'step'; state: 'start' | 'pass' | 'fail' | 'skip'; step: number; name: string; message?: string; stdout?: string; stderr?: string }
   | SupervisorEvent
-  | { type: 'scenario'; state: string; name: string; seed: number; message?: string; pausedMs?: number }
+  | { type: 'scenario'; state: string; name: string; seed: number; message?: string; pausedMs?: number; lab?: string }
 );
 
 export interface ScenarioRun {
@@ -59,6 +59,8 @@ export interface ScenarioRun {
   collected: Map<string, Buffer | string>;
   /** pcap files of captured links, to read after teardown. */
   captures: string[];
+  /** `--attach`: the running lab the steps ran on (not torn down) and what they left changed in it (unknown when it could not be asked). */
+  attached?: { lab: string; changes?: string[] };
 }
 
 export interface StepHooks {
@@ -225,7 +227,7 @@ async function snapshot(lab: Lab, scenario: Scenario, run: ScenarioRun, consoleL
 }
 
 /** The first step fails with why the lab never came up; the rest are skipped. */
-function notRun(steps: readonly Step[], reason: string): StepResult[] {
+export function notRun(steps: readonly Step[], reason: string): StepResult[] {
   return steps.map((s, i) => ({
     index: s.index,
     name: s.name,

@@ -100,12 +100,16 @@ async function runImpair(lab: StepLab, step: Extract<Step, { kind: 'impair' }>):
   else await link.impair(step.spec, opts);
 }
 
-/** A console line matching the pattern, printed from now on. */
-async function waitConsole(node: NodeHandle, source: string, ms: number): Promise<void> {
+/** A console line matching the pattern, printed from now on; Ctrl-C (or an attached lab going down) stops the wait. */
+async function waitConsole(node: NodeHandle, source: string, ms: number, signal?: AbortSignal): Promise<void> {
   const pattern = compilePattern(source);
   const stream = node.console();
   let rest = '';
-  const found = new Promise<void>((resolve) => {
+  let onAbort = () => undefined as void;
+  const found = new Promise<void>((resolve, reject) => {
+    onAbort = () => reject(signal?.reason);
+    if (signal?.aborted) onAbort();
+    signal?.addEventListener('abort', onAbort, { once: true });
     stream.on('data', (chunk: Buffer) => {
       const lines = (rest + chunk.toString('utf8')).split('\n');
       rest = lines.pop() ?? '';
@@ -118,6 +122,7 @@ async function waitConsole(node: NodeHandle, source: string, ms: number): Promis
   try {
     await within(found, ms, `waiting for a console line matching /${source}/`, node.name);
   } finally {
+    signal?.removeEventListener('abort', onAbort);
     stream.destroy();
   }
 }
@@ -159,7 +164,7 @@ export async function runStep(lab: StepLab, step: Step, ctx: StepContext): Promi
     case 'impair':
       return within(runImpair(lab, step), ms, `impairing link ${step.link}`);
     case 'wait':
-      if (step.console !== undefined) return waitConsole(lab.node(step.node), step.console, ms);
+      if (step.console !== undefined) return waitConsole(lab.node(step.node), step.console, ms, ctx.signal);
       return within(waitPort(lab.node(step.node), step.port as number, step.udp, ms, ctx.signal), ms + 2000, `waiting for port ${step.port}`, step.node);
     case 'node':
       return within(runNode(lab, step), ms, `${step.action} ${step.node}`, step.node);
