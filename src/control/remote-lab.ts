@@ -79,15 +79,20 @@ export class RemoteLab implements LabHandle {
       id,
       down: async () => void (await this.setLink(endpoint, 'down')),
       up: async () => void (await this.setLink(endpoint, 'up')),
-      impair: (spec, opts) => this.conn.request<ImpairmentStatus[]>({ op: 'impair', endpoint, spec, direction: opts?.direction }),
-      clear: (opts) => this.conn.request<ImpairmentStatus[]>({ op: 'impair', endpoint, clear: true, direction: opts?.direction }),
+      impair: (spec, opts) => this.impair(endpoint, { spec, direction: opts?.direction }),
+      clear: (opts) => this.impair(endpoint, { clear: true, direction: opts?.direction }),
       capture: (opts) => lazyDuplex(this.open({ op: 'capture', endpoint, format: opts?.format })),
     };
   }
 
-  /** Carrier of the link `endpoint` names off or on; the lab answers with the link's status after (`topo link`). */
+  /** Carrier of the link `endpoint` names off or on (the lab checks the name); resolves with the link's status after. */
   setLink(endpoint: string, state: 'up' | 'down'): Promise<LinkStatus> {
     return this.conn.request<LinkStatus>({ op: 'link', endpoint, state });
+  }
+
+  /** Change (or clear) the impairment of the link `endpoint` names (`topo impair`); the lab checks the name. */
+  impair(endpoint: string, change: Omit<Extract<Request, { op: 'impair' }>, 'op' | 'endpoint'>): Promise<ImpairmentStatus[]> {
+    return this.conn.request<ImpairmentStatus[]>({ op: 'impair', endpoint, ...change });
   }
 
   async ports(node: string): Promise<NodeStatus['ports']> {
