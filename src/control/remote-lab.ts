@@ -64,7 +64,7 @@ export class RemoteLab implements LabHandle {
       exec: (cmd, opts) => this.exec(name, cmd, opts),
       console: () => lazyDuplex(this.open({ op: 'console', node: name })),
       // The logs stream, not the console: it is not journaled as a console session, and nothing can be typed into it.
-      waitForConsole: (re, opts) => waitForConsoleLine(lazyDuplex(this.open({ op: 'logs', node: name, follow: true, tail: 0 })), re, opts?.timeout ?? 60_000, name),
+      waitForConsole: (re, opts) => waitForConsoleLine(lazyDuplex(this.open({ op: 'logs', node: name, follow: true, tail: 0 })), re, name, { timeoutMs: opts?.timeout ?? 60_000 }),
       channel: (channel) => lazyDuplex(this.open({ op: 'channel', node: name, name: channel })),
       restart: () => this.conn.request<void>({ op: 'node', node: name, action: 'restart' }),
       kill: () => this.conn.request<void>({ op: 'node', node: name, action: 'kill' }),

@@ -123,7 +123,7 @@ export class Lab extends EventEmitter<{ event: [SupervisorEvent] }> implements L
       name,
       exec: (cmd, opts) => this.exec(name, cmd, opts),
       console: () => consoleStream(sup.consoles.get(name)!),
-      waitForConsole: (re, opts) => waitForConsoleLine(consoleStream(sup.consoles.get(name)!), re, opts?.timeout ?? 60_000, name),
+      waitForConsole: (re, opts) => waitForConsoleLine(consoleStream(sup.consoles.get(name)!), re, name, { timeoutMs: opts?.timeout ?? 60_000 }),
       channel: (channel) => {
         if (!(node.channels ?? []).includes(channel)) {
           throw new TopoError(`node ${name} has no channel "${channel}" (channels: ${(node.channels ?? []).join(', ') || 'none'})`, { code: 'E_NO_CHANNEL', node: name });

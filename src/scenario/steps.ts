@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { TopoError, isTopoError } from '../errors.js';
 import type { ExecResult } from '../guest/agent-client.js';
 import type { LinkHandle, NodeHandle } from '../api/handles.js';
+import { waitForConsoleLine } from '../api/console-wait.js';
 import { compilePattern } from '../topology/pattern.js';
 import { reportText } from '../host/printable.js';
 import { download, upload } from './copy.js';
@@ -102,19 +103,10 @@ async function runImpair(lab: StepLab, step: Extract<Step, { kind: 'impair' }>):
 
 /** A console line matching the pattern, printed from now on. */
 async function waitConsole(node: NodeHandle, source: string, ms: number): Promise<void> {
-  const pattern = compilePattern(source);
   const stream = node.console();
-  let rest = '';
-  const found = new Promise<void>((resolve) => {
-    stream.on('data', (chunk: Buffer) => {
-      const lines = (rest + chunk.toString('utf8')).split('\n');
-      rest = lines.pop() ?? '';
-      // Bounded: a guest printing without newlines can't grow this (a prompt is still matched on the unfinished line).
-      if (rest.length > 8192) rest = rest.slice(-8192);
-      if (lines.some((l) => pattern.test(l.replace(/\r$/, ''))) || pattern.test(rest)) resolve();
-    });
-    stream.on('error', () => undefined);
-  });
+  // A prompt is matched on the unfinished line too; the step's own deadline bounds the wait.
+  const found = waitForConsoleLine(stream, compilePattern(source), node.name, { partial: true });
+  found.catch(() => undefined);
   try {
     await within(found, ms, `waiting for a console line matching /${source}/`, node.name);
   } finally {
