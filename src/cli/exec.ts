@@ -28,7 +28,7 @@ export async function execCommand(words: string[], argv: string[], flags: LabFla
     }
     return r.exitCode;
   } finally {
-    remote.close();
+    await remote.close();
   }
 }
 
