@@ -1,6 +1,5 @@
 // `connect(lab)`: the lab API of a lab running in another process, over its control socket. The CLI's one client.
 import type net from 'node:net';
-import { Duplex } from 'node:stream';
 import { hostPortIn } from '../machine/ports.js';
 import type { ExecResult } from '../guest/agent-client.js';
 import type { DownOptions, LabHandle, LinkHandle, NodeHandle } from '../api/handles.js';
@@ -11,6 +10,7 @@ import { runBase } from '../runtime/rundir.js';
 import type { ImpairmentStatus } from '../api/dataplane.js';
 import type { LabStatus, LinkStatus, NodeStatus } from '../api/status.js';
 import { ControlConnection } from './client.js';
+import { lazyDuplex } from './lazy-duplex.js';
 import type { Request } from './protocol.js';
 import { pickLab, socketOf, type LabEntry } from './labs.js';
 
@@ -156,41 +156,4 @@ export class RemoteLab implements LabHandle {
     if (this.conn.sock.destroyed) return void queueMicrotask(fn);
     this.conn.sock.once('close', fn);
   }
-}
-
-/** A Duplex usable at once, bridged to a socket that is still connecting; destroy() just closes it. */
-function lazyDuplex(pending: Promise<Duplex>): Duplex {
-  let sock: Duplex | undefined;
-  const queued: (() => void)[] = [];
-  const whenOpen = (fn: () => void) => (sock ? fn() : queued.push(fn));
-  const d = new Duplex({
-    read() {
-      sock?.resume();
-    },
-    write(chunk: Buffer, _enc, cb) {
-      whenOpen(() => sock!.write(chunk, cb));
-    },
-    final(cb) {
-      whenOpen(() => sock!.end(cb));
-    },
-    destroy(err, cb) {
-      sock?.destroy();
-      cb(err);
-    },
-  });
-  pending.then(
-    (s) => {
-      sock = s;
-      s.on('data', (b: Buffer) => {
-        if (!d.push(b)) s.pause();
-      });
-      s.on('end', () => d.push(null));
-      s.on('close', () => d.destroy());
-      s.on('error', () => undefined);
-      s.resume();
-      for (const fn of queued.splice(0)) fn();
-    },
-    (err: Error) => d.destroy(err),
-  );
-  return d;
 }
