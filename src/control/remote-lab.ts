@@ -28,11 +28,15 @@ export async function connect(lab?: string, opts: ConnectOptions = {}): Promise<
 }
 
 /** Attach to a lab found by listLabs/pickLab (its status, when the probe got one, saves a round trip). */
-export async function openLab(entry: LabEntry): Promise<RemoteLab> {
-  const sockPath = socketOf(entry);
-  const conn = await ControlConnection.open(sockPath, entry.lab);
+export function openLab(entry: LabEntry): Promise<RemoteLab> {
+  return attach(socketOf(entry), entry.lab, entry.status);
+}
+
+/** Attach to the lab serving `sockPath` (the socket is checked to be ours first). */
+export async function attach(sockPath: string, lab: string, status?: LabStatus): Promise<RemoteLab> {
+  const conn = await ControlConnection.open(sockPath, lab);
   try {
-    return new RemoteLab(entry.lab, sockPath, conn, entry.status ?? (await conn.request<LabStatus>({ op: 'status' })));
+    return new RemoteLab(lab, sockPath, conn, status ?? (await conn.request<LabStatus>({ op: 'status' })));
   } catch (err) {
     conn.close();
     throw err;

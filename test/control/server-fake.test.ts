@@ -17,6 +17,8 @@ import { serveLab, type ControlServer } from '../../src/control/server.js';
 import { connect, type RemoteLab } from '../../src/control/remote-lab.js';
 import { linkCommand } from '../../src/cli/link.js';
 import { impairCommand } from '../../src/cli/impair.js';
+import { handleApi } from '../../src/web/api.js';
+import http from 'node:http';
 
 let base: string;
 let server: ControlServer;
@@ -172,5 +174,25 @@ describe('the control server over a bare LabHandle', () => {
     expect(calls).toEqual(['restart b']);
     await remote.down();
     expect(downSeen).toEqual([{ by: 'topo down' }]);
+  });
+});
+
+describe("`topo web`'s API goes through the same client", () => {
+  it('exec and link from the page reach the lab and answer as before', async () => {
+    const web = await connect('fake', { runDirBase: base });
+    const server = http.createServer((req, res) => void handleApi({ remote: web, lab: 'fake', changed: () => undefined }, req, res, new URL(req.url ?? '/', 'http://x')));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const post = async (what: string, body: unknown) => {
+      const res = await fetch(`http://127.0.0.1:${(server.address() as import('node:net').AddressInfo).port}/api/${what}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      return { status: res.status, body: (await res.json()) as unknown };
+    };
+    try {
+      expect(await post('exec', { node: 'a', cmd: 'exit 3' })).toEqual({ status: 200, body: { exitCode: 3, timedOut: false, stdout: '60000:', stderr: 'err' } });
+      expect(await post('link', { link: 'a:eth0', state: 'down' })).toMatchObject({ status: 200, body: { id: 'l1', state: 'down' } });
+      expect(await post('exec', { node: 'zz', cmd: 'true' })).toMatchObject({ status: 422, body: { error: { code: 'E_NO_NODE' } } });
+    } finally {
+      server.close();
+      await web.close();
+    }
   });
 });
