@@ -35,6 +35,8 @@ module.exports = {
     ),
     // Same-layer folders stay apart too (k8s and web know nothing of each other).
     { name: 'k8s-web-apart', severity: 'error', from: { path: '^src/(k8s|web)/' }, to: { path: '^src/(k8s|web)/', pathNot: '^src/$1/' } },
+    // One client: the CLI and the web view reach a lab through RemoteLab (src/control/remote-lab.ts), never the raw connection.
+    { name: 'one-client', severity: 'error', from: { path: '^src/(cli|web)/' }, to: { path: '^src/control/client\\.ts$' } },
     { name: 'not-to-unresolvable', severity: 'error', from: {}, to: { couldNotResolve: true } },
   ],
   options: {

@@ -1,22 +1,31 @@
-// Library entry: the same engine as the CLI. `await using lab = await up('lab.yaml')` tears down on scope exit.
+// Library entry: the public API and nothing else (each export is described in the README's Library section).
+// `await using lab = await up('lab.yaml')` tears down on scope exit; `connect()` reaches a lab another process runs.
 import { TopoError } from './errors.js';
-import { type Lab } from './runtime/lab.js';
+import type { Lab } from './runtime/lab.js';
 import { up as upTopology, type UpOptions } from './control/up.js';
 import { formatDiagnostic, loadTopology } from './topology/index.js';
 import type { ResolvedTopology } from './topology/model.js';
 
+// Errors.
 export { TopoError, isTopoError } from './errors.js';
-export * from './topology/index.js';
-export type * from './topology/model.js';
-export { Lab, type ExecResult } from './runtime/lab.js';
+
+// Topology files.
+export { loadTopology, validateText, formatDiagnostic, type LoadResult, type ValidateOptions, type Diagnostic } from './topology/index.js';
+export type { ResolvedTopology } from './topology/model.js';
+
+// Labs: one interface, two implementations.
+export type { Lab, ExecResult } from './runtime/lab.js';
 export type { UpOptions } from './control/up.js';
-export { connect, RemoteLab, type ConnectOptions } from './control/remote-lab.js';
-export type { ExecOptions, LabHandle, LinkHandle, NodeHandle } from './api/handles.js';
+export { connect, type RemoteLab, type ConnectOptions } from './control/remote-lab.js';
+export type { DownOptions, LabHandle, LinkHandle, NodeHandle } from './api/handles.js';
+export type { ExecOptions } from './api/exec-options.js';
+export type { ImpairSpec } from './topology/impairment.js';
+export type { Direction, ImpairOptions, ImpairmentStatus, LinkCounters } from './api/dataplane.js';
 export type { LabStatus, NodeStatus, LinkStatus, PublicNodeState } from './api/status.js';
 export type * from './api/events.js';
-export { planNode, type NodePlan, type NodeLaunchInputs } from './qemu/plan.js';
-export { ensureGuest, guestInfo, READY_LINE, type GuestHandle, type EnsureGuestOptions } from './guest/index.js';
-export { buildEsp, type EspResult } from './guest/esp.js';
+
+// The default guest.
+export { ensureGuest, type GuestHandle, type EnsureGuestOptions } from './guest/index.js';
 
 /** Boot a topology (a file path or a resolved model); resolves once every node is ready. */
 export async function up(topology: string | ResolvedTopology, opts?: UpOptions): Promise<Lab> {
@@ -35,10 +44,9 @@ export async function up(topology: string | ResolvedTopology, opts?: UpOptions):
 }
 
 // Scenarios: the same steps as `topo test`, from TypeScript.
-export { loadScenario, validateScenario, type ScenarioResult, type ScenarioOptions } from './scenario/load.js';
-export type { Scenario, Step, Location } from './scenario/model.js';
-export { runScenario, runSteps, type ScenarioRun, type StepResult, type RunScenarioOptions, type RunStepsOptions } from './scenario/runner.js';
-export { runStep, StepFailure, type StepLab } from './scenario/steps.js';
+export { loadScenario, type ScenarioResult, type ScenarioOptions } from './scenario/load.js';
+export type { Scenario, Step } from './scenario/model.js';
+export { runScenario, type ScenarioRun, type StepResult, type RunScenarioOptions } from './scenario/runner.js';
 export { upload, download } from './scenario/copy.js';
 export { junitXml } from './scenario/junit.js';
-export { writeBundle, openBundle, type BundleManifest } from './scenario/bundle.js';
+export { writeBundle, openBundle, type BundleManifest, type OpenedBundle } from './scenario/bundle.js';

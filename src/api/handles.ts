@@ -1,23 +1,13 @@
-// The lab API shared by a lab started in this process (`up()`) and one reached over its control socket (`connect()`).
+// The lab API shared by a lab started in this process (`up()`, src/runtime/running-lab.ts) and one reached over its
+// control socket (`connect()`, src/control/remote-lab.ts). Every query is async, whichever side answers it.
 import type { Duplex, Readable } from 'node:stream';
-import { TopoError } from '../errors.js';
 import type { ExecResult } from '../guest/agent-client.js';
-import type { ResolvedLink, ResolvedTopology } from '../topology/model.js';
 import type { ImpairSpec } from '../topology/impairment.js';
 import type { ImpairmentStatus, ImpairOptions } from './dataplane.js';
+import type { ExecOptions } from './exec-options.js';
 import type { LabStatus, NodeStatus } from './status.js';
 
-export interface ExecOptions {
-  /** Guest-side limit in ms (0: none); the command's whole process group is killed then. Default 300 s. */
-  timeout?: number;
-  /** @deprecated use `timeout` */
-  timeoutMs?: number;
-  stdin?: Buffer | string;
-  /** Aborting kills the command in the guest. */
-  signal?: AbortSignal;
-  /** Bytes of stdout and stderr together, 64 MiB at most (the default); more fails with E_OUTPUT_LIMIT. */
-  maxOutput?: number;
-}
+export type { ExecOptions, ExecResult };
 
 export interface NodeHandle {
   readonly name: string;
@@ -25,6 +15,7 @@ export interface NodeHandle {
   exec(cmd: string | readonly string[], opts?: ExecOptions): Promise<ExecResult>;
   /** The serial console from now on; what you write is typed into it. */
   console(): Duplex;
+  /** The first console line matching `re` from now on (default timeout 60 s: E_TIMEOUT). */
   waitForConsole(re: RegExp, opts?: { timeout?: number }): Promise<string>;
   /** An extra virtio-serial channel (`channels:` in the file), binary safe. */
   channel(name: string): Duplex;
@@ -37,6 +28,7 @@ export interface NodeHandle {
 
 export interface LinkHandle {
   readonly id: string;
+  /** Carrier off (on) at every QEMU end of the link (QMP set_link). */
   down(): Promise<void>;
   up(): Promise<void>;
   /** Impair a forwarded link while it runs (same values as `impair:` in a file); queued frames are kept. */
@@ -46,28 +38,35 @@ export interface LinkHandle {
   capture(opts?: { format?: 'pcap' | 'pcapng' }): Readable;
 }
 
-export interface LabHandle {
-  readonly name: string;
-  status(): LabStatus | Promise<LabStatus>;
-  node(name: string): NodeHandle;
-  link(endpoint: string): LinkHandle;
-  ports(node: string): NodeStatus['ports'] | Promise<NodeStatus['ports']>;
-  /** The host port forwarded to `guestPort` of `node` (tcp by default); E_NO_PORT when it is not forwarded. */
-  hostPort(node: string, guestPort: number, protocol?: 'tcp' | 'udp'): number;
-  down(): Promise<void>;
-  [Symbol.asyncDispose](): Promise<void>;
+export interface DownOptions {
+  /** Who asked for the stop (the control server says `topo down`): a boot it ends is reported stopped, not failed. */
+  by?: string;
 }
 
-/** `r1:eth1` (an endpoint) or a link id (`l1`, as `ps` shows) names a link. */
-export function endpointLink(topology: Pick<ResolvedTopology, 'name' | 'links'>, endpoint: string): ResolvedLink {
-  const byId = topology.links.find((l) => l.id === endpoint);
-  if (byId) return byId;
-  const [node, iface] = endpoint.split(':');
-  const found = topology.links.find((l) => l.endpoints.some((ep) => ep.node === node && (iface === undefined || ep.iface === iface)));
-  if (found && iface !== undefined) return found;
-  const known = topology.links.flatMap((l) => [l.id, ...l.endpoints.map((ep) => `${ep.node}:${ep.iface}`)]);
-  throw new TopoError(`no link "${endpoint}" in lab ${topology.name} (links and endpoints: ${known.join(', ') || 'none'})`, {
-    code: 'E_NO_LINK',
-    hint: 'name an endpoint as NODE:IFACE, or a link id from `topo ps`',
-  });
+/**
+ * A running lab. `node()` and `link()` only name things (they throw E_NO_NODE / E_NO_LINK at once); everything that
+ * asks the lab returns a Promise.
+ *
+ * Ending: `down()` stops the lab in both implementations (a remote one asks its supervisor, as `topo down` does).
+ * `close()` lets go of this handle: for the lab `up()` started in this process, the handle owns the lab, so close()
+ * is down(); for a `connect()`ed lab it only disconnects and the lab keeps running. `await using` calls close().
+ */
+export interface LabHandle {
+  readonly name: string;
+  status(): Promise<LabStatus>;
+  node(name: string): NodeHandle;
+  link(endpoint: string): LinkHandle;
+  /** `lab.node(node).exec(cmd, opts)`. */
+  exec(node: string, cmd: string | readonly string[], opts?: ExecOptions): Promise<ExecResult>;
+  ports(node: string): Promise<NodeStatus['ports']>;
+  /** The host port forwarded to `guestPort` of `node` (tcp by default); E_NO_PORT when it is not forwarded. */
+  hostPort(node: string, guestPort: number, protocol?: 'tcp' | 'udp'): Promise<number>;
+  /** Every forwarded link's impairment, per receiving endpoint (`topo impair --show`). */
+  impairments(): Promise<ImpairmentStatus[]>;
+  /** Stop the lab and wait until it is down. */
+  down(opts?: DownOptions): Promise<void>;
+  /** Let go of this handle: tears the lab down for `up()`, disconnects for `connect()`. */
+  close(): Promise<void>;
+  /** close(). */
+  [Symbol.asyncDispose](): Promise<void>;
 }

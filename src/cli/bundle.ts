@@ -61,6 +61,6 @@ export async function bundleCommand(words: string[], flags: LabFlags & { output?
     return 0;
   } finally {
     await rm(stage, { recursive: true, force: true });
-    remote.close();
+    await remote.close();
   }
 }

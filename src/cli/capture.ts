@@ -2,10 +2,10 @@
 import { createWriteStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
-import { ControlConnection } from '../control/client.js';
-import { socketOf } from '../control/labs.js';
+import type { Socket } from 'node:net';
+import type { FileHandle } from 'node:fs/promises';
 import { TopoError } from '../errors.js';
-import { findLab, splitLab, type LabFlags } from './lab-args.js';
+import { findLab, splitLab, withEntry, type LabFlags } from './lab-args.js';
 import { onStdoutGone } from './stdio.js';
 
 export async function captureCommand(words: string[], flags: LabFlags & { write?: string; format?: 'pcap' | 'pcapng' }): Promise<number> {
@@ -21,10 +21,14 @@ export async function captureCommand(words: string[], flags: LabFlags & { write?
     throw writeError(flags.write!, err);
   });
   const out: Writable = file ? createWriteStream('', { fd: file }) : process.stdout;
-  const sock = await ControlConnection.stream(socketOf(entry), entry.lab, { op: 'capture', endpoint: rest[0]!, format: flags.format }).catch(async (err: unknown) => {
+  return withEntry(entry, async (remote) => pump(await remote.open({ op: 'capture', endpoint: rest[0]!, format: flags.format }), out, file, flags.write)).catch(async (err: unknown) => {
     await file?.close();
     throw err;
   });
+}
+
+/** Capture bytes to `out` until the lab, the reader or a signal ends it; 1 when the file's last bytes fail. */
+function pump(sock: Socket, out: Writable, file: FileHandle | undefined, write: string | undefined): Promise<number> {
   return new Promise<number>((resolve) => {
     let done = false;
     const stop = (err?: Error) => {
@@ -38,7 +42,7 @@ export async function captureCommand(words: string[], flags: LabFlags & { write?
         if (settled) return;
         settled = true;
         if (!e) return resolve(0);
-        process.stderr.write(`topo: ${writeError(flags.write!, e as NodeJS.ErrnoException).oneLine()}\n`);
+        process.stderr.write(`topo: ${writeError(write!, e as NodeJS.ErrnoException).oneLine()}\n`);
         resolve(1);
       };
       if (err) return finish(err);

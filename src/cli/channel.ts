@@ -1,13 +1,14 @@
 // `topo channel [LAB] NODE NAME`: a node's extra virtio-serial channel on our stdin/stdout, binary safe.
-import { ControlConnection } from '../control/client.js';
-import { socketOf } from '../control/labs.js';
-import { findLab, splitLab, type LabFlags } from './lab-args.js';
+import type { Socket } from 'node:net';
+import { splitLab, withLab, type LabFlags } from './lab-args.js';
 import { onStdoutGone } from './stdio.js';
 
 export async function channelCommand(words: string[], flags: LabFlags): Promise<number> {
   const { lab, rest } = splitLab(words, 2, '[LAB] NODE NAME');
-  const entry = await findLab(lab, flags);
-  const sock = await ControlConnection.stream(socketOf(entry), entry.lab, { op: 'channel', node: rest[0]!, name: rest[1]! });
+  return withLab(lab, flags, async (remote) => bridge(await remote.open({ op: 'channel', node: rest[0]!, name: rest[1]! })));
+}
+
+function bridge(sock: Socket): Promise<number> {
   return new Promise<number>((resolve) => {
     // stdin's end does not close the channel: the guest may still answer. The channel ends with the node or Ctrl-C.
     process.stdin.on('data', (b: Buffer) => sock.write(b));

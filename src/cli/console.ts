@@ -1,7 +1,6 @@
 // `topo console [LAB] NODE`: the node's serial console, interactive; Ctrl-] leaves, and so does end of input.
-import { ControlConnection } from '../control/client.js';
-import { socketOf } from '../control/labs.js';
-import { findLab, splitLab, type LabFlags } from './lab-args.js';
+import type { RemoteLab } from '../control/remote-lab.js';
+import { splitLab, withLab, type LabFlags } from './lab-args.js';
 
 const CTRL_RIGHT_BRACKET = 0x1d;
 /** After end of input: leave once the console printed nothing for this long, so the last reply shows. */
@@ -11,10 +10,13 @@ export const EOF_LINGER_MAX_MS = 10_000;
 
 export async function consoleCommand(words: string[], flags: LabFlags): Promise<number> {
   const { lab, rest } = splitLab(words, 1, '[LAB] NODE');
-  const entry = await findLab(lab, flags);
-  const sock = await ControlConnection.stream(socketOf(entry), entry.lab, { op: 'console', node: rest[0]! });
+  return withLab(lab, flags, (remote) => session(remote, rest[0]!));
+}
+
+async function session(remote: RemoteLab, node: string): Promise<number> {
+  const sock = await remote.open({ op: 'console', node });
   const tty = process.stdin.isTTY;
-  process.stderr.write(`topo: connected to ${rest[0]}'s console in lab ${entry.lab}; ${tty ? 'Ctrl-]' : 'Ctrl-] or end of input'} leaves\r\n`);
+  process.stderr.write(`topo: connected to ${node}'s console in lab ${remote.name}; ${tty ? 'Ctrl-]' : 'Ctrl-] or end of input'} leaves\r\n`);
   if (tty) process.stdin.setRawMode(true);
   return new Promise<number>((resolve) => {
     let done = false;

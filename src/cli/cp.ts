@@ -32,6 +32,6 @@ export async function cpCommand(words: string[], flags: LabFlags & { timeout?: s
     }
     return 0;
   } finally {
-    remote.close();
+    await remote.close();
   }
 }

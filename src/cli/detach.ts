@@ -125,7 +125,7 @@ export async function superviseDetached(flags: UpFlags): Promise<number> {
   let failure: TopoError | undefined;
   const code = await runForeground(topology, flags, reporter, {
     onReady: (lab) => {
-      send({ kind: 'ready', status: lab.status() });
+      send({ kind: 'ready', status: lab.snapshot() });
       hangUp();
     },
     onError: (err) => (failure ??= err),

@@ -1,10 +1,9 @@
 // `topo down [LAB] [--all]`: stop a lab with the same guarantees as Ctrl-C on a foreground `up`; clean up a stale one.
-import { cleanStale, listLabs, socketOf, type LabEntry } from '../control/labs.js';
-import { ControlConnection } from '../control/client.js';
+import { cleanStale, listLabs, type LabEntry } from '../control/labs.js';
 import { processStartTime } from '../host/proc-stat.js';
 import { runBase } from '../runtime/rundir.js';
 import { TopoError } from '../errors.js';
-import { findLab, type LabFlags } from './lab-args.js';
+import { findLab, withEntry, type LabFlags } from './lab-args.js';
 
 export async function downCommand(lab: string | undefined, flags: LabFlags & { all?: boolean }): Promise<number> {
   const labs = flags.all ? await listLabs(runBase(flags.runDir)) : [await findLab(lab, flags)];
@@ -33,12 +32,7 @@ async function downOne(entry: LabEntry): Promise<void> {
     process.stdout.write(`${entry.lab}: stale lab cleaned up (${entry.dir} removed)\n`);
     return;
   }
-  const conn = await ControlConnection.open(socketOf(entry), entry.lab);
-  try {
-    await conn.request({ op: 'down' });
-  } finally {
-    conn.close();
-  }
+  await withEntry(entry, (remote) => remote.down());
   // The reply comes once every QEMU is gone; wait for the supervisor itself to exit too.
   const pid = entry.status?.pid;
   // A zombie counts as gone: a PID 1 that does not reap (containers) would otherwise hold us for the whole wait.

@@ -1,10 +1,8 @@
 // `topo events [LAB] [-f] [--json] [--interval 1s]`: the lab's journal so far, then (-f) what happens next.
 import path from 'node:path';
-import { ControlConnection } from '../control/client.js';
 import { countersEvents, readJournal, type JournalEvent } from '../control/journal-follow.js';
-import { socketOf } from '../control/labs.js';
+import { openLab } from '../control/remote-lab.js';
 import { TopoError } from '../errors.js';
-import type { LabStatus } from '../api/status.js';
 import { parseDuration } from '../topology/units.js';
 import { findLab, type LabFlags } from './lab-args.js';
 
@@ -17,8 +15,11 @@ export interface EventsFlags extends LabFlags {
 export async function eventsCommand(lab: string | undefined, flags: EventsFlags): Promise<number> {
   const interval = flags.interval === undefined ? undefined : parseInterval(flags.interval);
   const entry = await findLab(lab, flags);
-  const conn = await ControlConnection.open(socketOf(entry), entry.lab);
-  const status = await conn.request<LabStatus>({ op: 'status' });
+  const remote = await openLab(entry);
+  const status = await remote.status().catch(async (err: unknown) => {
+    await remote.close();
+    throw err;
+  });
   let stopped = false;
   let finish: (code: number) => void = () => undefined;
   const done = new Promise<number>((resolve) => (finish = resolve));
@@ -38,11 +39,11 @@ export async function eventsCommand(lab: string | undefined, flags: EventsFlags)
     process.once('SIGTERM', onSigint);
   }
   const journal = await readJournal(path.join(status.runDir, 'events.jsonl'), print, { follow: !!flags.follow }).catch((err: NodeJS.ErrnoException) => {
-    conn.close();
+    void remote.close();
     throw new TopoError(`lab ${entry.lab} has no readable journal (${err.code ?? err.message})`, { code: 'E_RUNDIR', hint: 'it was started by an older topo; restart it' });
   });
   const sample = async () => {
-    const s = await conn.request<LabStatus>({ op: 'status' }).catch(() => undefined);
+    const s = await remote.status().catch(() => undefined);
     if (s) for (const e of countersEvents(s)) print(e);
   };
   let timer: NodeJS.Timeout | undefined;
@@ -50,7 +51,7 @@ export async function eventsCommand(lab: string | undefined, flags: EventsFlags)
     if (interval !== undefined) timer = setInterval(() => void sample(), interval);
     // The lab going away (killed, not stopped) also ends the follow.
     // Its socket closes a moment before its last event ('stopped') is written: wait a little for it.
-    conn.sock.once('close', () => {
+    remote.onDisconnect(() => {
       const deadline = Date.now() + 2000;
       const poll = () => void journal.flush().then(() => (stopped ? undefined : Date.now() > deadline ? finish(0) : setTimeout(poll, 100)));
       poll();
@@ -66,7 +67,7 @@ export async function eventsCommand(lab: string | undefined, flags: EventsFlags)
   process.off('SIGTERM', onSigint);
   process.stdout.off('error', onStdoutError);
   await journal.close();
-  conn.close();
+  await remote.close();
   return code;
 }
 

@@ -3,7 +3,7 @@ import ms from 'ms';
 import { connect } from '../control/remote-lab.js';
 import { TopoError } from '../errors.js';
 import { MAX_DATA_BYTES, MAX_OUTPUT_BYTES, MAX_TIMEOUT_MS, stdinTooLarge } from '../guest/agent-client.js';
-import { DEFAULT_EXEC_TIMEOUT_MS } from '../runtime/running-lab.js';
+import { DEFAULT_EXEC_TIMEOUT_MS } from '../api/exec-options.js';
 import { splitLab, type LabFlags } from './lab-args.js';
 
 /** coreutils `timeout` convention. */
@@ -28,7 +28,7 @@ export async function execCommand(words: string[], argv: string[], flags: LabFla
     }
     return r.exitCode;
   } finally {
-    remote.close();
+    await remote.close();
   }
 }
 

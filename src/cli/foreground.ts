@@ -70,7 +70,7 @@ export async function runForeground(topology: ResolvedTopology, flags: UpFlags, 
   }
   await reporter.close();
   if (hooks.onReady) hooks.onReady(lab);
-  else reporter.print(summaryLines(topology, lab.status()));
+  else reporter.print(summaryLines(topology, lab.snapshot()));
   if (stopRequested) void lab.down();
 
   const outcome = await Promise.race([lab.failure.then((err: TopoError) => err), stopped.then(() => undefined), lab.stopped.then(() => undefined)]);

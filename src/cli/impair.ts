@@ -1,11 +1,9 @@
 // `topo impair [LAB] ENDPOINT [--delay D] ... [--direction both|out|in] [--clear]`, `topo impair [LAB] --show [--json]`.
-import { ControlConnection } from '../control/client.js';
-import { socketOf } from '../control/labs.js';
 import { TopoError } from '../errors.js';
-import type { Direction, ImpairmentStatus } from '../api/dataplane.js';
+import type { Direction } from '../api/dataplane.js';
 import { IMPAIR_FIELDS, impairProblem, type ImpairSpec } from '../topology/impairment.js';
 import type { Impairment } from '../topology/model.js';
-import { findLab, splitLab, type LabFlags } from './lab-args.js';
+import { splitLab, withLab, type LabFlags } from './lab-args.js';
 
 export type ImpairFlags = LabFlags & Partial<Record<(typeof IMPAIR_FIELDS)[number], string>> & { direction?: string; clear?: boolean; show?: boolean; json?: boolean };
 
@@ -22,19 +20,13 @@ export async function impairCommand(words: string[], flags: ImpairFlags): Promis
   if (!flags.show && !flags.clear && Object.keys(spec).length === 0) {
     throw new TopoError('nothing to change: give at least one of --delay --jitter --loss --rate --duplicate --reorder --corrupt, or --clear', { code: 'E_USAGE' });
   }
-  const entry = await findLab(lab, flags);
-  const conn = await ControlConnection.open(socketOf(entry), entry.lab);
-  try {
-    const result = flags.show
-      ? await conn.request<ImpairmentStatus[]>({ op: 'impair' })
-      : await conn.request<ImpairmentStatus[]>({ op: 'impair', endpoint: rest[0]!, spec, clear: flags.clear, direction });
+  return withLab(lab, flags, async (remote) => {
+    const result = flags.show ? await remote.impairments() : await remote.impair(rest[0]!, { spec, clear: flags.clear, direction });
     if (flags.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-    else if (result.length === 0) process.stdout.write(`${entry.lab}: no forwarded links (start the lab with --forward-all or mark links forward: true)\n`);
-    else for (const r of result) process.stdout.write(`${entry.lab}: ${r.link} to ${r.to}: ${describe(r.impair)}\n`);
-  } finally {
-    conn.close();
-  }
-  return 0;
+    else if (result.length === 0) process.stdout.write(`${remote.name}: no forwarded links (start the lab with --forward-all or mark links forward: true)\n`);
+    else for (const r of result) process.stdout.write(`${remote.name}: ${r.link} to ${r.to}: ${describe(r.impair)}\n`);
+    return 0;
+  });
 }
 
 export function describe(imp: Impairment | undefined): string {

@@ -1,6 +1,7 @@
 // `[LAB] NODE ...` argument handling shared by the commands that act on a running lab.
 import { TopoError } from '../errors.js';
 import { pickLab, type LabEntry } from '../control/labs.js';
+import { openLab, type RemoteLab } from '../control/remote-lab.js';
 import { runBase } from '../runtime/rundir.js';
 
 export interface LabFlags {
@@ -16,6 +17,21 @@ export function splitLab(words: readonly string[], required: number, usage: stri
 
 export function findLab(lab: string | undefined, flags: LabFlags): Promise<LabEntry> {
   return pickLab(lab, runBase(flags.runDir));
+}
+
+/** The lab named (or the only one running) through the one client, RemoteLab; disconnected once `fn` settles. */
+export async function withLab<T>(lab: string | undefined, flags: LabFlags, fn: (remote: RemoteLab) => Promise<T>): Promise<T> {
+  return withEntry(await findLab(lab, flags), fn);
+}
+
+/** `withLab` for a lab already found (`topo down --all` walks a list). */
+export async function withEntry<T>(entry: LabEntry, fn: (remote: RemoteLab) => Promise<T>): Promise<T> {
+  const remote = await openLab(entry);
+  try {
+    return await fn(remote);
+  } finally {
+    await remote.close();
+  }
 }
 
 export function usageError(err: unknown): boolean {

@@ -3,8 +3,8 @@
 // session is noted, what is typed in it is not (keystrokes are not steps).
 import path from 'node:path';
 import type { OpEvent } from '../api/events.js';
-import { endpointLink } from '../api/handles.js';
-import type { Lab } from '../runtime/running-lab.js';
+import { linkIndex, statusNames } from '../api/lookup.js';
+import type { Served } from '../api/served.js';
 import { DOWNLOAD_HEAD_SCRIPT, downloadBodyArgv, UPLOAD_SCRIPT } from '../guest/copy-scripts.js';
 import { outputTail } from '../host/printable.js';
 import { errorBody, type Request } from './protocol.js';
@@ -20,10 +20,10 @@ interface Recorder {
   /** node -> guest path of a download whose `cat` is still to come. */
   downloads: Map<string, string>;
 }
-const recorders = new WeakMap<Lab, Recorder>();
+const recorders = new WeakMap<Served['lab'], Recorder>();
 
 /** Runs `work` (the server's handling of `req`) and journals the operation with its outcome. */
-export async function recorded<T>(lab: Lab, req: Request, work: Promise<T>): Promise<T> {
+export async function recorded<T>(lab: Served, req: Request, work: Promise<T>): Promise<T> {
   const started = Date.now();
   let result: T;
   try {
@@ -38,17 +38,17 @@ export async function recorded<T>(lab: Lab, req: Request, work: Promise<T>): Pro
 
 type ExecReply = { exitCode: number; timedOut: boolean; stdout: string; stderr: string };
 
-async function note(lab: Lab, req: Request, ms: number, result: unknown, err?: unknown): Promise<void> {
+async function note(lab: Served, req: Request, ms: number, result: unknown, err?: unknown): Promise<void> {
   const error = err === undefined ? undefined : (({ code, message }) => ({ code, message }))(errorBody(err));
-  const emit = (e: Omit<OpEvent, 'type' | 'ms'>) => void lab.emit('event', { type: 'op', ms, ...e, ...(error ? { error } : {}) });
+  const emit = (e: Omit<OpEvent, 'type' | 'ms'>) => lab.host.journal({ type: 'op', ms, ...e, ...(error ? { error } : {}) });
   switch (req.op) {
     case 'exec':
       return noteExec(lab, req, result as ExecReply | undefined, emit);
     case 'link':
-      return emit({ op: 'link', endpoint: endpointName(lab, req.endpoint), state: req.state });
+      return emit({ op: 'link', endpoint: await endpointName(lab, req.endpoint), state: req.state });
     case 'impair':
       if (req.endpoint === undefined) return; // --show changes nothing
-      return emit({ op: 'impair', endpoint: endpointName(lab, req.endpoint), ...(req.clear ? { clear: true } : { spec: { ...(req.spec ?? {}) } }), ...(req.direction && req.direction !== 'both' ? { direction: req.direction } : {}) });
+      return emit({ op: 'impair', endpoint: await endpointName(lab, req.endpoint), ...(req.clear ? { clear: true } : { spec: { ...(req.spec ?? {}) } }), ...(req.direction && req.direction !== 'both' ? { direction: req.direction } : {}) });
     case 'node':
       return emit({ op: 'node', node: req.node, action: req.action });
     case 'console':
@@ -58,7 +58,7 @@ async function note(lab: Lab, req: Request, ms: number, result: unknown, err?: u
   }
 }
 
-async function noteExec(lab: Lab, req: Extract<Request, { op: 'exec' }>, r: ExecReply | undefined, emit: (e: Omit<OpEvent, 'type' | 'ms'>) => void): Promise<void> {
+async function noteExec({ lab, host }: Served, req: Extract<Request, { op: 'exec' }>, r: ExecReply | undefined, emit: (e: Omit<OpEvent, 'type' | 'ms'>) => void): Promise<void> {
   const rec = recorders.get(lab) ?? { seq: 0, downloads: new Map<string, string>() };
   recorders.set(lab, rec);
   const cmd = req.cmd;
@@ -70,10 +70,10 @@ async function noteExec(lab: Lab, req: Extract<Request, { op: 'exec' }>, r: Exec
     const data = Buffer.from(req.stdin ?? '', 'base64');
     let file: string | undefined;
     if (r && !failed) {
-      rec.dir ??= lab.runDir.createDir(RECORDED_DIR);
+      rec.dir ??= host.createDir(RECORDED_DIR);
       await rec.dir;
       file = `${RECORDED_DIR}/${++rec.seq}-${safeName(argv[4]!)}`;
-      await lab.runDir.createFile(file, data);
+      await host.createFile(file, data);
     }
     return emit({ op: 'cp', node: req.node, to: `${req.node}:${argv[4]}`, bytes: data.length, ...(file ? { file } : {}), ...(failed ? { error: failed } : {}) });
   }
@@ -99,11 +99,11 @@ async function noteExec(lab: Lab, req: Extract<Request, { op: 'exec' }>, r: Exec
 }
 
 /** An endpoint as a scenario step names it (NODE:IFACE), also when the command named the link by its id. */
-function endpointName(lab: Lab, endpoint: string): string {
+async function endpointName({ lab }: Served, endpoint: string): Promise<string> {
   if (/^[a-z][a-z0-9-]*:eth\d+$/.test(endpoint)) return endpoint;
   try {
-    const ep = endpointLink(lab.topology, endpoint).endpoints[0]!;
-    return `${ep.node}:${ep.iface}`;
+    const names = statusNames(await lab.status());
+    return names.links[linkIndex(names, endpoint)]!.endpoints[0]!;
   } catch {
     return endpoint;
   }

@@ -1,28 +1,47 @@
-// `connect(lab)`: the lab API of a lab running in another process, over its control socket.
-import { Duplex } from 'node:stream';
-import { hostPortIn } from '../machine/ports.js';
+// `connect(lab)`: the lab API of a lab running in another process, over its control socket. The CLI's one client.
+import type net from 'node:net';
 import { TopoError } from '../errors.js';
-import { checkExecLimits, type ExecResult } from '../guest/agent-client.js';
-import { endpointLink, type ExecOptions, type LabHandle, type LinkHandle, type NodeHandle } from '../api/handles.js';
+import { hostPortIn } from '../machine/ports.js';
+import type { ExecResult } from '../guest/agent-client.js';
+import type { DownOptions, LabHandle, LinkHandle, NodeHandle } from '../api/handles.js';
+import { checkNode, linkIndex, statusNames } from '../api/lookup.js';
+import { normalizeExecOptions, type ExecOptions } from '../api/exec-options.js';
+import { waitForConsoleLine } from '../api/console-wait.js';
 import { runBase } from '../runtime/rundir.js';
 import type { ImpairmentStatus } from '../api/dataplane.js';
-import type { LabStatus, NodeStatus } from '../api/status.js';
+import type { LabStatus, LinkStatus, NodeStatus } from '../api/status.js';
 import { ControlConnection } from './client.js';
-import { LineFramer } from '../host/lines.js';
-import { pickLab, socketOf } from './labs.js';
+import { lazyDuplex } from './lazy-duplex.js';
+import type { Request } from './protocol.js';
+import { pickLab, socketOf, type LabEntry } from './labs.js';
 
 export interface ConnectOptions {
   /** Parent of run directories, as given to `up` (default: TOPO_RUN_DIR, XDG_RUNTIME_DIR/topo, /tmp/topo-UID). */
   runDirBase?: string;
 }
 
+/** The requests that turn a connection into a raw byte stream. */
+export type StreamRequest = Extract<Request, { op: 'console' | 'logs' | 'channel' | 'capture' }>;
+
 /** Attach to a running lab (by name; the only running one when omitted). */
 export async function connect(lab?: string, opts: ConnectOptions = {}): Promise<RemoteLab> {
-  const entry = await pickLab(lab, runBase(opts.runDirBase));
-  const sockPath = socketOf(entry);
-  const conn = await ControlConnection.open(sockPath, entry.lab);
-  const status = await conn.request<LabStatus>({ op: 'status' });
-  return new RemoteLab(entry.lab, sockPath, conn, status);
+  return openLab(await pickLab(lab, runBase(opts.runDirBase)));
+}
+
+/** Attach to a lab found by listLabs/pickLab (its status, when the probe got one, saves a round trip). */
+export function openLab(entry: LabEntry): Promise<RemoteLab> {
+  return attach(socketOf(entry), entry.lab, entry.status);
+}
+
+/** Attach to the lab serving `sockPath` (the socket is checked to be ours first). */
+export async function attach(sockPath: string, lab: string, status?: LabStatus): Promise<RemoteLab> {
+  const conn = await ControlConnection.open(sockPath, lab);
+  try {
+    return new RemoteLab(lab, sockPath, conn, status ?? (await conn.request<LabStatus>({ op: 'status' })));
+  } catch (err) {
+    conn.close();
+    throw err;
+  }
 }
 
 export class RemoteLab implements LabHandle {
@@ -38,23 +57,26 @@ export class RemoteLab implements LabHandle {
     return this.conn.request<LabStatus>({ op: 'status' });
   }
 
+  /** A new connection to the lab turned into a raw byte stream once the lab said ok (its error otherwise). */
+  open(req: StreamRequest): Promise<net.Socket> {
+    return ControlConnection.stream(this.sockPath, this.name, req);
+  }
+
   node(name: string): NodeHandle {
-    if (!this.initial.nodes.some((n) => n.name === name)) {
-      throw new TopoError(`no node "${name}" in lab ${this.name} (nodes: ${this.initial.nodes.map((n) => n.name).join(', ')})`, { code: 'E_NO_NODE' });
-    }
-    const stream = (req: Parameters<typeof ControlConnection.stream>[2]) => ControlConnection.stream(this.sockPath, this.name, req);
+    checkNode(statusNames(this.initial), name);
     return {
       name,
       exec: (cmd, opts) => this.exec(name, cmd, opts),
-      console: () => lazyDuplex(stream({ op: 'console', node: name })),
-      waitForConsole: (re, opts) => waitForConsole(stream({ op: 'logs', node: name, follow: true, tail: 0 }), re, opts?.timeout ?? 60_000, name),
+      console: () => lazyDuplex(this.open({ op: 'console', node: name })),
+      // The logs stream, not the console: it is not journaled as a console session, and nothing can be typed into it.
+      waitForConsole: (re, opts) => waitForConsoleLine(lazyDuplex(this.open({ op: 'logs', node: name, follow: true, tail: 0 })), re, name, { timeoutMs: opts?.timeout ?? 60_000 }),
       channel: (channel) => {
         // Refused at once, as the Lab of up() does, rather than as an error event on a stream nobody listens to yet.
         const channels = this.initial.nodes.find((n) => n.name === name)!.channels ?? [];
         if (!channels.includes(channel)) {
           throw new TopoError(`node ${name} has no channel "${channel}" (channels: ${channels.join(', ') || 'none'})`, { code: 'E_NO_CHANNEL', node: name });
         }
-        return lazyDuplex(stream({ op: 'channel', node: name, name: channel }));
+        return lazyDuplex(this.open({ op: 'channel', node: name, name: channel }));
       },
       restart: () => this.conn.request<void>({ op: 'node', node: name, action: 'restart' }),
       kill: () => this.conn.request<void>({ op: 'node', node: name, action: 'kill' }),
@@ -64,129 +86,90 @@ export class RemoteLab implements LabHandle {
   }
 
   link(endpoint: string): LinkHandle {
-    const topo = { name: this.name, links: this.initial.links.map((l) => ({ id: l.id, endpoints: l.endpoints.map((e) => ({ node: e.split(':')[0]!, iface: e.split(':')[1]! })) })) };
-    const { id } = endpointLink(topo as never, endpoint);
+    const { id } = this.initial.links[linkIndex(statusNames(this.initial), endpoint)]!;
     return {
       id,
-      down: async () => void (await this.conn.request({ op: 'link', endpoint: id, state: 'down' })),
-      up: async () => void (await this.conn.request({ op: 'link', endpoint: id, state: 'up' })),
-      impair: (spec, opts) => this.conn.request<ImpairmentStatus[]>({ op: 'impair', endpoint, spec, direction: opts?.direction }),
-      clear: (opts) => this.conn.request<ImpairmentStatus[]>({ op: 'impair', endpoint, clear: true, direction: opts?.direction }),
-      capture: (opts) => lazyDuplex(ControlConnection.stream(this.sockPath, this.name, { op: 'capture', endpoint, format: opts?.format })),
+      down: async () => void (await this.setLink(endpoint, 'down')),
+      up: async () => void (await this.setLink(endpoint, 'up')),
+      impair: (spec, opts) => this.impair(endpoint, { spec, direction: opts?.direction }),
+      clear: (opts) => this.impair(endpoint, { clear: true, direction: opts?.direction }),
+      capture: (opts) => lazyDuplex(this.open({ op: 'capture', endpoint, format: opts?.format })),
     };
   }
 
+  /** Carrier of the link `endpoint` names off or on (the lab checks the name); resolves with the link's status after. */
+  setLink(endpoint: string, state: 'up' | 'down'): Promise<LinkStatus> {
+    return this.conn.request<LinkStatus>({ op: 'link', endpoint, state });
+  }
+
+  /** Change (or clear) the impairment of the link `endpoint` names (`topo impair`); the lab checks the name. */
+  impair(endpoint: string, change: Omit<Extract<Request, { op: 'impair' }>, 'op' | 'endpoint'>): Promise<ImpairmentStatus[]> {
+    return this.conn.request<ImpairmentStatus[]>({ op: 'impair', endpoint, ...change });
+  }
+
   async ports(node: string): Promise<NodeStatus['ports']> {
-    this.node(node);
+    checkNode(statusNames(this.initial), node);
     return (await this.status()).nodes.find((n) => n.name === node)!.ports;
   }
 
   /** The host port forwarded to a node's guest port (chosen at `up`, so the status seen at connect holds it). */
-  hostPort(node: string, guestPort: number, protocol: 'tcp' | 'udp' = 'tcp'): number {
-    this.node(node);
+  async hostPort(node: string, guestPort: number, protocol: 'tcp' | 'udp' = 'tcp'): Promise<number> {
+    checkNode(statusNames(this.initial), node);
     return hostPortIn(node, this.initial.nodes.find((n) => n.name === node)!.ports, guestPort, protocol);
   }
 
+  impairments(): Promise<ImpairmentStatus[]> {
+    return this.conn.request<ImpairmentStatus[]>({ op: 'impair' });
+  }
+
   async exec(node: string, cmd: string | readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
-    const stdin = typeof opts.stdin === 'string' ? Buffer.from(opts.stdin) : opts.stdin;
     // Refused here, before megabytes travel to a lab that would refuse them too.
-    checkExecLimits(opts.timeout ?? opts.timeoutMs, { stdin }, node);
+    const o = normalizeExecOptions(opts, node);
     // Abortable: a connection of its own, since dropping it is what kills the command (the lab's other requests go on).
-    const conn = opts.signal ? await ControlConnection.open(this.sockPath, this.name) : this.conn;
+    const conn = o.signal ? await ControlConnection.open(this.sockPath, this.name) : this.conn;
     const req = conn.request<{ exitCode: number; timedOut: boolean; stdout: string; stderr: string }>({
       op: 'exec',
       node,
       cmd: typeof cmd === 'string' ? cmd : [...cmd],
-      timeoutMs: opts.timeout ?? opts.timeoutMs,
-      stdin: stdin?.toString('base64'),
-      maxOutput: opts.maxOutput,
+      timeoutMs: o.asked,
+      stdin: o.stdin?.toString('base64'),
+      maxOutput: o.maxOutput,
     });
     // Dropping the connection kills the command in the guest (the server aborts it).
     const onAbort = () => conn.close();
-    if (opts.signal?.aborted) onAbort();
-    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    if (o.signal?.aborted) onAbort();
+    o.signal?.addEventListener('abort', onAbort, { once: true });
     try {
       const r = await req;
       return { exitCode: r.exitCode, timedOut: r.timedOut, stdout: Buffer.from(r.stdout, 'base64'), stderr: Buffer.from(r.stderr, 'base64') };
     } finally {
-      opts.signal?.removeEventListener('abort', onAbort);
+      o.signal?.removeEventListener('abort', onAbort);
       if (conn !== this.conn) conn.close();
     }
   }
 
-  /** Stop the lab (same guarantees as Ctrl-C on a foreground `up`). */
-  async down(): Promise<void> {
-    await this.conn.request({ op: 'down' });
+  /** Stop the lab (same guarantees as Ctrl-C on a foreground `up`), then disconnect. The server names the stop `topo down`. */
+  async down(_opts?: DownOptions): Promise<void> {
+    try {
+      await this.conn.request({ op: 'down' });
+    } finally {
+      this.conn.close();
+    }
+  }
+
+  /** Disconnect; the lab keeps running (down() stops it). */
+  async close(): Promise<void> {
     this.conn.close();
   }
 
-  /** Leaving the scope disconnects; the lab keeps running (use down() to stop it). */
+  /** Leaving the scope disconnects, as close(). */
   async [Symbol.asyncDispose](): Promise<void> {
-    this.close();
+    await this.close();
   }
 
-  close(): void {
-    this.conn.close();
+  /** Calls `fn` once the control connection is gone (closed by us, or the lab went away). */
+  onDisconnect(fn: () => void): void {
+    if (this.conn.sock.destroyed) return void queueMicrotask(fn);
+    this.conn.sock.once('close', fn);
   }
-}
-
-/** A Duplex usable at once, bridged to a socket that is still connecting; destroy() just closes it. */
-function lazyDuplex(pending: Promise<Duplex>): Duplex {
-  let sock: Duplex | undefined;
-  const queued: (() => void)[] = [];
-  const whenOpen = (fn: () => void) => (sock ? fn() : queued.push(fn));
-  const d = new Duplex({
-    read() {
-      sock?.resume();
-    },
-    write(chunk: Buffer, _enc, cb) {
-      whenOpen(() => sock!.write(chunk, cb));
-    },
-    final(cb) {
-      whenOpen(() => sock!.end(cb));
-    },
-    destroy(err, cb) {
-      sock?.destroy();
-      cb(err);
-    },
-  });
-  pending.then(
-    (s) => {
-      sock = s;
-      s.on('data', (b: Buffer) => {
-        if (!d.push(b)) s.pause();
-      });
-      s.on('end', () => d.push(null));
-      s.on('close', () => d.destroy());
-      s.on('error', () => undefined);
-      s.resume();
-      for (const fn of queued.splice(0)) fn();
-    },
-    (err: Error) => d.destroy(err),
-  );
-  return d;
-}
-
-async function waitForConsole(pending: Promise<Duplex>, re: RegExp, timeoutMs: number, node: string): Promise<string> {
-  const sock = await pending;
-  return new Promise((resolve, reject) => {
-    const done = (err?: Error, line?: string) => {
-      clearTimeout(timer);
-      sock.destroy();
-      if (err) reject(err);
-      else resolve(line!);
-    };
-    const timer = setTimeout(() => done(new TopoError(`no console line matching ${re} within ${timeoutMs} ms`, { code: 'E_TIMEOUT', node })), timeoutMs);
-    // Bounded: a guest printing without newlines can't grow this without limit (longer lines are skipped).
-    const lines = new LineFramer({
-      max: 8192,
-      onLine: (b) => {
-        const l = b.toString('utf8').replace(/\r$/, '');
-        if (re.test(l)) done(undefined, l);
-      },
-    });
-    sock.on('data', (b: Buffer) => lines.push(b));
-    sock.on('close', () => done(new TopoError('the lab closed the console stream', { code: 'E_NOT_RUNNING', node })));
-    sock.resume();
-  });
 }

@@ -1,10 +1,11 @@
-// Serves one lab on an owner-only Unix socket in its run directory (directory 0700, socket 0600).
+// Serves one lab on an owner-only Unix socket in its run directory (directory 0700, socket 0600). The server speaks to
+// the lab only through its LabHandle, plus the few run-directory things of ServedLab (src/api/served.ts).
 import { chmod, unlink } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { TopoError } from '../errors.js';
 import { MAX_DATA_BYTES } from '../guest/agent-client.js';
-import type { Lab } from '../runtime/running-lab.js';
+import type { LabHandle } from '../api/handles.js';
+import type { Served, ServedLab } from '../api/served.js';
 import { recorded } from './record.js';
 import { ByteBudget, LineFramer } from '../host/lines.js';
 import { DEFAULT_BUFFER_BUDGET, errorBody, idInHead, MAX_LINE_BYTES, PROTOCOL_VERSION, SOCKET_NAME, STREAMING_OPS, type Hello, type Request, type Response } from './protocol.js';
@@ -24,8 +25,8 @@ export interface ServeOptions {
   bufferBudget?: number;
 }
 
-export async function serveLab(lab: Pick<Lab, 'name' | 'runDir'> & Partial<Lab>, opts: ServeOptions = {}): Promise<ControlServer> {
-  const sockPath = lab.runDir.file(SOCKET_NAME);
+export async function serveLab(lab: LabHandle, host: ServedLab, opts: ServeOptions = {}): Promise<ControlServer> {
+  const sockPath = host.file(SOCKET_NAME);
   if (Buffer.byteLength(sockPath) > SUN_PATH_MAX) {
     throw new TopoError(`control socket path ${sockPath} is longer than ${SUN_PATH_MAX} bytes`, { code: 'E_RUNDIR', hint: 'use a shorter --run-dir' });
   }
@@ -35,7 +36,7 @@ export async function serveLab(lab: Pick<Lab, 'name' | 'runDir'> & Partial<Lab>,
     if (state.closing) return void sock.destroy();
     conns.add(sock);
     sock.on('close', () => conns.delete(sock));
-    serveConnection(lab as Lab, sock, state);
+    serveConnection({ lab, host }, sock, state);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -63,9 +64,9 @@ const pendingOf = (sock: net.Socket) => pending.get(sock) ?? 0;
 
 const MiB = (n: number) => `${Math.round(n / 1024 / 1024)} MiB`;
 
-function serveConnection(lab: Lab, sock: net.Socket, state: { closing: boolean; budget: ByteBudget }): void {
+function serveConnection(served: Served, sock: net.Socket, state: { closing: boolean; budget: ByteBudget }): void {
   sock.on('error', () => undefined);
-  const hello: Hello = { topo: 'control', version: PROTOCOL_VERSION, lab: lab.name, pid: process.pid };
+  const hello: Hello = { topo: 'control', version: PROTOCOL_VERSION, lab: served.lab.name, pid: process.pid };
   sock.write(`${JSON.stringify(hello)}\n`);
   const abort = new AbortController();
   sock.on('close', () => abort.abort());
@@ -98,7 +99,7 @@ function serveConnection(lab: Lab, sock: net.Socket, state: { closing: boolean; 
     if (typeof msg.op === 'string' && STREAMING_OPS.has(msg.op)) raw = true;
     pending.set(sock, pendingOf(sock) + 1);
     // Every operation goes to the lab's journal with its result (src/control/record.ts): hand work replays from a bundle.
-    void recorded(lab, msg as unknown as Request, handle(lab, msg as unknown as Request, sock, abort.signal)).then(
+    void recorded(served, msg as unknown as Request, handle(served, msg as unknown as Request, sock, abort.signal)).then(
       (result) => {
         if (result !== STREAMED) settle({ id, ok: true, result });
         else pending.set(sock, pendingOf(sock) - 1);
@@ -134,7 +135,7 @@ function serveConnection(lab: Lab, sock: net.Socket, state: { closing: boolean; 
 
 const STREAMED = Symbol('streamed');
 
-async function handle(lab: Lab, req: Request, sock: net.Socket, signal: AbortSignal): Promise<unknown> {
+async function handle({ lab, host }: Served, req: Request, sock: net.Socket, signal: AbortSignal): Promise<unknown> {
   switch (req.op) {
     case 'status':
       return lab.status();
@@ -142,12 +143,14 @@ async function handle(lab: Lab, req: Request, sock: net.Socket, signal: AbortSig
       const r = await lab.exec(req.node, req.cmd, { timeout: req.timeoutMs, stdin: req.stdin ? Buffer.from(req.stdin, 'base64') : undefined, signal, maxOutput: req.maxOutput });
       return { exitCode: r.exitCode, timedOut: r.timedOut, stdout: r.stdout.toString('base64'), stderr: r.stderr.toString('base64') };
     }
-    case 'link':
+    case 'link': {
       if (req.state !== 'up' && req.state !== 'down') throw new TopoError(`link state must be up or down, not ${JSON.stringify(req.state)}`, { code: 'E_BAD_REQUEST' });
-      await lab.link(req.endpoint)[req.state]();
-      return lab.status().links.find((l) => l.id === lab.link(req.endpoint).id);
+      const link = lab.link(req.endpoint);
+      await link[req.state]();
+      return (await lab.status()).links.find((l) => l.id === link.id);
+    }
     case 'impair': {
-      if (req.endpoint === undefined) return lab.dataPlane.show();
+      if (req.endpoint === undefined) return lab.impairments();
       const link = lab.link(req.endpoint);
       return req.clear ? link.clear({ direction: req.direction }) : link.impair(req.spec ?? {}, { direction: req.direction });
     }
@@ -181,26 +184,22 @@ async function handle(lab: Lab, req: Request, sock: net.Socket, signal: AbortSig
       return STREAMED;
     }
     case 'logs': {
-      lab.node(req.node);
-      const hub = lab.supervisor.console(req.node);
+      const node = lab.node(req.node);
       // Read and subscribe in one tick: nothing printed in between is lost or doubled.
-      let past: Buffer;
-      try {
-        past = readFileSync(lab.runDir.file(`${req.node}.log`));
-      } catch {
-        past = hub.recent();
-      }
+      let past = host.consoleLog(req.node);
+      const follow = req.follow ? node.console() : undefined;
       if (req.tail !== undefined) past = lastLines(past, req.tail);
       sock.write(`${JSON.stringify({ id: 0, ok: true })}\n`);
       sock.write(past);
-      if (!req.follow) {
+      if (!follow) {
         sock.end();
         return STREAMED;
       }
-      const onData = (b: Buffer) => sock.write(b);
-      hub.on('data', onData);
-      sock.on('close', () => hub.off('data', onData));
-      signal.addEventListener('abort', () => hub.off('data', onData));
+      // Read only: what the client sends is not typed into the console.
+      follow.on('data', (b: Buffer) => sock.write(b));
+      const stop = () => follow.destroy();
+      sock.on('close', stop);
+      signal.addEventListener('abort', stop);
       return STREAMED;
     }
     default:

@@ -1,5 +1,7 @@
 // The lab as users start it (CLI, scenarios, library): the runtime's lab with its control socket served.
+import { readFileSync } from 'node:fs';
 import type { ResolvedTopology } from '../topology/model.js';
+import type { ServedLab } from '../api/served.js';
 import { startLab, type Lab, type UpOptions as LabOptions } from '../runtime/lab.js';
 import { serveLab } from './server.js';
 
@@ -11,5 +13,23 @@ export interface UpOptions extends Omit<LabOptions, 'serve'> {
 /** Bring a topology up: resolves once every node is ready; on failure nothing is left behind. */
 export function up(topology: ResolvedTopology, opts: UpOptions = {}): Promise<Lab> {
   const { control, ...rest } = opts;
-  return startLab(topology, control === false ? rest : { ...rest, serve: (lab) => serveLab(lab) });
+  return startLab(topology, control === false ? rest : { ...rest, serve: (lab) => serveLab(lab, servedLab(lab)) });
+}
+
+/** What the control server needs of a lab of this process besides its interface: run directory, logs, journal. */
+export function servedLab(lab: Lab): ServedLab {
+  return {
+    file: (name) => lab.runDir.file(name),
+    createDir: (name) => lab.runDir.createDir(name),
+    createFile: (name, data) => lab.runDir.createFile(name, data),
+    consoleLog: (node) => {
+      try {
+        return readFileSync(lab.runDir.file(`${node}.log`));
+      } catch {
+        // No log file (console not logged): what the console keeps in memory.
+        return lab.supervisor.console(node).recent();
+      }
+    },
+    journal: (event) => void lab.emit('event', event),
+  };
 }

@@ -4,7 +4,7 @@ import { TopoError } from '../errors.js';
 import type { ForwardedLink } from './index.js';
 import { parseImpairment, type ImpairSpec } from '../topology/impairment.js';
 import type { Impairment, ResolvedLink, ResolvedTopology } from '../topology/model.js';
-import { endpointLink } from '../api/handles.js';
+import { endpointLink } from '../api/lookup.js';
 import type { LinkFabric } from './links.js';
 
 import type { ImpairOptions, ImpairmentStatus, LinkCounters } from '../api/dataplane.js';

@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import { hostPortIn } from '../machine/ports.js';
 import { Duplex } from 'node:stream';
 import { TopoError } from '../errors.js';
-import { shellQuote, type ExecResult } from '../guest/agent-client.js';
+import type { ExecResult } from '../guest/agent-client.js';
 import type { Accel, HostForward } from '../qemu/plan.js';
 import type { ResolvedTopology } from '../topology/model.js';
 import type { SupervisorEvent } from '../api/events.js';
@@ -14,10 +14,13 @@ import { portsOf, publicState, type LabStatus, type LinkStatus, type NodeStatus 
 import type { Supervisor } from './supervisor.js';
 import { DataPlane } from '../net/dataplane.js';
 import type { ImpairmentStatus } from '../api/dataplane.js';
-import { endpointLink, type ExecOptions, type LabHandle, type LinkHandle, type NodeHandle } from '../api/handles.js';
+import type { LabHandle, LinkHandle, NodeHandle } from '../api/handles.js';
+import { checkNode, endpointLink, topologyNames, type LabNames } from '../api/lookup.js';
+import { commandLine, normalizeExecOptions, type ExecOptions } from '../api/exec-options.js';
+import { waitForConsoleLine } from '../api/console-wait.js';
 
 export type { ExecResult };
-export const DEFAULT_EXEC_TIMEOUT_MS = 300_000;
+export { DEFAULT_EXEC_TIMEOUT_MS } from '../api/exec-options.js';
 
 export interface LabParts {
   topology: ResolvedTopology;
@@ -68,7 +71,17 @@ export class Lab extends EventEmitter<{ event: [SupervisorEvent] }> implements L
     return this.supervisor.failure;
   }
 
-  status(): LabStatus {
+  /** The lab's names, for the not-found errors (src/api/lookup.ts). */
+  private get names(): LabNames {
+    return topologyNames(this.topology);
+  }
+
+  async status(): Promise<LabStatus> {
+    return this.snapshot();
+  }
+
+  /** status(), at once (this process owns the lab). */
+  snapshot(): LabStatus {
     const sup = this.supervisor;
     const forwarded = new Set(this.parts.fabric.forwarded().map((f) => f.link.id));
     const nodes = new Map(sup.nodes().map((n) => [n.name, n]));
@@ -105,14 +118,14 @@ export class Lab extends EventEmitter<{ event: [SupervisorEvent] }> implements L
   }
 
   node(name: string): NodeHandle {
-    const node = this.topology.nodes.find((n) => n.name === name);
-    if (!node) throw new TopoError(`no node "${name}" in lab ${this.name} (nodes: ${this.topology.nodes.map((n) => n.name).join(', ')})`, { code: 'E_NO_NODE' });
+    checkNode(this.names, name);
+    const node = this.topology.nodes.find((n) => n.name === name)!;
     const sup = this.supervisor;
     return {
       name,
       exec: (cmd, opts) => this.exec(name, cmd, opts),
       console: () => consoleStream(sup.console(name)),
-      waitForConsole: (re, opts) => waitForLine(sup.console(name), re, opts?.timeout ?? 60_000, name),
+      waitForConsole: (re, opts) => waitForConsoleLine(consoleStream(sup.console(name)), re, name, { timeoutMs: opts?.timeout ?? 60_000 }),
       channel: (channel) => {
         if (!(node.channels ?? []).includes(channel)) {
           throw new TopoError(`node ${name} has no channel "${channel}" (channels: ${(node.channels ?? []).join(', ') || 'none'})`, { code: 'E_NO_CHANNEL', node: name });
@@ -148,27 +161,30 @@ export class Lab extends EventEmitter<{ event: [SupervisorEvent] }> implements L
     return stream;
   }
 
-  ports(node: string): NodeStatus['ports'] {
-    this.node(node);
+  async ports(node: string): Promise<NodeStatus['ports']> {
+    checkNode(this.names, node);
     return portsOf(this.forwards.get(node));
   }
 
   /** The host port forwarded to a node's guest port (tcp by default). */
-  hostPort(node: string, guestPort: number, protocol: 'tcp' | 'udp' = 'tcp'): number {
-    return hostPortIn(node, this.ports(node), guestPort, protocol);
+  async hostPort(node: string, guestPort: number, protocol: 'tcp' | 'udp' = 'tcp'): Promise<number> {
+    return hostPortIn(node, await this.ports(node), guestPort, protocol);
   }
 
-  /** Compatibility with the first library API: `lab.exec(node, cmd)`. */
+  async impairments(): Promise<ImpairmentStatus[]> {
+    return this.dataPlane.show();
+  }
+
+  /** `lab.node(node).exec(cmd)`. */
   async exec(node: string, cmd: string | readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
-    this.node(node);
-    const agent = this.supervisor.process(node)?.agent;
-    if (!agent) {
+    checkNode(this.names, node);
+    const o = normalizeExecOptions(opts, node);
+    const proc = this.supervisor.process(node);
+    const agent = proc?.agent;
+    if (!agent || !proc.live) {
       throw new TopoError(`node "${node}" has no agent (not running, or not topo's default guest)`, { code: 'E_NO_AGENT', node });
     }
-    const command = typeof cmd === 'string' ? cmd : shellQuote(cmd);
-    const timeoutMs = opts.timeout ?? opts.timeoutMs ?? DEFAULT_EXEC_TIMEOUT_MS;
-    const stdin = typeof opts.stdin === 'string' ? Buffer.from(opts.stdin) : opts.stdin;
-    return agent.exec(command, { timeoutMs: timeoutMs || undefined, stdin, signal: opts.signal, maxOutput: opts.maxOutput });
+    return agent.exec(commandLine(cmd), { timeoutMs: o.timeoutMs || undefined, stdin: o.stdin, signal: o.signal, maxOutput: o.maxOutput });
   }
 
   /** Impairment changes go to the journal (a bundle replays what happened when). */
@@ -232,8 +248,13 @@ export class Lab extends EventEmitter<{ event: [SupervisorEvent] }> implements L
     this.emit('event', { type: 'lab', state: 'stopped', at: this.supervisor.elapsed(), detail: this.parts.keep ? `kept ${this.runDir.path}` : undefined });
   }
 
-  async [Symbol.asyncDispose](): Promise<void> {
+  /** This handle owns the lab: letting go of it tears the lab down (see LabHandle). */
+  async close(): Promise<void> {
     await this.down();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
   }
 }
 
@@ -252,20 +273,4 @@ function consoleStream(hub: import('../machine/console.js').ConsoleHub): Duplex 
   });
   hub.on('data', onData);
   return stream;
-}
-
-function waitForLine(hub: import('../machine/console.js').ConsoleHub, re: RegExp, timeoutMs: number, node: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const onLine = (line: string) => {
-      if (!re.test(line)) return;
-      clearTimeout(timer);
-      hub.off('line', onLine);
-      resolve(line);
-    };
-    const timer = setTimeout(() => {
-      hub.off('line', onLine);
-      reject(new TopoError(`no console line matching ${re} within ${timeoutMs} ms`, { code: 'E_TIMEOUT', node }));
-    }, timeoutMs);
-    hub.on('line', onLine);
-  });
 }

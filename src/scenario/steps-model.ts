@@ -1,6 +1,6 @@
 // Validated raw steps -> Step objects (durations in ms, links resolved, paths absolute) with derived names.
 import path from 'node:path';
-import { endpointLink } from '../api/handles.js';
+import { endpointLink } from '../api/lookup.js';
 import type { ResolvedTopology } from '../topology/model.js';
 import { parseDuration } from '../topology/units.js';
 import { DEFAULT_STEP_TIMEOUT_MS, IMPAIR_FIELDS, type ImpairField, type Location, type Step } from './model.js';

@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { TopoError, isTopoError } from '../errors.js';
 import type { ExecResult } from '../guest/agent-client.js';
 import type { LinkHandle, NodeHandle } from '../api/handles.js';
+import { waitForConsoleLine } from '../api/console-wait.js';
 import { compilePattern } from '../topology/pattern.js';
 import { reportText } from '../host/printable.js';
 import { download, upload } from './copy.js';
@@ -102,23 +103,18 @@ async function runImpair(lab: StepLab, step: Extract<Step, { kind: 'impair' }>):
 
 /** A console line matching the pattern, printed from now on; Ctrl-C (or an attached lab going down) stops the wait. */
 async function waitConsole(node: NodeHandle, source: string, ms: number, signal?: AbortSignal): Promise<void> {
-  const pattern = compilePattern(source);
   const stream = node.console();
-  let rest = '';
+  // A prompt is matched on the unfinished line too; the step's own deadline bounds the wait.
+  const matched = waitForConsoleLine(stream, compilePattern(source), node.name, { partial: true });
+  matched.catch(() => undefined);
   let onAbort = () => undefined as void;
-  const found = new Promise<void>((resolve, reject) => {
+  const aborted = new Promise<never>((_, reject) => {
     onAbort = () => reject(signal?.reason);
     if (signal?.aborted) onAbort();
     signal?.addEventListener('abort', onAbort, { once: true });
-    stream.on('data', (chunk: Buffer) => {
-      const lines = (rest + chunk.toString('utf8')).split('\n');
-      rest = lines.pop() ?? '';
-      // Bounded: a guest printing without newlines can't grow this (a prompt is still matched on the unfinished line).
-      if (rest.length > 8192) rest = rest.slice(-8192);
-      if (lines.some((l) => pattern.test(l.replace(/\r$/, ''))) || pattern.test(rest)) resolve();
-    });
-    stream.on('error', () => undefined);
   });
+  aborted.catch(() => undefined);
+  const found = Promise.race([matched.then(() => undefined), aborted]);
   try {
     await within(found, ms, `waiting for a console line matching /${source}/`, node.name);
   } finally {

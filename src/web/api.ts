@@ -1,12 +1,11 @@
 // The page's HTTP calls, each one control-socket request: link down/up, impair set/clear, exec, logs, a capture download.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { ControlConnection } from '../control/client.js';
+import type { RemoteLab } from '../control/remote-lab.js';
 import { TopoError } from '../errors.js';
 import type { ImpairSpec } from '../topology/impairment.js';
 
 export interface ApiContext {
-  conn: ControlConnection;
-  sockPath: string;
+  remote: RemoteLab;
   lab: string;
   /** Called after a change so the page sees its effect without waiting for the next tick. */
   changed: () => void;
@@ -48,26 +47,26 @@ export async function handleApi(ctx: ApiContext, req: IncomingMessage, res: Serv
         const b = await body(req);
         const state = b.state === 'up' || b.state === 'down' ? b.state : undefined;
         if (!state) throw new TopoError('state must be "up" or "down"', { code: 'E_BAD_REQUEST' });
-        json(res, 200, await ctx.conn.request({ op: 'link', endpoint: str(b.link, 'link'), state }));
+        json(res, 200, await ctx.remote.setLink(str(b.link, 'link'), state));
         ctx.changed();
         return true;
       }
       case 'POST /api/impair': {
         const b = await body(req);
         const endpoint = str(b.link, 'link');
-        const r = b.clear ? await ctx.conn.request({ op: 'impair', endpoint, clear: true }) : await ctx.conn.request({ op: 'impair', endpoint, spec: (b.spec ?? {}) as ImpairSpec });
+        const r = b.clear ? await ctx.remote.impair(endpoint, { clear: true }) : await ctx.remote.impair(endpoint, { spec: (b.spec ?? {}) as ImpairSpec });
         json(res, 200, r);
         ctx.changed();
         return true;
       }
       case 'POST /api/exec': {
         const b = await body(req);
-        const r = await ctx.conn.request<{ exitCode: number; timedOut: boolean; stdout: string; stderr: string }>({ op: 'exec', node: str(b.node, 'node'), cmd: str(b.cmd, 'cmd'), timeoutMs: 60_000 });
-        json(res, 200, { exitCode: r.exitCode, timedOut: r.timedOut, stdout: Buffer.from(r.stdout, 'base64').toString('utf8'), stderr: Buffer.from(r.stderr, 'base64').toString('utf8') });
+        const r = await ctx.remote.exec(str(b.node, 'node'), str(b.cmd, 'cmd'), { timeout: 60_000 });
+        json(res, 200, { exitCode: r.exitCode, timedOut: r.timedOut, stdout: r.stdout.toString('utf8'), stderr: r.stderr.toString('utf8') });
         return true;
       }
       case 'GET /api/logs': {
-        const sock = await ControlConnection.stream(ctx.sockPath, ctx.lab, { op: 'logs', node: str(url.searchParams.get('node'), 'node'), tail: 500 });
+        const sock = await ctx.remote.open({ op: 'logs', node: str(url.searchParams.get('node'), 'node'), tail: 500 });
         res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
         sock.pipe(res);
         sock.resume();
@@ -76,7 +75,7 @@ export async function handleApi(ctx: ApiContext, req: IncomingMessage, res: Serv
       case 'GET /api/capture': {
         const link = str(url.searchParams.get('link'), 'link');
         const seconds = Math.min(MAX_CAPTURE_S, Math.max(1, Number(url.searchParams.get('seconds')) || 10));
-        const sock = await ControlConnection.stream(ctx.sockPath, ctx.lab, { op: 'capture', endpoint: link, format: 'pcap' });
+        const sock = await ctx.remote.open({ op: 'capture', endpoint: link, format: 'pcap' });
         const name = `${ctx.lab}-${link.replace(/[^A-Za-z0-9._-]/g, '_')}.pcap`;
         res.writeHead(200, { 'content-type': 'application/vnd.tcpdump.pcap', 'content-disposition': `attachment; filename="${name}"`, 'cache-control': 'no-store' });
         // A download must end: the capture runs for the chosen time, then the file is complete.

@@ -1,7 +1,7 @@
 // The lab's state as the page sees it: status and impairments from the control socket, refreshed on every journal
 // event (so a change reaches the page at once) and every second (the counters behind the link rates).
 import path from 'node:path';
-import type { ControlConnection } from '../control/client.js';
+import type { RemoteLab } from '../control/remote-lab.js';
 import { readJournal, type JournalEvent, type JournalFollower } from '../control/journal-follow.js';
 import type { ImpairmentStatus } from '../api/dataplane.js';
 import type { LabStatus } from '../api/status.js';
@@ -26,7 +26,7 @@ export class LiveLab {
   private readonly recent: JournalEvent[] = [];
 
   constructor(
-    private readonly conn: ControlConnection,
+    private readonly remote: RemoteLab,
     status: LabStatus,
   ) {
     this.current = { status, impairments: [] };
@@ -68,8 +68,8 @@ export class LiveLab {
       do {
         this.again = false;
         try {
-          const status = await this.conn.request<LabStatus>({ op: 'status' });
-          const impairments = await this.conn.request<ImpairmentStatus[]>({ op: 'impair' }).catch(() => []);
+          const status = await this.remote.status();
+          const impairments = await this.remote.impairments().catch((): ImpairmentStatus[] => []);
           this.current = { status, impairments };
           // uptimeMs changes every time: compare what the page draws.
           const key = JSON.stringify({ ...status, uptimeMs: 0, impairments });

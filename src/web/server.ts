@@ -5,9 +5,8 @@ import http from 'node:http';
 import { gzipSync } from 'node:zlib';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { ControlConnection } from '../control/client.js';
+import { attach, type RemoteLab } from '../control/remote-lab.js';
 import { TopoError } from '../errors.js';
-import type { LabStatus } from '../api/status.js';
 import { handleApi } from './api.js';
 import { check } from './guard.js';
 import { LiveLab } from './live.js';
@@ -49,16 +48,16 @@ function pageHtml(lab: string, page: { js: string; css: string }): string {
 
 export async function startWebServer(opts: WebOptions): Promise<WebServer> {
   const page = await loadPage();
-  const conn = await ControlConnection.open(opts.sockPath, opts.lab);
-  const status = await conn.request<LabStatus>({ op: 'status' });
-  const live = new LiveLab(conn, status);
+  const remote = await attach(opts.sockPath, opts.lab);
+  const status = await remote.status();
+  const live = new LiveLab(remote, status);
   await live.start();
   const token = randomBytes(24).toString('base64url');
   const html = pageHtml(opts.lab, page);
   // Compressed once: the page (mostly xterm.js) is about 400 kB, a quarter of that gzipped.
   const gz = gzipSync(html);
   let port = 0;
-  const ctx = { conn, sockPath: opts.sockPath, lab: opts.lab, changed: () => void live.refresh() };
+  const ctx = { remote, lab: opts.lab, changed: () => void live.refresh() };
 
   const server = http.createServer((req, res) => {
     const verdict = check(req, port, token);
@@ -98,7 +97,7 @@ export async function startWebServer(opts: WebOptions): Promise<WebServer> {
     if (url.pathname === '/ws/state') return wss.handleUpgrade(req, socket, head, (ws) => serveState(ws, live));
     if (url.pathname === '/ws/console') {
       const node = url.searchParams.get('node') ?? '';
-      return wss.handleUpgrade(req, socket, head, (ws) => serveConsole(ws, opts, node));
+      return wss.handleUpgrade(req, socket, head, (ws) => serveConsole(ws, remote, node));
     }
     socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
   });
@@ -111,7 +110,7 @@ export async function startWebServer(opts: WebOptions): Promise<WebServer> {
     server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
   }).catch(async (err: unknown) => {
     await live.close();
-    conn.close();
+    await remote.close();
     throw err;
   });
   port = (server.address() as import('node:net').AddressInfo).port;
@@ -126,11 +125,11 @@ export async function startWebServer(opts: WebOptions): Promise<WebServer> {
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
       await live.close();
-      conn.close();
+      await remote.close();
       resolveClosed();
     })());
   // The lab stopping closes its control socket: the page's server stops with it.
-  conn.sock.once('close', () => void close());
+  remote.onDisconnect(() => void close());
   return { url: `http://127.0.0.1:${port}/?token=${token}`, port, token, closed, close };
 }
 
@@ -143,13 +142,13 @@ function serveState(ws: WebSocket, live: LiveLab): void {
 }
 
 /** The same byte stream as `topo console`: guest output to the terminal, keystrokes (binary or text) to the guest. */
-function serveConsole(ws: WebSocket, opts: WebOptions, node: string): void {
+function serveConsole(ws: WebSocket, remote: RemoteLab, node: string): void {
   ws.on('error', () => undefined);
   const pending: Buffer[] = [];
   let sock: import('node:net').Socket | undefined;
   ws.on('message', (data: Buffer) => (sock ? sock.write(data) : pending.push(Buffer.from(data))));
   ws.on('close', () => sock?.destroy());
-  ControlConnection.stream(opts.sockPath, opts.lab, { op: 'console', node }).then(
+  remote.open({ op: 'console', node }).then(
     (s) => {
       sock = s;
       if (ws.readyState !== ws.OPEN) return void s.destroy();

@@ -22,12 +22,12 @@ beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'topo-limits-'));
   const lab = {
     name: 'lim',
-    runDir: { file: (n: string) => path.join(dir, n) },
-    status: () => status,
+    status: async () => status,
     exec: async (_node: string, _cmd: unknown, opts: { stdin?: Buffer }) => ({ exitCode: 0, timedOut: false, stdout: opts.stdin ?? Buffer.alloc(0), stderr: Buffer.alloc(0) }),
   };
-  server = await serveLab(lab as never);
-  small = await serveLab({ ...lab, runDir: { file: (n: string) => path.join(dir, `small-${n}`) } } as never, { bufferBudget: BUDGET });
+  const host = (prefix: string) => ({ file: (n: string) => path.join(dir, `${prefix}${n}`), journal: () => undefined });
+  server = await serveLab(lab as never, host('') as never);
+  small = await serveLab(lab as never, host('small-') as never, { bufferBudget: BUDGET });
   remote = new RemoteLab('lim', server.path, await ControlConnection.open(server.path, 'lim'), status);
 });
 afterAll(async () => {

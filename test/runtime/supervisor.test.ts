@@ -157,7 +157,7 @@ describe('supervisor with a fake QEMU', () => {
     const lab = await start(pairTopology('stopstart', { restart: 'on-failure' }), events);
     const old = lab.supervisor.node('b').pid!;
     await lab.node('b').stop();
-    expect(lab.status().nodes.map((n) => [n.name, n.state])).toEqual([['a', 'ready'], ['b', 'stopped']]);
+    expect((await lab.status()).nodes.map((n) => [n.name, n.state])).toEqual([['a', 'ready'], ['b', 'stopped']]);
     expect(alive(old)).toBe(false);
     await lab.node('b').start();
     expect(lab.supervisor.node('b').state).toBe('ready');

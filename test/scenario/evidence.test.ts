@@ -123,7 +123,7 @@ describe('a pause does not count against the scenario timeout', () => {
         captureDir: dir,
         onFailurePause: async (lab) => {
           await new Promise((r) => setTimeout(r, 5000));
-          stateAfterPause = lab.status().nodes.map((n) => n.state);
+          stateAfterPause = (await lab.status()).nodes.map((n) => n.state);
         },
       });
       expect(stateAfterPause).toEqual(['ready']);

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { recorded } from '../../src/control/record.js';
 import type { Request } from '../../src/control/protocol.js';
 import type { OpEvent } from '../../src/api/events.js';
-import type { Lab } from '../../src/runtime/running-lab.js';
+import type { Served } from '../../src/api/served.js';
 import { UPLOAD_SCRIPT, DOWNLOAD_HEAD_SCRIPT, downloadBodyArgv } from '../../src/guest/copy-scripts.js';
 import { loadScenario } from '../../src/scenario/load.js';
 import { handScenario } from '../../src/scenario/recorded.js';
@@ -85,10 +85,9 @@ describe('the lab journals what its control socket serves', () => {
     const events: OpEvent[] = [];
     const files = new Map<string, Buffer>();
     const lab = {
-      topology: { name: 'pmtu', links: [{ id: 'l2', endpoints: [{ node: 'r', iface: 'eth2' }, { node: 'h2', iface: 'eth1' }] }] },
-      emit: (_: string, e: OpEvent) => events.push(e),
-      runDir: { createDir: async () => '', createFile: async (name: string, data: Buffer) => void files.set(name, Buffer.from(data)) },
-    } as unknown as Lab;
+      lab: { status: async () => ({ lab: 'pmtu', nodes: [], links: [{ id: 'l2', endpoints: ['r:eth2', 'h2:eth1'] }] }) },
+      host: { journal: (e: OpEvent) => void events.push(e), createDir: async () => '', createFile: async (name: string, data: Buffer) => void files.set(name, Buffer.from(data)) },
+    } as unknown as Served;
     return { lab, events, files };
   }
   const b64 = (s: string) => Buffer.from(s).toString('base64');

@@ -42,4 +42,10 @@ describe('npm run check:deps', () => {
     expect(r.all).toContain('layer-topology: src/topology/reach-up.ts → src/runtime/lab.ts');
     expect(r.exitCode).not.toBe(0);
   });
+
+  it('fails when a CLI command opens the raw control connection instead of going through RemoteLab', async () => {
+    const r = await check(copyOfSrc({ 'src/cli/raw.ts': "export { ControlConnection } from '../control/client.js';\n" }));
+    expect(r.all).toContain('one-client: src/cli/raw.ts → src/control/client.ts');
+    expect(r.exitCode).not.toBe(0);
+  });
 });
