@@ -111,7 +111,11 @@ export async function runAttached(scenario: Scenario, labName: string, opts: Att
     const consoleLog = (node: string) => readLog(sockPath, labName, node);
     // The step the lab's going down cut short says so before it is shown.
     const onStepEnd = (r: StepResult) => opts.onStepEnd?.(wentDown ? cutShort(r, downLine) : r);
-    run.results = await runSteps(lab, scenario.steps, { ...opts, onStepEnd, deadline: clock.deadline(), signal: abort.signal, journal: log, consoleLog });
+    // A failed step may be the lab going down (its console stream closed first): a request on our own connection says.
+    const onStepFailure = async () => {
+      if (!wentDown) await watch!.request({ op: 'status' }).catch(() => void (wentDown = true));
+    };
+    run.results = await runSteps(lab, scenario.steps, { ...opts, onStepEnd, onStepFailure, deadline: clock.deadline(), signal: abort.signal, journal: log, consoleLog });
     if (wentDown) {
       wentDownResults(run, downLine);
       return run;

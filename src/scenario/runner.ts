@@ -76,6 +76,8 @@ export interface RunStepsOptions extends StepHooks {
   deadline: number;
   signal?: AbortSignal;
   consoleLog?: (node: string) => Promise<Buffer>;
+  /** Called when a step fails, before it is reported: an attached run asks whether its lab is still there. */
+  onStepFailure?: () => Promise<void>;
 }
 
 const CONSOLE_TAIL = 15;
@@ -103,6 +105,7 @@ export async function runSteps(lab: StepLab, steps: readonly Step[], opts: RunSt
       const output = await runStep(lab, step, { remainingMs: () => opts.deadline - Date.now(), signal: opts.signal });
       result = { ...base, status: 'passed', startedAt, durationMs: Date.now() - startedAt, ...(output ? { output } : {}) };
     } catch (err) {
+      await opts.onStepFailure?.();
       const f = asFailure(err, step);
       const consoleTail = f.node && opts.consoleLog ? tailText(await opts.consoleLog(f.node).catch(() => Buffer.alloc(0)), CONSOLE_TAIL) : [];
       result = { ...base, status: 'failed', startedAt, durationMs: Date.now() - startedAt, failure: { message: f.message, expected: f.expected, got: f.got, node: f.node, console: consoleTail }, ...(f.output ? { output: f.output } : {}) };

@@ -54,7 +54,7 @@ describe.each(handles)('%s', (_label, get) => {
 
   it('ports: none forwarded without a host network; hostPort says so', async () => {
     expect(await get().ports('a')).toEqual([]);
-    expect(() => get().hostPort('a', 22)).toThrow(expect.objectContaining({ code: 'E_NO_PORT' }));
+    await expect(get().hostPort('a', 22)).rejects.toThrow(expect.objectContaining({ code: 'E_NO_PORT' }));
   });
 
   it('unknown names are one clear error listing what exists', () => {
