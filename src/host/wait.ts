@@ -12,6 +12,8 @@ export interface RetryOptions {
   intervalMs?: number;
   /** Aborting rejects with node's AbortError, between attempts (an attempt in progress gets the signal itself if it needs it). */
   signal?: AbortSignal;
+  /** Which thrown errors mean "not yet" (default: all); any other ends the wait at once, as is. */
+  retryOn?: (err: unknown) => boolean;
   /** Keep the event loop alive while waiting (default true; false for waits that must not hold a process open). */
   ref?: boolean;
 }
@@ -48,6 +50,7 @@ export async function retry<T>(attempt: (n: number) => T | NotYet | Promise<T | 
       if (value !== undefined && value !== null && value !== false) return value as T;
       lastError = undefined;
     } catch (err) {
+      if (opts.retryOn && !opts.retryOn(err)) throw err;
       lastError = err;
     }
     if (Date.now() + interval >= deadline) throw new WaitTimeout(opts.what, opts.timeoutMs, n, lastError);

@@ -1,11 +1,13 @@
 // One step against a lab: what it does and how it fails (what was expected, what came back).
 import type { Direction } from '../api/dataplane.js';
+import { StringDecoder } from 'node:string_decoder';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TopoError, isTopoError } from '../errors.js';
 import type { ExecResult } from '../guest/agent-client.js';
 import type { LinkHandle, NodeHandle } from '../api/handles.js';
 import { compilePattern } from '../topology/pattern.js';
 import { reportText } from '../host/printable.js';
+import { retry, WaitTimeout } from '../host/wait.js';
 import { download, upload } from './copy.js';
 import type { Step } from './model.js';
 import { stepOutput, type StepOutput } from './output.js';
@@ -77,18 +79,28 @@ function execMismatch(step: Extract<Step, { kind: 'exec' }>, r: ExecResult): Ste
 
 async function runExec(lab: StepLab, step: Extract<Step, { kind: 'exec' }>, ctx: StepContext): Promise<StepOutput> {
   const node = lab.node(step.node);
-  const deadline = Date.now() + bound(step.retry?.timeoutMs ?? 0, ctx);
-  let attempts = 0;
-  for (;;) {
-    attempts++;
+  const attempt = async (): Promise<StepOutput | StepFailure> => {
     const r = await node.exec(step.cmd, { timeout: bound(step.timeoutMs, ctx), stdin: step.stdin, signal: ctx.signal });
-    const failure = execMismatch(step, r);
-    if (!failure) return stepOutput(r);
-    if (!step.retry || Date.now() + step.retry.intervalMs >= deadline || ctx.remainingMs() <= step.retry.intervalMs) {
-      if (attempts > 1) throw new StepFailure(`${failure.message} (after ${attempts} attempts in ${step.retry?.timeoutMs} ms)`, failure.expected, failure.got, failure.node, failure.output);
-      throw failure;
-    }
-    await sleep(step.retry.intervalMs, undefined, { signal: ctx.signal });
+    return execMismatch(step, r) ?? stepOutput(r);
+  };
+  if (!step.retry) {
+    const once = await attempt();
+    if (once instanceof StepFailure) throw once;
+    return once;
+  }
+  // A mismatch is tried again; an error from the lab itself (node gone, abort) ends the step at once.
+  let last: StepFailure | undefined;
+  try {
+    return await retry(async () => {
+      const got = await attempt();
+      if (!(got instanceof StepFailure)) return got;
+      last = got;
+      return undefined;
+    }, { what: step.name, timeoutMs: bound(step.retry.timeoutMs, ctx), intervalMs: step.retry.intervalMs, signal: ctx.signal, retryOn: () => false });
+  } catch (err) {
+    if (!(err instanceof WaitTimeout) || !last) throw err;
+    if (err.attempts > 1) throw new StepFailure(`${last.message} (after ${err.attempts} attempts in ${step.retry.timeoutMs} ms)`, last.expected, last.got, last.node, last.output);
+    throw last;
   }
 }
 
@@ -100,14 +112,19 @@ async function runImpair(lab: StepLab, step: Extract<Step, { kind: 'impair' }>):
   else await link.impair(step.spec, opts);
 }
 
-/** A console line matching the pattern, printed from now on. */
+/**
+ * A console line matching the pattern, printed from now on. Not the line framer (host/lines.ts): a prompt has no
+ * newline yet and must match as it stands, and an overlong line is still matched on its last 8 KiB, not skipped.
+ */
 async function waitConsole(node: NodeHandle, source: string, ms: number): Promise<void> {
   const pattern = compilePattern(source);
   const stream = node.console();
+  // A character split between two chunks is joined, not read as two U+FFFD.
+  const utf8 = new StringDecoder('utf8');
   let rest = '';
   const found = new Promise<void>((resolve) => {
     stream.on('data', (chunk: Buffer) => {
-      const lines = (rest + chunk.toString('utf8')).split('\n');
+      const lines = (rest + utf8.write(chunk)).split('\n');
       rest = lines.pop() ?? '';
       // Bounded: a guest printing without newlines can't grow this (a prompt is still matched on the unfinished line).
       if (rest.length > 8192) rest = rest.slice(-8192);
@@ -134,11 +151,15 @@ export function listening(procNet: string, port: number, udp: boolean): boolean 
 async function waitPort(node: NodeHandle, port: number, udp: boolean, ms: number, signal?: AbortSignal): Promise<void> {
   const deadline = Date.now() + ms;
   const proto = udp ? 'udp' : 'tcp';
-  for (;;) {
+  const bound = async () => {
     const r = await node.exec(`cat /proc/net/${proto} /proc/net/${proto}6 2>/dev/null; true`, { timeout: Math.max(1000, deadline - Date.now()), signal });
-    if (listening(r.stdout.toString(), port, udp)) return;
-    if (Date.now() + 500 >= deadline) throw new StepFailure(`nothing listens on ${proto} port ${port} after ${ms} ms`, `a ${proto} socket on port ${port}`, [], node.name);
-    await sleep(500, undefined, { signal });
+    return listening(r.stdout.toString(), port, udp);
+  };
+  try {
+    await retry(bound, { what: `${proto} port ${port}`, timeoutMs: ms, intervalMs: 500, signal, retryOn: () => false });
+  } catch (err) {
+    if (err instanceof WaitTimeout) throw new StepFailure(`nothing listens on ${proto} port ${port} after ${ms} ms`, `a ${proto} socket on port ${port}`, [], node.name);
+    throw err;
   }
 }
 

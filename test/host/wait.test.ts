@@ -40,6 +40,19 @@ describe('retry', () => {
     expect(err.cause).toBe(err.lastError);
   });
 
+  it('an error retryOn refuses ends the wait at once, as is', async () => {
+    let n = 0;
+    const fatal = new Error('EACCES');
+    const p = retry(
+      () => {
+        throw ++n === 1 ? new Error('ENOENT') : fatal;
+      },
+      { what: 'x', timeoutMs: 5000, intervalMs: 1, retryOn: (e) => (e as Error).message === 'ENOENT' },
+    );
+    await expect(p).rejects.toBe(fatal);
+    expect(n).toBe(2);
+  });
+
   it('a thrown error is forgotten once a later attempt just says "not yet"', async () => {
     let n = 0;
     const err = (await retry(
