@@ -2,6 +2,7 @@
 import { cleanStale, listLabs, socketOf, type LabEntry } from '../control/labs.js';
 import { ControlConnection } from '../control/client.js';
 import { processStartTime } from '../host/proc-stat.js';
+import { waitUntil } from '../host/wait.js';
 import { runBase } from '../runtime/rundir.js';
 import { TopoError } from '../errors.js';
 import { findLab, type LabFlags } from './lab-args.js';
@@ -42,6 +43,6 @@ async function downOne(entry: LabEntry): Promise<void> {
   // The reply comes once every QEMU is gone; wait for the supervisor itself to exit too.
   const pid = entry.status?.pid;
   // A zombie counts as gone: a PID 1 that does not reap (containers) would otherwise hold us for the whole wait.
-  for (let i = 0; pid && i < 100 && (await processStartTime(pid)) !== undefined; i++) await new Promise((r) => setTimeout(r, 50));
+  if (pid) await waitUntil(async () => (await processStartTime(pid)) === undefined, { what: `the supervisor (pid ${pid}) to exit`, timeoutMs: 5000, intervalMs: 50 });
   process.stdout.write(`${entry.lab}: stopped\n`);
 }
