@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { formatEvent } from '../../src/cli/events.js';
 import { topo } from '../helpers/cli.js';
-import { countersEvents, JournalParser, readJournal, type JournalEvent } from '../../src/control/journal-follow.js';
+import { countersEvents, JournalParser, MAX_JOURNAL_LINE, readJournal, type JournalEvent } from '../../src/control/journal-follow.js';
 
 const dirs: string[] = [];
 afterEach(async () => {
@@ -43,6 +43,25 @@ describe('journal follow', () => {
     const seen: JournalEvent[] = [];
     await (await readJournal(file, (e) => seen.push(e), { follow: false })).close();
     expect(seen.map((e) => e.type)).toEqual(['notice']);
+  });
+
+  it('an event whose UTF-8 character straddles two 64 KiB reads comes out whole', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'topo-events-'));
+    dirs.push(dir);
+    const file = path.join(dir, 'events.jsonl');
+    const head = '{"time":"t0","type":"notice","message":"';
+    // "é" is two bytes: put its first at the last byte of the first read.
+    const pad = 'x'.repeat(64 * 1024 - 1 - head.length);
+    await writeFile(file, `${head}${pad}é"}\n{"time":"t1","type":"notice","message":"après"}\n`);
+    const seen: JournalEvent[] = [];
+    await (await readJournal(file, (e) => seen.push(e), { follow: false })).close();
+    expect(seen.map((e) => String(e.message).slice(-5))).toEqual(['xxxxé', 'après']);
+  });
+
+  it('a parser skips a line longer than MAX_JOURNAL_LINE and reads the next one', () => {
+    const p = new JournalParser();
+    expect(p.push(Buffer.alloc(MAX_JOURNAL_LINE + 1, 0x20))).toEqual([]);
+    expect(p.push('{"time":"a","type":"x"}\n{"time":"b","type":"y"}\n')).toEqual([{ time: 'b', type: 'y' }]);
   });
 
   it('a parser keeps a torn last line for the next chunk', () => {
