@@ -5,6 +5,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { formatEvent } from '../../src/cli/events.js';
 import { topo } from '../helpers/cli.js';
+import { until } from '../helpers/wait.js';
 import { countersEvents, JournalParser, MAX_JOURNAL_LINE, readJournal, type JournalEvent } from '../../src/control/journal-follow.js';
 
 const dirs: string[] = [];
@@ -12,9 +13,6 @@ afterEach(async () => {
   for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
 });
 
-const until = async (cond: () => boolean) => {
-  while (!cond()) await new Promise((r) => setTimeout(r, 20));
-};
 
 describe('journal follow', () => {
   it('reads the past, then every appended event, a torn line only once complete', async () => {
@@ -27,7 +25,7 @@ describe('journal follow', () => {
     expect(seen).toEqual([{ time: 't0', type: 'lab', state: 'ready', at: 1 }]);
     await appendFile(file, '{"time":"t1","type":"link","link":"a:eth0--b:eth0","sta');
     await appendFile(file, 'te":"down","at":2}\n');
-    await until(() => seen.length === 2);
+    await until('the two appended events', () => seen.length === 2, { timeoutMs: 25_000 });
     expect(seen[1]).toEqual({ time: 't1', type: 'link', link: 'a:eth0--b:eth0', state: 'down', at: 2 });
     await f.close();
     await appendFile(file, '{"time":"t2","type":"lab","state":"stopped","at":3}\n');
