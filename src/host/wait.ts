@@ -8,8 +8,8 @@ export interface RetryOptions {
   what: string;
   /** How long to keep trying, from the first attempt. At least one attempt is always made. */
   timeoutMs: number;
-  /** Pause between attempts (default 100 ms). */
-  intervalMs?: number;
+  /** Pause between attempts (default 100 ms); a function of the attempts made so far for a backoff. */
+  intervalMs?: number | ((attempts: number) => number);
   /** Aborting rejects with node's AbortError, between attempts (an attempt in progress gets the signal itself if it needs it). */
   signal?: AbortSignal;
   /** Which thrown errors mean "not yet" (default: all); any other ends the wait at once, as is. */
@@ -40,7 +40,7 @@ type NotYet = undefined | null | false;
  * that would end past the deadline: the WaitTimeout comes as soon as another try could not finish in time.
  */
 export async function retry<T>(attempt: (n: number) => T | NotYet | Promise<T | NotYet>, opts: RetryOptions): Promise<T> {
-  const interval = opts.intervalMs ?? 100;
+  const pause = (n: number) => (typeof opts.intervalMs === 'function' ? opts.intervalMs(n) : (opts.intervalMs ?? 100));
   const deadline = Date.now() + opts.timeoutMs;
   if (opts.signal?.aborted) await sleep(0, undefined, { signal: opts.signal });
   let lastError: unknown;
@@ -53,6 +53,7 @@ export async function retry<T>(attempt: (n: number) => T | NotYet | Promise<T | 
       if (opts.retryOn && !opts.retryOn(err)) throw err;
       lastError = err;
     }
+    const interval = pause(n);
     if (Date.now() + interval >= deadline) throw new WaitTimeout(opts.what, opts.timeoutMs, n, lastError);
     await sleep(interval, undefined, { signal: opts.signal, ref: opts.ref ?? true });
   }

@@ -66,6 +66,13 @@ describe('retry', () => {
     expect(err.message).toBe('timed out after 40 ms waiting for y');
   });
 
+  it('a function interval is asked for each pause with the attempts made so far (a backoff)', async () => {
+    const asked: number[] = [];
+    let n = 0;
+    await retry(() => ++n === 4, { what: 'x', timeoutMs: 5000, intervalMs: (a) => (asked.push(a), 1) });
+    expect(asked).toEqual([1, 2, 3]);
+  });
+
   it('always tries once, even with no time at all', async () => {
     await expect(retry(() => 'now', { what: 'z', timeoutMs: 0 })).resolves.toBe('now');
     await expect(retry(() => false, { what: 'z', timeoutMs: 0 })).rejects.toThrow('timed out after 0 ms waiting for z');
