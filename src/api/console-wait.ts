@@ -3,6 +3,7 @@
 import type { Readable } from 'node:stream';
 import { TopoError } from '../errors.js';
 import { LineFramer } from '../host/lines.js';
+import { StringDecoder } from 'node:string_decoder';
 
 /** Longest console line matched; a guest printing without newlines cannot grow the buffer (longer lines are skipped). */
 const MAX_LINE = 8192;
@@ -36,10 +37,12 @@ export function waitForConsoleLine(stream: Readable, pattern: { test(line: strin
       },
     });
     let unfinished = '';
+    // A character split between two chunks is joined, not read as two U+FFFD.
+    const utf8 = new StringDecoder('utf8');
     stream.on('data', (b: Buffer) => {
       lines.push(b);
       if (!opts.partial || settled) return;
-      const text = b.toString('utf8');
+      const text = utf8.write(b);
       const nl = text.lastIndexOf('\n');
       unfinished = (nl >= 0 ? text.slice(nl + 1) : unfinished + text).slice(-MAX_LINE);
       if (unfinished && pattern.test(unfinished)) done(undefined, unfinished);

@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, writeSync } from 'node:fs';
 import path from 'node:path';
+import { text as streamText } from 'node:stream/consumers';
 import { TopoError } from '../errors.js';
 import { LineFramer } from '../host/lines.js';
 import type { SupervisorEvent } from '../api/events.js';
@@ -88,10 +89,14 @@ export async function detachUp(child: ChildProcess, topology: ResolvedTopology, 
   return 1;
 }
 
+/** The whole of a stream as text (the validated topology from `up --detach`); a character cut between reads is joined. */
+export function readAllText(stream: AsyncIterable<Buffer | string>): Promise<string> {
+  return streamText(stream as AsyncIterable<Buffer>);
+}
+
 /** The background side: the same engine as a foreground `up`, reporting to the pipe until the lab is ready. */
 export async function superviseDetached(flags: UpFlags): Promise<number> {
-  let text = '';
-  for await (const chunk of process.stdin) text += String(chunk);
+  const text = await readAllText(process.stdin);
   if (!text) return 0; // the `up --detach` that started us found the file invalid, or is gone
   const topology = deepFreeze(JSON.parse(text) as ResolvedTopology);
   let open = true;

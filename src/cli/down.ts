@@ -1,6 +1,7 @@
 // `topo down [LAB] [--all]`: stop a lab with the same guarantees as Ctrl-C on a foreground `up`; clean up a stale one.
 import { cleanStale, listLabs, type LabEntry } from '../control/labs.js';
 import { processStartTime } from '../host/proc-stat.js';
+import { waitUntil } from '../host/wait.js';
 import { runBase } from '../runtime/rundir.js';
 import { TopoError } from '../errors.js';
 import { findLab, withEntry, type LabFlags } from './lab-args.js';
@@ -36,6 +37,6 @@ async function downOne(entry: LabEntry): Promise<void> {
   // The reply comes once every QEMU is gone; wait for the supervisor itself to exit too.
   const pid = entry.status?.pid;
   // A zombie counts as gone: a PID 1 that does not reap (containers) would otherwise hold us for the whole wait.
-  for (let i = 0; pid && i < 100 && (await processStartTime(pid)) !== undefined; i++) await new Promise((r) => setTimeout(r, 50));
+  if (pid) await waitUntil(async () => (await processStartTime(pid)) === undefined, { what: `the supervisor (pid ${pid}) to exit`, timeoutMs: 5000, intervalMs: 50 });
   process.stdout.write(`${entry.lab}: stopped\n`);
 }

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { countersEvents, readJournal, type JournalEvent } from '../control/journal-follow.js';
 import { openLab } from '../control/remote-lab.js';
 import { TopoError } from '../errors.js';
+import { retry } from '../host/wait.js';
 import { parseDuration } from '../topology/units.js';
 import { findLab, type LabFlags } from './lab-args.js';
 
@@ -52,9 +53,8 @@ export async function eventsCommand(lab: string | undefined, flags: EventsFlags)
     // The lab going away (killed, not stopped) also ends the follow.
     // Its socket closes a moment before its last event ('stopped') is written: wait a little for it.
     remote.onDisconnect(() => {
-      const deadline = Date.now() + 2000;
-      const poll = () => void journal.flush().then(() => (stopped ? undefined : Date.now() > deadline ? finish(0) : setTimeout(poll, 100)));
-      poll();
+      const flushed = async () => (await journal.flush(), stopped);
+      void retry(flushed, { what: "the lab's last event", timeoutMs: 2000, intervalMs: 100 }).catch(() => finish(0));
     });
   } else {
     if (interval !== undefined) await sample();

@@ -2,6 +2,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { watch, type FSWatcher } from 'node:fs';
 import type { LabStatus } from '../api/status.js';
+import { LineFramer } from '../host/lines.js';
 
 /** One journal line: the library's event shapes (node, lab, link, notice, step, ...) with their wall-clock `time`. */
 export interface JournalEvent {
@@ -24,22 +25,29 @@ export function countersEvents(status: LabStatus, time = new Date().toISOString(
   return status.links.flatMap((l) => (l.counters ?? []).map((c) => ({ time, type: 'counters' as const, link: l.id, endpoint: c.endpoint, rx: c.rx, tx: c.tx, drops: { ...c.drops } })));
 }
 
-/** Splits appended bytes into events; a torn last line waits for its end, a malformed one is skipped. */
+/** Longest journal line read: events are small (errors carry only code and message); this bounds a damaged file. */
+export const MAX_JOURNAL_LINE = 16 * 1024 * 1024;
+
+/** Splits appended bytes into events; a torn last line waits for its end, a malformed or overlong one is skipped. */
 export class JournalParser {
-  private rest = '';
-  push(text: string): JournalEvent[] {
-    const lines = (this.rest + text).split('\n');
-    this.rest = lines.pop() ?? '';
-    const out: JournalEvent[] = [];
-    for (const line of lines) {
-      try {
-        const e = JSON.parse(line) as JournalEvent;
-        if (e && typeof e === 'object' && typeof e.type === 'string') out.push(e);
-      } catch {
-        // not a journal line (a torn write after a full disk): skip it
-      }
-    }
+  private out: JournalEvent[] = [];
+  // Bytes, not text: a character split between two reads is joined before it is decoded.
+  private readonly lines = new LineFramer({ max: MAX_JOURNAL_LINE, onLine: (line) => this.parse(line.toString('utf8')) });
+
+  push(chunk: Buffer | string): JournalEvent[] {
+    this.lines.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+    const out = this.out;
+    this.out = [];
     return out;
+  }
+
+  private parse(line: string): void {
+    try {
+      const e = JSON.parse(line) as JournalEvent;
+      if (e && typeof e === 'object' && typeof e.type === 'string') this.out.push(e);
+    } catch {
+      // not a journal line (a torn write after a full disk): skip it
+    }
   }
 }
 
@@ -65,7 +73,7 @@ export async function readJournal(file: string, onEvent: (e: JournalEvent) => vo
       const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
       if (bytesRead === 0) return;
       pos += bytesRead;
-      for (const e of parser.push(buf.subarray(0, bytesRead).toString('utf8'))) if (!closed) onEvent(e);
+      for (const e of parser.push(Buffer.from(buf.subarray(0, bytesRead)))) if (!closed) onEvent(e);
     }
   };
   const kick = () => {

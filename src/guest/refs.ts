@@ -6,10 +6,10 @@
 import { randomBytes } from 'node:crypto';
 import { access, mkdir, readdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import lockfile from 'proper-lockfile';
 import { TopoError, isTopoError } from '../errors.js';
 import { processStartTime } from '../host/proc-stat.js';
+import { retry, WaitTimeout } from '../host/wait.js';
 import { MANIFEST_FILE, findEntry, moveToTrash, type CacheEntry } from './cache.js';
 
 const REFS_DIR = 'refs';
@@ -42,34 +42,29 @@ export async function liveRefs(dir: string, prune = false): Promise<string[]> {
 
 const READ_ONLY = new Set(['EACCES', 'EPERM', 'EROFS']);
 
+/** Backoff between lock tries: 20 ms growing by 1.2 up to 500 ms. */
+const lockBackoff = (attempts: number) => Math.min(500, 20 * 1.2 ** (attempts - 1));
+/** Long enough to outwait a stale lock (LOCK_STALE_MS); sections themselves take milliseconds. About 60 tries. */
+const LOCK_WAIT_MS = 24_000;
+
 /** Runs `fn` holding the cache root's lock (a directory <root>/.lock, as proper-lockfile makes it). */
 export async function withCacheLock<T>(root: string, fn: () => Promise<T>): Promise<T> {
-  let release: () => Promise<void>;
+  const lockOnce = () => lockfile.lock(root, { lockfilePath: join(root, '.lock'), realpath: false, stale: LOCK_STALE_MS, retries: 0, onCompromised: () => undefined });
+  const code = (err: unknown) => (err as NodeJS.ErrnoException).code ?? '';
   // Retried here, not by proper-lockfile: it would retry every error, EACCES included.
-  for (let attempt = 0; ; attempt++) {
-    try {
-      release = await lockfile.lock(root, { lockfilePath: join(root, '.lock'), realpath: false, stale: LOCK_STALE_MS, retries: 0, onCompromised: () => undefined });
-      break;
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code ?? '';
-      // Long enough to outwait a stale lock; sections themselves take milliseconds.
-      if (code === 'ELOCKED' && attempt < 60) {
-        await sleep(Math.min(500, 20 * 1.2 ** attempt));
-        continue;
-      }
-      if (code === 'ELOCKED') {
-        throw new TopoError(`the guest cache ${root} stayed locked by another topo`, {
-          code: 'E_GUEST_CACHE_LOCK',
-          hint: `wait for the other topo; if none runs, remove ${join(root, '.lock')}`,
-          cause: err,
-        });
-      }
-      if (READ_ONLY.has(code)) {
-        throw new TopoError(`the guest cache ${root} is not writable (${code})`, { code: 'E_GUEST_CACHE_RO', hint: 'point TOPO_CACHE_DIR at a directory you own', cause: err });
-      }
-      throw err;
+  const release = await retry(lockOnce, { what: `the guest cache lock ${join(root, '.lock')}`, timeoutMs: LOCK_WAIT_MS, intervalMs: lockBackoff, retryOn: (e) => code(e) === 'ELOCKED' }).catch((err: unknown) => {
+    if (err instanceof WaitTimeout) {
+      throw new TopoError(`the guest cache ${root} stayed locked by another topo`, {
+        code: 'E_GUEST_CACHE_LOCK',
+        hint: `wait for the other topo; if none runs, remove ${join(root, '.lock')}`,
+        cause: err.lastError,
+      });
     }
-  }
+    if (READ_ONLY.has(code(err))) {
+      throw new TopoError(`the guest cache ${root} is not writable (${code(err)})`, { code: 'E_GUEST_CACHE_RO', hint: 'point TOPO_CACHE_DIR at a directory you own', cause: err });
+    }
+    throw err;
+  });
   try {
     return await fn();
   } finally {

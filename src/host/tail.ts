@@ -32,17 +32,3 @@ export class LineTail {
     return this.lines.join('\n');
   }
 }
-
-/** Split a byte stream into lines (console output uses \r\n); keeps the unfinished rest. */
-export class LineSplitter {
-  private rest = '';
-  push(chunk: string, onLine: (line: string) => void): void {
-    const parts = (this.rest + chunk).split('\n');
-    this.rest = parts.pop() ?? '';
-    for (const part of parts) onLine(part.replace(/\r+$/, ''));
-  }
-  flush(onLine: (line: string) => void): void {
-    if (this.rest) onLine(this.rest.replace(/\r+$/, ''));
-    this.rest = '';
-  }
-}

@@ -3,6 +3,7 @@
 
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Socket } from 'node:net';
+import { LineFramer } from '../host/lines.js';
 
 export interface LinkIdentity {
   lab: string;
@@ -68,12 +69,22 @@ export function proofFor(auth: HelloAuth, role: TcpRole, senderNonce: Buffer, re
   return mac.digest();
 }
 
-/** Reads newline-terminated lines off a socket until `want` lines are in; what follows is the caller's. */
+/** Reads the two hello lines (hello, proof) off a socket; what follows them is the caller's (the first frames). */
 class LineReader {
-  private buf: Buffer = Buffer.alloc(0);
   private lines: string[] = [];
+  /** Lines read so far: after the second one, bytes are frames and no longer split. */
+  private read = 0;
+  private after: Buffer[] = [];
   private waiter: ((err?: Error) => void) | null = null;
   private failed: Error | null = null;
+  private readonly framer = new LineFramer({
+    max: MAX_HELLO_LINE,
+    onLine: (line) => {
+      this.read++;
+      this.lines.push(line.toString('utf8'));
+    },
+    onTooLong: () => this.fail(new HelloRefused('malformed', `hello line longer than ${MAX_HELLO_LINE} bytes`)),
+  });
 
   constructor(private readonly sock: Socket) {
     sock.on('data', this.onData);
@@ -82,16 +93,10 @@ class LineReader {
   }
 
   private readonly onData = (chunk: Buffer): void => {
-    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
-    for (;;) {
-      const nl = this.buf.indexOf(10);
-      if (nl < 0) break;
-      if (this.lines.length >= 2) break;
-      this.lines.push(this.buf.subarray(0, nl).toString('utf8'));
-      this.buf = this.buf.subarray(nl + 1);
-    }
-    if (this.lines.length < 2 && this.buf.length > MAX_HELLO_LINE) {
-      this.fail(new HelloRefused('malformed', `hello line longer than ${MAX_HELLO_LINE} bytes`));
+    if (this.read >= 2) this.after.push(chunk);
+    else {
+      const rest = this.framer.push(chunk, () => this.read >= 2);
+      if (rest?.length) this.after.push(rest);
     }
     this.waiter?.();
   };
@@ -119,7 +124,7 @@ class LineReader {
     this.sock.off('data', this.onData);
     this.sock.off('close', this.onClose);
     this.sock.off('error', this.onClose);
-    return this.buf;
+    return Buffer.concat(this.after);
   }
 }
 

@@ -113,7 +113,9 @@ export async function runAttached(scenario: Scenario, labName: string, opts: Att
     const onStepEnd = (r: StepResult) => opts.onStepEnd?.(wentDown ? cutShort(r, downLine) : r);
     // A failed step may be the lab going down (its console stream closed first): a request on our own connection says.
     const onStepFailure = async () => {
-      if (!wentDown) await watch!.request({ op: 'status' }).catch(() => void (wentDown = true));
+      if (wentDown) return;
+      const now = await watch!.request<LabStatus>({ op: 'status' }).catch(() => undefined);
+      if (now?.state !== 'ready' && now?.state !== 'starting') wentDown = true;
     };
     run.results = await runSteps(lab, scenario.steps, { ...opts, onStepEnd, onStepFailure, deadline: clock.deadline(), signal: abort.signal, journal: log, consoleLog });
     if (wentDown) {
@@ -151,7 +153,7 @@ export async function runAttached(scenario: Scenario, labName: string, opts: Att
 /** A step stopped by the lab's going down fails with that reason (not "stopped", nor a closed connection). */
 function cutShort(r: StepResult, line: string): StepResult {
   const m = r.failure?.message ?? '';
-  if (r.failure && (m.startsWith('stopped') || m.endsWith('control connection closed'))) r.failure = { ...r.failure, message: line };
+  if (r.failure && (m.startsWith('stopped') || m.endsWith('control connection closed') || m.endsWith('closed the console stream'))) r.failure = { ...r.failure, message: line };
   return r;
 }
 

@@ -7,6 +7,7 @@ import type { LinkHandle, NodeHandle } from '../api/handles.js';
 import { waitForConsoleLine } from '../api/console-wait.js';
 import { compilePattern } from '../topology/pattern.js';
 import { reportText } from '../host/printable.js';
+import { retry, WaitTimeout } from '../host/wait.js';
 import { download, upload } from './copy.js';
 import type { Step } from './model.js';
 import { stepOutput, type StepOutput } from './output.js';
@@ -78,18 +79,28 @@ function execMismatch(step: Extract<Step, { kind: 'exec' }>, r: ExecResult): Ste
 
 async function runExec(lab: StepLab, step: Extract<Step, { kind: 'exec' }>, ctx: StepContext): Promise<StepOutput> {
   const node = lab.node(step.node);
-  const deadline = Date.now() + bound(step.retry?.timeoutMs ?? 0, ctx);
-  let attempts = 0;
-  for (;;) {
-    attempts++;
+  const attempt = async (): Promise<StepOutput | StepFailure> => {
     const r = await node.exec(step.cmd, { timeout: bound(step.timeoutMs, ctx), stdin: step.stdin, signal: ctx.signal });
-    const failure = execMismatch(step, r);
-    if (!failure) return stepOutput(r);
-    if (!step.retry || Date.now() + step.retry.intervalMs >= deadline || ctx.remainingMs() <= step.retry.intervalMs) {
-      if (attempts > 1) throw new StepFailure(`${failure.message} (after ${attempts} attempts in ${step.retry?.timeoutMs} ms)`, failure.expected, failure.got, failure.node, failure.output);
-      throw failure;
-    }
-    await sleep(step.retry.intervalMs, undefined, { signal: ctx.signal });
+    return execMismatch(step, r) ?? stepOutput(r);
+  };
+  if (!step.retry) {
+    const once = await attempt();
+    if (once instanceof StepFailure) throw once;
+    return once;
+  }
+  // A mismatch is tried again; an error from the lab itself (node gone, abort) ends the step at once.
+  let last: StepFailure | undefined;
+  try {
+    return await retry(async () => {
+      const got = await attempt();
+      if (!(got instanceof StepFailure)) return got;
+      last = got;
+      return undefined;
+    }, { what: step.name, timeoutMs: bound(step.retry.timeoutMs, ctx), intervalMs: step.retry.intervalMs, signal: ctx.signal, retryOn: () => false });
+  } catch (err) {
+    if (!(err instanceof WaitTimeout) || !last) throw err;
+    if (err.attempts > 1) throw new StepFailure(`${last.message} (after ${err.attempts} attempts in ${step.retry.timeoutMs} ms)`, last.expected, last.got, last.node, last.output);
+    throw last;
   }
 }
 
@@ -135,11 +146,15 @@ export function listening(procNet: string, port: number, udp: boolean): boolean 
 async function waitPort(node: NodeHandle, port: number, udp: boolean, ms: number, signal?: AbortSignal): Promise<void> {
   const deadline = Date.now() + ms;
   const proto = udp ? 'udp' : 'tcp';
-  for (;;) {
+  const bound = async () => {
     const r = await node.exec(`cat /proc/net/${proto} /proc/net/${proto}6 2>/dev/null; true`, { timeout: Math.max(1000, deadline - Date.now()), signal });
-    if (listening(r.stdout.toString(), port, udp)) return;
-    if (Date.now() + 500 >= deadline) throw new StepFailure(`nothing listens on ${proto} port ${port} after ${ms} ms`, `a ${proto} socket on port ${port}`, [], node.name);
-    await sleep(500, undefined, { signal });
+    return listening(r.stdout.toString(), port, udp);
+  };
+  try {
+    await retry(bound, { what: `${proto} port ${port}`, timeoutMs: ms, intervalMs: 500, signal, retryOn: () => false });
+  } catch (err) {
+    if (err instanceof WaitTimeout) throw new StepFailure(`nothing listens on ${proto} port ${port} after ${ms} ms`, `a ${proto} socket on port ${port}`, [], node.name);
+    throw err;
   }
 }
 

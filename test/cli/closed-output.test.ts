@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { repoRoot, topo, topoArgv } from '../helpers/cli.js';
 import { isRunning } from '../helpers/proc.js';
+import { until } from '../helpers/wait.js';
 
 const fake = fileURLToPath(new URL('../fixtures/fake-qemu.mjs', import.meta.url));
 let base: string;
@@ -50,19 +51,11 @@ function pipeline(args: string[], reader: string) {
   };
 }
 
-async function until(cond: () => Promise<boolean> | boolean, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 describe('stdout closed under topo', () => {
   it('`topo up FILE | tee log`, Ctrl-C to the group: tee dies first, topo still tears down completely and exits 0', async () => {
     const teeLog = path.join(base, 'tee.log');
     const run = pipeline(['up', file, '--run-dir', base], `tee ${q(teeLog)} >/dev/null`);
-    await until(async () => /all 2 nodes ready/.test(await readFile(teeLog, 'utf8').catch(() => '')));
+    await until('"all 2 nodes ready" in the tee log', async () => /all 2 nodes ready/.test(await readFile(teeLog, 'utf8').catch(() => '')), { timeoutMs: 20_000, intervalMs: 50 });
     process.kill(-run.child.pid!, 'SIGINT');
     const { status, stderr } = await run.result();
     expect(stderr).not.toMatch(/EPIPE|\n\s+at /);

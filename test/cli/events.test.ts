@@ -5,16 +5,14 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { formatEvent } from '../../src/cli/events.js';
 import { topo } from '../helpers/cli.js';
-import { countersEvents, JournalParser, readJournal, type JournalEvent } from '../../src/control/journal-follow.js';
+import { until } from '../helpers/wait.js';
+import { countersEvents, JournalParser, MAX_JOURNAL_LINE, readJournal, type JournalEvent } from '../../src/control/journal-follow.js';
 
 const dirs: string[] = [];
 afterEach(async () => {
   for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
 });
 
-const until = async (cond: () => boolean) => {
-  while (!cond()) await new Promise((r) => setTimeout(r, 20));
-};
 
 describe('journal follow', () => {
   it('reads the past, then every appended event, a torn line only once complete', async () => {
@@ -27,7 +25,7 @@ describe('journal follow', () => {
     expect(seen).toEqual([{ time: 't0', type: 'lab', state: 'ready', at: 1 }]);
     await appendFile(file, '{"time":"t1","type":"link","link":"a:eth0--b:eth0","sta');
     await appendFile(file, 'te":"down","at":2}\n');
-    await until(() => seen.length === 2);
+    await until('the two appended events', () => seen.length === 2, { timeoutMs: 25_000 });
     expect(seen[1]).toEqual({ time: 't1', type: 'link', link: 'a:eth0--b:eth0', state: 'down', at: 2 });
     await f.close();
     await appendFile(file, '{"time":"t2","type":"lab","state":"stopped","at":3}\n');
@@ -43,6 +41,25 @@ describe('journal follow', () => {
     const seen: JournalEvent[] = [];
     await (await readJournal(file, (e) => seen.push(e), { follow: false })).close();
     expect(seen.map((e) => e.type)).toEqual(['notice']);
+  });
+
+  it('an event whose UTF-8 character straddles two 64 KiB reads comes out whole', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'topo-events-'));
+    dirs.push(dir);
+    const file = path.join(dir, 'events.jsonl');
+    const head = '{"time":"t0","type":"notice","message":"';
+    // "é" is two bytes: put its first at the last byte of the first read.
+    const pad = 'x'.repeat(64 * 1024 - 1 - head.length);
+    await writeFile(file, `${head}${pad}é"}\n{"time":"t1","type":"notice","message":"après"}\n`);
+    const seen: JournalEvent[] = [];
+    await (await readJournal(file, (e) => seen.push(e), { follow: false })).close();
+    expect(seen.map((e) => String(e.message).slice(-5))).toEqual(['xxxxé', 'après']);
+  });
+
+  it('a parser skips a line longer than MAX_JOURNAL_LINE and reads the next one', () => {
+    const p = new JournalParser();
+    expect(p.push(Buffer.alloc(MAX_JOURNAL_LINE + 1, 0x20))).toEqual([]);
+    expect(p.push('{"time":"a","type":"x"}\n{"time":"b","type":"y"}\n')).toEqual([{ time: 'b', type: 'y' }]);
   });
 
   it('a parser keeps a torn last line for the next chunk', () => {

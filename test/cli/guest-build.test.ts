@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { topo, type TopoChild } from '../helpers/cli.js';
 import { fakeAptBin } from '../helpers/fake-apt.js';
+import { retry } from '../helpers/wait.js';
 
 const fakeQemu = fileURLToPath(new URL('../fixtures/fake-qemu.mjs', import.meta.url));
 let base: string;
@@ -37,12 +38,15 @@ function running(pid: number): boolean {
 async function aptPids(child: TopoChild): Promise<number[]> {
   let exited = false;
   void child.then(() => (exited = true));
-  while (!exited) {
-    const text = await readFile(join(base, 'apt.pids'), 'utf8').catch(() => '');
-    if (/^\d+ \d+\n/.test(text)) return text.trim().split(' ').map(Number);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`topo exited before apt-get ran:\n${(await child).all}`);
+  const pids = await retry(
+    async () => {
+      const text = await readFile(join(base, 'apt.pids'), 'utf8').catch(() => '');
+      return /^\d+ \d+\n/.test(text) ? text.trim().split(' ').map(Number) : exited ? [] : undefined;
+    },
+    { what: 'the fake apt-get to run', timeoutMs: 25_000, intervalMs: 50 },
+  );
+  if (pids.length === 0) throw new Error(`topo exited before apt-get ran:\n${(await child).all}`);
+  return pids;
 }
 
 const cacheLeftovers = async () => (await readdir(join(base, 'cache', 'guest')).catch(() => [] as string[])).filter((n) => n !== 'apt-inputs.json');

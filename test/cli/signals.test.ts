@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ctrlC, topo, waitForOutput } from '../helpers/cli.js';
 import { isRunning } from '../helpers/proc.js';
+import { until } from '../helpers/wait.js';
 
 const fake = fileURLToPath(new URL('../fixtures/fake-qemu.mjs', import.meta.url));
 let base: string;
@@ -36,15 +37,6 @@ async function fakePids(): Promise<number[]> {
   return [...text.matchAll(/ pid (\d+)$/gm)].map((m) => Number(m[1]));
 }
 const running = (pids: number[]) => pids.filter(isRunning);
-async function until(cond: () => Promise<boolean>, ms = 15_000): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await cond()) return true;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return false;
-}
-
 describe('Ctrl-C from a terminal', () => {
   it('reaches only topo: QEMUs are stopped through the graceful ladder (QMP quit), reported stopped', async () => {
     const child = topo(['up', file, '--run-dir', base], { TOPO_QEMU: fake, FAKE_QEMU_LOG: log }, { group: true });
@@ -64,7 +56,7 @@ describe('Ctrl-C from a terminal', () => {
   it('a second Ctrl-C while nodes still boot forces the stop at once (SIGKILL, no SIGTERM ladder), reported stopped', async () => {
     const child = topo(['up', file, '--run-dir', base], { TOPO_QEMU: fake, FAKE_QEMU_LOG: log, FAKE_QEMU_MODE: 'stubborn,never-ready' }, { group: true });
     await waitForOutput(child, /b: booting/);
-    await until(async () => (await fakePids()).length === 2);
+    await until('both fake QEMUs to start', async () => (await fakePids()).length === 2, { timeoutMs: 15_000, intervalMs: 50 });
     ctrlC(child);
     await waitForOutput(child, /stopping/);
     ctrlC(child);
@@ -93,7 +85,7 @@ describe('a TOPO_QEMU wrapper that does not exec', () => {
     expect(pids).toHaveLength(2);
     child.kill('SIGKILL');
     await child;
-    expect(await until(async () => running(pids).length === 0)).toBe(true);
+    await until('every fake QEMU to be gone', async () => running(pids).length === 0, { timeoutMs: 15_000, intervalMs: 50 });
   });
 
   it('a Ctrl-C stops the lab and its wrapped QEMUs', async () => {

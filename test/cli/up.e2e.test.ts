@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { topo, waitForOutput } from '../helpers/cli.js';
+import { waitUntil } from '../helpers/wait.js';
 
 let base: string;
 beforeEach(async () => {
@@ -17,14 +18,7 @@ afterEach(async () => {
 const pidsOf = (out: string) => [...out.matchAll(/booting \(pid (\d+)\)/g)].map((m) => Number(m[1]));
 const alive = (pid: number) => existsSync(`/proc/${pid}`);
 
-async function gone(pids: number[], limitMs = 15_000): Promise<boolean> {
-  const end = Date.now() + limitMs;
-  while (pids.some(alive)) {
-    if (Date.now() > end) return false;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return true;
-}
+const gone = (pids: number[]) => waitUntil(() => !pids.some(alive), { what: `pids ${pids.join(' ')} to exit`, timeoutMs: 15_000 });
 
 async function pairFile(extra = ''): Promise<string> {
   const file = path.join(base, 'pair.yaml');

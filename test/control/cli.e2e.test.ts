@@ -8,6 +8,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot, topo } from '../helpers/cli.js';
 import { isRunning } from '../helpers/proc.js';
+import { waitUntil } from '../helpers/wait.js';
 
 let base: string;
 let file: string;
@@ -122,10 +123,7 @@ describe('a detached lab through the CLI', () => {
     const script = execa('script', ['-qfec', cmd, '/dev/null'], { reject: false, cwd: repoRoot, stdin: 'pipe' });
     let out = '';
     script.stdout!.on('data', (b: Buffer) => (out += b.toString()));
-    const until = async (re: RegExp) => {
-      for (let i = 0; i < 300 && !re.test(out); i++) await new Promise((r) => setTimeout(r, 100));
-      expect(out).toMatch(re);
-    };
+    const until = (re: RegExp) => waitUntil(() => re.test(out), { what: `${re} on the console`, timeoutMs: 30_000 }).then(() => expect(out).toMatch(re));
     await until(/Ctrl-\] leaves/);
     script.stdin!.write('\r');
     await until(/a:.*# /);
@@ -182,7 +180,7 @@ describe('a detached lab through the CLI', () => {
     const solo = (await ps()).find((l) => l.lab === 'solo')!;
     const qemu = solo.nodes[0]!.pid!;
     process.kill(solo.pid, 'SIGKILL');
-    for (let i = 0; i < 100 && (isRunning(solo.pid) || isRunning(qemu)); i++) await new Promise((r) => setTimeout(r, 100));
+    await waitUntil(() => !isRunning(solo.pid) && !isRunning(qemu), { what: 'the killed supervisor and its QEMU to be gone', timeoutMs: 10_000 });
     expect(isRunning(qemu)).toBe(false);
     expect((await ps()).find((l) => l.lab === 'solo')?.state).toBe('stale');
     const down = await run(['down', 'solo']);

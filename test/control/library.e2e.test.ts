@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, up, type Lab, type RemoteLab } from '../../src/index.js';
+import { waitUntil } from '../helpers/wait.js';
 
 let base: string;
 let lab: Lab;
@@ -76,7 +77,7 @@ describe('connect() to a running lab', () => {
     let out = '';
     con.on('data', (b: Buffer) => (out += b.toString()));
     con.write('echo typed-$((2+3))\r');
-    for (let i = 0; i < 200 && !out.includes('typed-5'); i++) await new Promise((r) => setTimeout(r, 100));
+    await waitUntil(() => out.includes('typed-5'), { what: 'typed-5 on the console', timeoutMs: 20_000 });
     con.destroy();
     expect(out).toContain('typed-5');
   });
@@ -86,11 +87,11 @@ describe('connect() to a running lab', () => {
     const abort = new AbortController();
     const pending = other.node('a').exec('sleep 77', { signal: abort.signal }).catch((e: unknown) => e);
     const running = async () => (await remote.node('a').exec('ps')).stdout.toString().includes('sleep 77');
-    for (let i = 0; i < 50 && !(await running()); i++) await new Promise((r) => setTimeout(r, 100));
+    await waitUntil(running, { what: 'sleep 77 to run', timeoutMs: 5000 });
     expect(await running()).toBe(true);
     abort.abort();
     expect(await pending).toBeInstanceOf(Error);
-    for (let i = 0; i < 50 && (await running()); i++) await new Promise((r) => setTimeout(r, 100));
+    await waitUntil(async () => !(await running()), { what: 'sleep 77 to be killed', timeoutMs: 5000 });
     expect(await running()).toBe(false);
     other.close();
   });

@@ -10,6 +10,7 @@ import { RemoteLab } from '../../src/control/remote-lab.js';
 import { serveLab, type ControlServer } from '../../src/control/server.js';
 import { MAX_DATA_BYTES } from '../../src/control/protocol.js';
 import type { LabStatus } from '../../src/api/status.js';
+import { retry } from '../helpers/wait.js';
 
 const BUDGET = 4 * 1024 * 1024;
 let dir: string;
@@ -52,10 +53,7 @@ function rawConn(to = server) {
   });
   sock.on('error', () => undefined);
   sock.on('close', () => (closed = true));
-  const until = async (n: number) => {
-    while (replies.length < n && !closed) await new Promise((r) => setTimeout(r, 10));
-    return replies;
-  };
+  const until = (n: number) => retry(() => (replies.length >= n || closed) && replies, { what: `${n} replies (or the close)`, timeoutMs: 60_000, intervalMs: 10 });
   return { sock, replies, until, isClosed: () => closed };
 }
 
@@ -105,7 +103,7 @@ describe('control socket limits', () => {
     // Three unfinished lines of 1.5 MiB each do not fit in 4 MiB.
     const part = `{"id":9,"v":1,"op":"status","pad":"${'x'.repeat(1.5 * 1024 * 1024)}`;
     for (const c of conns) await new Promise<void>((r) => c.sock.write(part, () => r()));
-    while (!conns.some((c) => c.isClosed())) await new Promise((r) => setTimeout(r, 10));
+    await retry(() => conns.some((c) => c.isClosed()), { what: 'one connection closed', timeoutMs: 60_000, intervalMs: 10 });
     expect(small.buffered).toBeLessThanOrEqual(BUDGET);
     const busy = conns.filter((c) => c.replies.some((r) => (r.error as { code?: string } | undefined)?.code === 'E_BUSY'));
     expect(busy).toHaveLength(1);

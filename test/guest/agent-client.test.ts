@@ -4,6 +4,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { AgentClient, shellQuote, type AgentClientOptions } from '../../src/guest/agent-client.js';
 import { ByteBudget } from '../../src/host/lines.js';
+import { until } from '../helpers/wait.js';
 
 /**
  * An in-process channel: what the client writes, the fake guest reads, and the other way round.
@@ -25,7 +26,7 @@ function channel(opts: { pong?: boolean } = { pong: true }) {
     }
   });
   const next = async (): Promise<string[]> => {
-    while (lines.length === 0) await new Promise((r) => setTimeout(r, 1));
+    await until('a line from the agent client', () => lines.length > 0, { timeoutMs: 25_000, intervalMs: 1 });
     return lines.shift()!.split(' ');
   };
   return { host, toHost, next, lines };

@@ -13,6 +13,7 @@ import { TopoError } from '../../src/errors.js';
 import { errorLines } from '../../src/ui/format.js';
 import { fakeAptBin } from '../helpers/fake-apt.js';
 import { isRunning } from '../helpers/proc.js';
+import { retry } from '../helpers/wait.js';
 
 const saved = { ...process.env };
 let base: string;
@@ -177,11 +178,8 @@ describe('ensureGuest without a mirror', () => {
 
 /** Resolves with the fake apt-get's "<pid> <child pid>" once it is running. */
 async function fakeAptPids(file: string): Promise<number[]> {
-  for (;;) {
-    const text = await readFile(file, 'utf8').catch(() => '');
-    if (/^\d+ \d+\n/.test(text)) return text.trim().split(' ').map(Number);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  const text = await retry(async () => /^\d+ \d+\n/.exec(await readFile(file, 'utf8').catch(() => ''))?.input, { what: 'the fake apt-get to run', timeoutMs: 25_000, intervalMs: 20 });
+  return text.trim().split(' ').map(Number);
 }
 
 describe('ensureGuest aborted', () => {

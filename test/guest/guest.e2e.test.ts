@@ -5,6 +5,7 @@ import { ensureGuest, isReadyLine, readyLine, renderGuestConfig, type GuestArtif
 import { socketFromFd } from '../../src/host/fds.js';
 import { bootGuest, socketpair, type BootedGuest } from '../helpers/boot-guest.js';
 import { iface, node } from '../helpers/model.js';
+import { until } from '../helpers/wait.js';
 
 const READY_TIMEOUT = 180_000;
 const booted: BootedGuest[] = [];
@@ -32,14 +33,8 @@ const ready = (vm: BootedGuest, nonce = '') =>
 /** Whether a process with exactly these arguments runs (busybox has no pgrep). */
 const running = async (vm: BootedGuest, args: string) => (await sh(vm, 'ps -o args')).out.split('\n').includes(args);
 
-/** Polls `check` until it holds (the guest acts asynchronously); fails after ~30 s. */
-async function until(what: string, check: () => Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 150; i++) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`never happened: ${what}`);
-}
+/** Polls `check` until it holds (the guest acts asynchronously); fails after 30 s. */
+const eventually = (what: string, check: () => Promise<boolean>) => until(what, check, { timeoutMs: 30_000, intervalMs: 200 });
 
 beforeAll(async () => {
   guest = await ensureGuest();
@@ -188,10 +183,10 @@ describe('two guests on a link', () => {
   it('kills an aborted request in the guest', async () => {
     const ac = new AbortController();
     const p = a.agent.exec('sleep 101', { signal: ac.signal });
-    await until('the command started', async () => running(a, 'sleep 101'));
+    await eventually('the command started', async () => running(a, 'sleep 101'));
     ac.abort();
     await expect(p).rejects.toMatchObject({ code: 'E_ABORTED' });
-    await until('sleep 101 is gone', async () => !(await running(a, 'sleep 101')));
+    await eventually('sleep 101 is gone', async () => !(await running(a, 'sleep 101')));
     expect((await sh(a, 'echo still-alive')).out).toBe('still-alive\n');
   });
 
@@ -206,7 +201,7 @@ describe('two guests on a link', () => {
     // ^C reaches the foreground command: the shell is not started with SIGINT ignored.
     // Once `sleep` runs, ash has made it the foreground process group (the child does so before exec).
     a.writeConsole('sleep 1007\n');
-    await until('sleep 1007 runs', async () => running(a, 'sleep 1007'));
+    await eventually('sleep 1007 runs', async () => running(a, 'sleep 1007'));
     a.writeConsole('\x03');
     a.writeConsole('echo after-int\n');
     await a.waitForConsole(/^after-int$/m, 60_000);
@@ -215,7 +210,7 @@ describe('two guests on a link', () => {
   it('links /dev/virtio-ports/<name> for its channels before ready, and bytes flow both ways', async () => {
     expect((await sh(a, 'for c in test.chan org.topo.agent; do readlink /dev/virtio-ports/$c; done')).out).toMatch(/^\.\.\/vport\d+p\d+\n\.\.\/vport\d+p\d+\n$/);
     await sh(a, 'printf chan-bytes-%s 42 > /dev/virtio-ports/test.chan');
-    await until('bytes from the guest arrive', async () => fromChan === 'chan-bytes-42');
+    await eventually('bytes from the guest arrive', async () => fromChan === 'chan-bytes-42');
     const read = sh(a, 'head -n 1 /dev/virtio-ports/test.chan', 60_000);
     chan.write('to-guest\n');
     expect((await read).out).toBe('to-guest\n');
@@ -224,7 +219,7 @@ describe('two guests on a link', () => {
   it('links a port added later (hotplug)', async () => {
     await a.qmp.execute('chardev-add', { id: 'hot', backend: { type: 'ringbuf', data: {} } });
     await a.qmp.execute('device_add', { driver: 'virtserialport', chardev: 'hot', name: 'hot.chan', id: 'hotport' });
-    await until('hot.chan is linked', async () => (await sh(a, '[ -c /dev/virtio-ports/hot.chan ] && echo y')).out === 'y\n');
+    await eventually('hot.chan is linked', async () => (await sh(a, '[ -c /dev/virtio-ports/hot.chan ] && echo y')).out === 'y\n');
   });
 
   afterAll(async () => {

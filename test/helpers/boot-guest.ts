@@ -12,7 +12,7 @@ import type { QmpClient } from '../../src/qemu/qmp.js';
 import { closeFd, socketFromFd, socketPair } from '../../src/host/fds.js';
 import { ConsoleHub } from '../../src/machine/console.js';
 import { NodeProcess } from '../../src/machine/node-process.js';
-import { LineSplitter } from '../../src/host/tail.js';
+import { LineFramer } from '../../src/host/lines.js';
 import type { ResolvedInterface } from '../../src/topology/model.js';
 import { iface, node, topology } from './model.js';
 
@@ -87,15 +87,14 @@ export async function bootGuest(guest: GuestArtifacts, opts: BootOptions = {}): 
     linkFd: (slot) => fds.get(slot.link)!,
   });
   const consoleSock = socketFromFd(consoleEnd);
-  const splitter = new LineSplitter();
-  consoleSock.setEncoding('utf8');
+  const addLine = (line: string) => {
+    text += `${line.replace(/\r+$/, '')}\n`;
+    for (const w of waiters) w();
+  };
+  // Console lines use \r\n; an overlong one is kept as its head, so a test's console dump still shows it.
+  const lines = new LineFramer({ max: 64 * 1024, onLine: (l) => addLine(l.toString('utf8')), onTooLong: (head) => addLine(`${head.toString('utf8')}[...]`) });
   consoleSock.on('error', () => undefined);
-  consoleSock.on('data', (chunk: string) =>
-    splitter.push(chunk, (line) => {
-      text += `${line}\n`;
-      for (const w of waiters) w();
-    }),
-  );
+  consoleSock.on('data', (chunk: Buffer) => lines.push(chunk));
   await proc.start();
   let exited = false;
   void proc.exited.then(() => {

@@ -9,6 +9,7 @@ import { up } from '../../src/control/up.js';
 import { loadTopology } from '../../src/topology/index.js';
 import { ctrlC, topo, waitForOutput } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
+import { until } from '../helpers/wait.js';
 
 let lab: Lab | undefined;
 let dir: string;
@@ -97,11 +98,6 @@ describe('shares: on real guests', () => {
 const processesNaming = (needle: string) =>
   execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' }).split('\n').filter((l) => l.includes(needle) && !l.includes(' ps -eo'));
 
-async function until(check: () => boolean, ms = 15_000): Promise<boolean> {
-  for (const end = Date.now() + ms; !check(); await new Promise((r) => setTimeout(r, 100))) if (Date.now() > end) return false;
-  return true;
-}
-
 describe('shares: with the CLI', () => {
   const oneNode = async () => {
     const base = tempDir('topo-shares-cli-');
@@ -123,7 +119,7 @@ describe('shares: with the CLI', () => {
     expect(bwraps).toHaveLength(1);
     const res = await child;
     expect(res.exitCode).toBe(0);
-    expect(await until(() => processesNaming(base).length === 0)).toBe(true);
+    await until('no virtiofsd, bwrap or QEMU naming the lab', () => processesNaming(base).length === 0, { timeoutMs: 15_000, intervalMs: 100 });
     expect(await readdir(path.join(base, 'run')).catch(() => [])).toEqual([]);
   });
 
@@ -142,6 +138,6 @@ describe('shares: with the CLI', () => {
     const res = await child;
     expect(res.exitCode).toBe(1);
     expect(res.all).toMatch(/error: a: virtiofsd of share \S+\/share was killed by SIGKILL/);
-    expect(await until(() => processesNaming(base).length === 0)).toBe(true);
+    await until('no virtiofsd, bwrap or QEMU naming the lab', () => processesNaming(base).length === 0, { timeoutMs: 15_000, intervalMs: 100 });
   });
 });

@@ -1,6 +1,7 @@
 // Shared test scaffolding: a deterministic clock and Ethernet frame builders.
 
 import type { Clock, TimerHandle } from '../../src/net/clock.js';
+import { retry } from '../helpers/wait.js';
 
 interface Timer {
   id: number;
@@ -68,12 +69,9 @@ export function payloadOf(frame: Buffer): string {
 }
 
 /** Resolves once cond() holds; the deadline only bounds a hang, it asserts nothing about speed. */
+/** The net tests' short waits (frames move in milliseconds): the one retry helper, polled every 2 ms. */
 export async function until(cond: () => boolean, what = 'condition', deadlineMs = 5000): Promise<void> {
-  const start = Date.now();
-  while (!cond()) {
-    if (Date.now() - start > deadlineMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
+  await retry(cond, { what, timeoutMs: deadlineMs, intervalMs: 2 });
 }
 
 export interface PcapRecord {

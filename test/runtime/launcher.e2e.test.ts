@@ -4,7 +4,6 @@ import { createHash } from 'node:crypto';
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildEsp } from '../../src/guest/esp.js';
 import type { SupervisorEvent } from '../../src/api/events.js';
@@ -12,6 +11,7 @@ import { type Lab } from '../../src/runtime/lab.js';
 import { up } from '../../src/control/up.js';
 import { prepareTpmState } from '../../src/machine/swtpm.js';
 import { loadTopology } from '../../src/topology/index.js';
+import { until } from '../helpers/wait.js';
 
 let base: string;
 beforeAll(async () => void (base = await mkdtemp(path.join(os.tmpdir(), 'topo-e2e-launcher-'))));
@@ -30,13 +30,7 @@ const sh = async (lab: Lab, node: string, cmd: string) => {
   return { code: r.exitCode, out: r.stdout.toString('utf8').trim() };
 };
 
-async function until(cond: () => Promise<boolean> | boolean, ms = 120_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error('condition not met');
-    await sleep(250);
-  }
-}
+const wait = (what: string, cond: () => Promise<boolean> | boolean, timeoutMs = 120_000) => until(what, cond, { timeoutMs, intervalMs: 250 });
 
 async function dirDigest(dir: string): Promise<string> {
   const h = createHash('sha256');
@@ -74,24 +68,24 @@ links:
     // The agent that took these is gone with the old kernel: both fail when the reboot shows, not at their reply
     // timeout (10 minutes for a command without one).
     const pending = lab.exec('r1', 'touch /tmp/sleeping; sleep 600').catch((e: unknown) => e);
-    await until(async () => (await sh(lab, 'r1', 'test -e /tmp/sleeping')).code === 0);
+    await wait('r1 to run the sleeping command', async () => (await sh(lab, 'r1', 'test -e /tmp/sleeping')).code === 0);
     const rebooting = lab.exec('r1', 'reboot -f', { timeoutMs: 5_000 }).catch((e: unknown) => e);
     expect(await pending).toMatchObject({ code: 'E_AGENT', message: expect.stringMatching(/^the guest rebooted before it answered/) });
     expect(await rebooting).toMatchObject({ code: 'E_AGENT', message: expect.stringMatching(/rebooted/) });
-    await until(() => boots() > before);
+    await wait('r1 to boot again', () => boots() > before);
     expect(lab.supervisor.node('r1').pid).toBe(pid);
     expect(lab.supervisor.node('r1').state).toBe('ready');
-    await until(async () => (await sh(lab, 'r1', 'ping -c 1 -W 2 10.0.91.2').catch(() => ({ code: 1 }))).code === 0, 60_000);
+    await wait('r1 to ping 10.0.91.2', async () => (await sh(lab, 'r1', 'ping -c 1 -W 2 10.0.91.2').catch(() => ({ code: 1 }))).code === 0, 60_000);
   }, 180_000);
 
   it('restart: on-failure brings a panicked node back, and it pings its neighbour again', async () => {
     const pid = lab.supervisor.node('r2').pid;
     await lab.exec('r2', 'echo c > /proc/sysrq-trigger', { timeoutMs: 5_000 }).catch(() => undefined);
-    await until(() => events.some((e) => e.type === 'node' && e.node === 'r2' && e.state === 'restarting'));
+    await wait('r2 restarting', () => events.some((e) => e.type === 'node' && e.node === 'r2' && e.state === 'restarting'));
     const restarting = events.find((e) => e.type === 'node' && e.node === 'r2' && e.state === 'restarting');
     expect(restarting).toMatchObject({ detail: expect.stringContaining('the guest kernel panicked') });
-    await until(() => lab.supervisor.node('r2').state === 'ready' && lab.supervisor.node('r2').pid !== pid);
-    await until(async () => (await sh(lab, 'r2', 'ping -c 1 -W 2 10.0.92.3').catch(() => ({ code: 1 }))).code === 0, 60_000);
+    await wait('r2 ready in a new QEMU', () => lab.supervisor.node('r2').state === 'ready' && lab.supervisor.node('r2').pid !== pid);
+    await wait('r2 to ping 10.0.92.3', async () => (await sh(lab, 'r2', 'ping -c 1 -W 2 10.0.92.3').catch(() => ({ code: 1 }))).code === 0, 60_000);
   }, 180_000);
 });
 

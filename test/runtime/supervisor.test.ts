@@ -14,6 +14,7 @@ import { planNode } from '../../src/qemu/plan.js';
 import { compilePattern } from '../../src/topology/pattern.js';
 import type { ResolvedNode } from '../../src/topology/model.js';
 import { iface, node, topology } from '../helpers/model.js';
+import { until } from '../helpers/wait.js';
 
 const fake = fileURLToPath(new URL('../fixtures/fake-qemu.mjs', import.meta.url));
 let base: string;
@@ -98,7 +99,7 @@ describe('supervisor with a fake QEMU', () => {
     process.env.FAKE_QEMU_ONLY = 'a';
     const events: SupervisorEvent[] = [];
     const lab = await start(pairTopology('restarts', { restart: 'on-failure' }), events);
-    await waitFor(() => events.filter((e) => e.type === 'node' && e.node === 'a' && e.state === 'ready').length === 2);
+    await waitFor('a ready twice', () => events.filter((e) => e.type === 'node' && e.node === 'a' && e.state === 'ready').length === 2);
     const restarting = events.find((e) => e.type === 'node' && e.node === 'a' && e.state === 'restarting');
     // Backoff and the limit are part of what the user sees.
     expect(restarting).toMatchObject({ detail: expect.stringMatching(/; restart 1\/5 in 1\.0 s$/) });
@@ -113,7 +114,7 @@ describe('supervisor with a fake QEMU', () => {
     process.env.FAKE_QEMU_LAST = '[    9.1] Kernel panic - not syncing: sysrq triggered crash';
     const events: SupervisorEvent[] = [];
     const lab = await start(pairTopology('panics', { restart: 'on-failure' }), events);
-    await waitFor(() => events.filter((e) => e.type === 'node' && e.node === 'a' && e.state === 'ready').length === 2);
+    await waitFor('a ready twice', () => events.filter((e) => e.type === 'node' && e.node === 'a' && e.state === 'ready').length === 2);
     const restarting = events.find((e) => e.type === 'node' && e.node === 'a' && e.state === 'restarting');
     expect(restarting).toMatchObject({ detail: expect.stringMatching(/^the guest kernel panicked: QEMU exited; restart 1\/5/) });
     expect(lab.supervisor.node('a').state).toBe('ready');
@@ -135,19 +136,19 @@ describe('supervisor with a fake QEMU', () => {
     process.env.FAKE_QEMU_ONLY = 'a';
     const events: SupervisorEvent[] = [];
     const lab = await start(pairTopology('poweroff'), events);
-    await waitFor(() => lab.supervisor.node('a').state === 'stopped');
+    await waitFor('a stopped', () => lab.supervisor.node('a').state === 'stopped');
     expect(events).toContainEqual({ type: 'notice', message: 'a: the guest powered off' });
     expect(lab.supervisor.node('b').state).toBe('ready');
     process.env.FAKE_QEMU_ONLY = 'y';
     await start(topology([vm('y', { restart: 'on-failure' })], { name: 'poweroff2' }), events);
-    await waitFor(() => events.some((e) => e.type === 'node' && e.node === 'y' && e.state === 'restarting'));
+    await waitFor('y restarting', () => events.some((e) => e.type === 'node' && e.node === 'y' && e.state === 'restarting'));
   });
 
   it('allow_reboot: a reboot line on a ready node is a notice, not a new boot', async () => {
     process.env.FAKE_QEMU_SAY_LATER = '[   20.0] reboot: Restarting system';
     const events: SupervisorEvent[] = [];
     const lab = await start(topology([vm('r', { allowReboot: true }), vm('s')], { name: 'rebooting' }), events);
-    await waitFor(() => events.some((e) => e.type === 'notice' && e.message === 'r: guest rebooted'));
+    await waitFor('the notice "r: guest rebooted"', () => events.some((e) => e.type === 'notice' && e.message === 'r: guest rebooted'));
     expect(events.some((e) => e.type === 'notice' && e.message.startsWith('s:'))).toBe(false);
     expect(lab.supervisor.node('r').state).toBe('ready');
   });
@@ -244,7 +245,7 @@ describe('supervisor with a fake QEMU', () => {
     const fd = fwd.forwarder.takeGuestFd(0);
     // A length prefix of 0x7fffffff is not a frame: the runner must drop the port, say so, and keep going.
     writeSync(fd, Buffer.from([0x7f, 0xff, 0xff, 0xff, 1, 2, 3]));
-    await waitFor(() => events.some((e) => e.type === 'notice' && /l1: .*broke the frame protocol/.test(e.message)));
+    await waitFor('the notice that l1 broke the frame protocol', () => events.some((e) => e.type === 'notice' && /l1: .*broke the frame protocol/.test(e.message)));
     closeSync(fd);
     expect(lab.supervisor.node('b').state).toBe('ready');
   });
@@ -266,10 +267,4 @@ function alive(pid: number): boolean {
   }
 }
 
-async function waitFor(cond: () => boolean, limitMs = 25_000): Promise<void> {
-  const end = Date.now() + limitMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const waitFor = (what: string, cond: () => boolean) => until(what, cond, { timeoutMs: 25_000 });

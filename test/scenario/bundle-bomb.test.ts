@@ -12,6 +12,7 @@ import { UNPACK_LIMITS } from '../../src/scenario/unpack.js';
 import { runCli } from '../cli/run-cli.js';
 import { ctrlC, topo } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
+import { until } from '../helpers/wait.js';
 
 const header = (name: string, size: number) => {
   const b = Buffer.alloc(512);
@@ -86,9 +87,9 @@ describe('Ctrl-C while a bundle unpacks', () => {
     const fh = await open(fifo, 'w');
     await fh.write(Buffer.concat([gzipSync(Buffer.concat([header('first', 512), Buffer.alloc(512, 1)])), gzipSync(header('second', 64 << 20)), MiB_OF_ZEROS]));
     const replayDirs = () => readdirSync(scratch).filter((d) => d.startsWith('topo-replay-'));
-    while (!replayDirs().flatMap((d) => readdirSync(path.join(scratch, d))).includes('first')) await new Promise((r) => setTimeout(r, 50));
+    await until("the first member unpacked", () => replayDirs().flatMap((d) => readdirSync(path.join(scratch, d))).includes('first'), { timeoutMs: 25_000, intervalMs: 50 });
     ctrlC(child);
-    while (replayDirs().length > 0) await new Promise((r) => setTimeout(r, 20));
+    await until('the replay directory to be removed', () => replayDirs().length === 0, { timeoutMs: 25_000 });
     // Only now the pipe closes: a read blocked on it would hold the exiting process (a regular file never blocks).
     await fh.close();
     const res = await child;

@@ -96,6 +96,34 @@ describe('runSteps', () => {
     expect(n).toBe(3);
   });
 
+  it('a retry that never holds fails with the last mismatch and the number of attempts', async () => {
+    let n = 0;
+    const s = await scenario('  - exec: { node: a, cmd: ping, retry: { timeout: 60ms, interval: 5ms } }\n');
+    const results = await runSteps(fakeLab(() => (n++, ok('', 1))), s.steps, { deadline: later() });
+    expect(n).toBeGreaterThan(1);
+    expect(results[0]?.failure?.message).toBe(`exit code 1, expected 0 (after ${n} attempts in 60 ms)`);
+  });
+
+  it('a lab error during a retry ends the step at once (it is not a mismatch to try again)', async () => {
+    let n = 0;
+    const s = await scenario('  - exec: { node: a, cmd: ping, retry: { timeout: 5s, interval: 1ms } }\n');
+    const results = await runSteps(fakeLab(() => (++n === 2 ? Promise.reject(new Error('node a is not running')) : ok('', 1))), s.steps, { deadline: later() });
+    expect(n).toBe(2);
+    expect(results[0]?.failure?.message).toMatch(/node a is not running/);
+  });
+
+  it('waits for a port until it listens, and names the port when it never does', async () => {
+    const procNet = (port: string) => `  sl  local_address rem_address   st\n   0: 00000000:${port} 00000000:0000 0A 0\n`;
+    let n = 0;
+    const s = await scenario('  - wait: { node: a, port: 80, timeout: 5s }\n');
+    const results = await runSteps(fakeLab(() => ok(procNet(++n < 2 ? '0016' : '0050'))), s.steps, { deadline: later() });
+    expect(results[0]?.status).toBe('passed');
+    expect(n).toBe(2);
+    const never = await scenario('  - wait: { node: a, port: 81, udp: true, timeout: 50ms }\n');
+    const failed = await runSteps(fakeLab(() => ok(procNet('0051'))), never.steps, { deadline: later() });
+    expect(failed[0]?.failure?.message).toBe('nothing listens on udp port 81 after 50 ms');
+  });
+
   it('checks the exit code it was told to expect', async () => {
     const s = await scenario('  - exec: { node: a, cmd: "exit 3", expect: { exit: 3 } }\n  - exec: { node: a, cmd: "exit 3", expect: { exit: 4 } }\n');
     const results = await runSteps(fakeLab(() => ok('', 3)), s.steps, { deadline: later(), continueOnFailure: true });
@@ -116,6 +144,18 @@ describe('runSteps', () => {
     const results = await runSteps(fakeLab(hang), s.steps, { deadline: Date.now() + 100 });
     expect(results.map((r) => r.status)).toEqual(['failed', 'skipped']);
     expect(results[0]?.failure?.message).toMatch(/^timed out after \d+ ms running a: hang$/);
+  });
+
+  it('matches a console line whose UTF-8 character is split between two chunks', async () => {
+    const s = await scenario('  - wait: { node: b, console: "café prêt$", timeout: 5s }\n');
+    const lab = fakeLab(() => ok());
+    const done = runSteps(lab, s.steps, { deadline: later() });
+    await new Promise((r) => setImmediate(r));
+    const line = Buffer.from('café prêt\r\n');
+    const cut = line.indexOf(Buffer.from('é')) + 1;
+    lab.consoles.get('b')?.write(line.subarray(0, cut));
+    lab.consoles.get('b')?.write(line.subarray(cut));
+    expect((await done)[0]?.status).toBe('passed');
   });
 
   it('matches a console line printed after the wait began', async () => {
