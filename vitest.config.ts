@@ -10,6 +10,8 @@ export default defineConfig({
           exclude: ['test/**/*.e2e.test.ts'],
           // Some unit tests spawn processes (fake QEMU, swtpm, the CLI): generous on a loaded 2-core machine.
           testTimeout: 30_000,
+          // Two files at once: most of a unit file's time is waiting on the processes it starts (vitest's default here is one worker).
+          maxWorkers: 2,
           // Unit files first, then e2e: the two never compete for the 2 cores.
           sequence: { groupOrder: 0 },
         },

@@ -7,6 +7,7 @@ import { TopoError } from '../errors.js';
 import { closeFd, socketPair } from '../host/fds.js';
 import { spawnGroup, type GroupChild, type Janitor } from '../host/proc-group.js';
 import { ByteTail } from '../host/tail.js';
+import { retry } from '../host/wait.js';
 
 export const SWTPM_BINARY = 'swtpm';
 export const SWTPM_SETUP_BINARY = 'swtpm_setup';
@@ -162,21 +163,22 @@ export class Swtpm {
     writeSync(fd, req);
     const res = Buffer.alloc(4);
     let got = 0;
-    const deadline = Date.now() + timeoutMs;
-    while (got < res.length) {
-      let n: number;
-      try {
-        n = readSync(fd, res, got, res.length - got, null);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
-        if (Date.now() > deadline) throw new Error(`no answer within ${timeoutMs} ms`);
-        if (this.done) throw new Error('exited');
-        await sleep(2, undefined, { ref: false });
-        continue;
-      }
-      if (n === 0) throw new Error('exited');
-      got += n;
-    }
+    await retry(
+      () => {
+        let n: number;
+        try {
+          n = readSync(fd, res, got, res.length - got, null);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+          if (this.done) throw new Error('exited');
+          return false;
+        }
+        if (n === 0) throw new Error('exited');
+        got += n;
+        return got === res.length;
+      },
+      { what: `swtpm's answer to command ${cmd}`, timeoutMs, intervalMs: 2, ref: false, retryOn: () => false },
+    );
     return res.readUInt32BE(0);
   }
 }

@@ -13,6 +13,7 @@ import { findExecutable } from './preflight.js';
 import { spawnGroup, type GroupChild, type Janitor } from '../host/proc-group.js';
 import { shareSeccompFilter } from './share-seccomp.js';
 import { ByteTail } from '../host/tail.js';
+import { retry } from '../host/wait.js';
 
 export const VIRTIOFSD_BINARY = '/usr/lib/qemu/virtiofsd';
 export const BWRAP_BINARY = 'bwrap';
@@ -91,15 +92,13 @@ export class Virtiofsd {
       if (fd !== undefined) closeSync(fd);
     }
     const d = new Virtiofsd(node, share, child);
-    const deadline = Date.now() + (opts.timeoutMs ?? 10_000);
-    while (!(await lstat(d.socket).then((st) => st.isSocket(), () => false))) {
-      if (d.done || Date.now() > deadline) {
-        await d.stop();
-        const info = await d.exited;
-        const last = info.stderrTail.split('\n').filter(Boolean).at(-1);
-        throw fail(`failed to start: ${last ?? (d.done ? `exited with code ${info.code}` : 'no socket within the timeout')}`, { stderrTail: info.stderrTail });
-      }
-      await sleep(5, undefined, { ref: false });
+    const isSocket = () => lstat(d.socket).then((st) => st.isSocket(), () => false);
+    const up = await retry(async () => d.done || (await isSocket()), { what: `virtiofsd's socket ${d.socket}`, timeoutMs: opts.timeoutMs ?? 10_000, intervalMs: 5, ref: false }).catch(() => false);
+    if (d.done || !up) {
+      await d.stop();
+      const info = await d.exited;
+      const last = info.stderrTail.split('\n').filter(Boolean).at(-1);
+      throw fail(`failed to start: ${last ?? (d.done ? `exited with code ${info.code}` : 'no socket within the timeout')}`, { stderrTail: info.stderrTail });
     }
     return d;
   }
