@@ -10,7 +10,7 @@ import { isTopoError, TopoError } from '../errors.js';
 import { labChanges, labState, topologyMismatch } from './attach-check.js';
 import { ScenarioClock } from './clock.js';
 import type { Scenario } from './model.js';
-import { notRun, runSteps, type JournalEntry, type ScenarioRun, type StepHooks, type StepResult } from './runner.js';
+import { collectEvidence, notRun, runSteps, type JournalEntry, type ScenarioRun, type StepHooks, type StepResult } from './runner.js';
 
 export const ATTACH_MISMATCH = 'E_ATTACH_MISMATCH';
 
@@ -165,16 +165,7 @@ function wentDownResults(run: ScenarioRun, line: string): void {
 
 /** Console logs, collected files and capture paths, while the lab runs (it keeps running: its pcaps are still being written). */
 async function snapshot(lab: RemoteLab, status: LabStatus, scenario: Scenario, run: ScenarioRun, consoleLog: (node: string) => Promise<Buffer>): Promise<void> {
-  for (const n of scenario.topology.nodes) run.consoleLogs.set(n.name, await consoleLog(n.name).catch(() => Buffer.alloc(0)));
-  for (const c of scenario.collect) {
-    const key = `${c.node}${c.path}`;
-    try {
-      const r = await lab.node(c.node).exec(['cat', c.path], { timeout: 30_000 });
-      run.collected.set(key, r.exitCode === 0 ? r.stdout : `cannot read ${c.node}:${c.path}: exit ${r.exitCode} ${r.stderr.toString().trim()}`);
-    } catch (err) {
-      run.collected.set(key, `cannot read ${c.node}:${c.path}: ${err instanceof Error ? err.message : String(err)}`);
-    }
-  }
+  await collectEvidence(lab, scenario, run, consoleLog);
   // The lab's link ids may differ from the file's (they follow its order): its captures are found by endpoints.
   const key = (eps: readonly string[]) => [...eps].sort().join(' ');
   const labIds = new Map(status.links.map((l) => [key(l.endpoints), l.id]));

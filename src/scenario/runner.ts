@@ -216,6 +216,12 @@ async function paused(clock: ScenarioClock, log: (e: JournalEntry) => void, s: S
 
 /** Console logs, collected files and capture paths, taken while the lab still runs (its run dir goes at teardown). */
 async function snapshot(lab: Lab, scenario: Scenario, run: ScenarioRun, consoleLog: (node: string) => Promise<Buffer>): Promise<void> {
+  await collectEvidence(lab, scenario, run, consoleLog);
+  run.captures = scenario.topology.links.filter((l) => l.capture).map((l) => `${lab.captureDir}/${l.id}.pcap`);
+}
+
+/** Every node's console log and the scenario's `collect:` files, read from a running lab (local or attached). */
+export async function collectEvidence(lab: Pick<StepLab, 'node'>, scenario: Scenario, run: ScenarioRun, consoleLog: (node: string) => Promise<Buffer>): Promise<void> {
   for (const n of scenario.topology.nodes) run.consoleLogs.set(n.name, await consoleLog(n.name).catch(() => Buffer.alloc(0)));
   for (const c of scenario.collect) {
     const key = `${c.node}${c.path}`;
@@ -226,7 +232,6 @@ async function snapshot(lab: Lab, scenario: Scenario, run: ScenarioRun, consoleL
       run.collected.set(key, `cannot read ${c.node}:${c.path}: ${err instanceof Error ? err.message : String(err)}`);
     }
   }
-  run.captures = scenario.topology.links.filter((l) => l.capture).map((l) => `${lab.captureDir}/${l.id}.pcap`);
 }
 
 /** The first step fails with why the lab never came up; the rest are skipped. */
