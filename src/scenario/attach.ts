@@ -1,10 +1,7 @@
 // `topo test FILE --attach LAB`: a scenario's steps on a lab that already runs (a detached or foreground `topo up`),
 // reached through its control socket; nothing is booted, and the lab is left running as the steps left it.
 import path from 'node:path';
-import type { ImpairmentStatus } from '../api/dataplane.js';
 import type { LabStatus } from '../api/status.js';
-import { ControlConnection } from '../control/client.js';
-import { SOCKET_NAME } from '../control/protocol.js';
 import { connect, type RemoteLab } from '../control/remote-lab.js';
 import { isTopoError, TopoError } from '../errors.js';
 import { labChanges, labState, topologyMismatch } from './attach-check.js';
@@ -55,10 +52,9 @@ export interface AttachRunOptions extends StepHooks {
 const now = () => new Date().toISOString();
 
 /** What a node's console printed so far, through the control socket. */
-async function readLog(sockPath: string, lab: string, node: string): Promise<Buffer> {
-  const sock = await ControlConnection.stream(sockPath, lab, { op: 'logs', node });
+async function readLog(lab: RemoteLab, node: string): Promise<Buffer> {
   const chunks: Buffer[] = [];
-  for await (const c of sock) chunks.push(c as Buffer);
+  for await (const c of await lab.open({ op: 'logs', node })) chunks.push(c as Buffer);
   return Buffer.concat(chunks);
 }
 
@@ -77,7 +73,6 @@ export async function runAttached(scenario: Scenario, labName: string, opts: Att
   const run: ScenarioRun = { scenario, passed: false, results: [], startedAt: clock.startedAt, durationMs: 0, journal, consoleLogs: new Map(), collected: new Map(), captures: [], attached };
   const start = (seed: number) => log({ time: now(), type: 'scenario', state: 'start', name: scenario.name, seed, lab: labName });
   let lab: RemoteLab | undefined;
-  let watch: ControlConnection | undefined;
   let finished = false;
   let wentDown = false;
   const downLine = `lab ${labName} went down during the run (\`topo ps\` lists running labs)`;
@@ -87,8 +82,6 @@ export async function runAttached(scenario: Scenario, labName: string, opts: Att
       ({ lab, status } = await attachLab(labName, opts.runDirBase));
       const mismatch = mismatchError(scenario, status, scenario.shownFile ?? scenario.file);
       if (mismatch) throw mismatch;
-      // A connection of our own that only waits: the lab closing it (down, or its supervisor gone) ends the run at once.
-      watch = await ControlConnection.open(path.join(status.runDir, SOCKET_NAME), labName);
     } catch (err) {
       start(scenario.seed);
       run.error = isTopoError(err) ? err.oneLine() : String(err);
@@ -99,37 +92,33 @@ export async function runAttached(scenario: Scenario, labName: string, opts: Att
     // The lab's impairments draw from the seed it started with: that is this run's seed (and its bundle's).
     run.scenario = { ...scenario, seed: status.seed };
     start(status.seed);
-    watch.sock.once('close', () => {
+    // The lab closing our connection (down, or its supervisor gone) ends the run at once. No step closes it: an
+    // aborted exec drops a connection of its own.
+    const theLab = lab;
+    theLab.onDisconnect(() => {
       if (finished) return;
       wentDown = true;
       abort.abort();
     });
-    const sockPath = path.join(status.runDir, SOCKET_NAME);
-    const impairments = () => watch!.request<ImpairmentStatus[]>({ op: 'impair' });
-    const before = labState(status, await impairments());
+    const before = labState(status, await theLab.impairments());
     run.accel = status.accel;
-    const consoleLog = (node: string) => readLog(sockPath, labName, node);
+    const consoleLog = (node: string) => readLog(theLab, node);
     // The step the lab's going down cut short says so before it is shown.
     const onStepEnd = (r: StepResult) => opts.onStepEnd?.(wentDown ? cutShort(r, downLine) : r);
-    // A failed step may be the lab going down (its console stream closed first): a request on our own connection says.
+    // A failed step may be the lab going down (its console stream closed first): asking the lab says.
     const onStepFailure = async () => {
       if (wentDown) return;
-      const now = await watch!.request<LabStatus>({ op: 'status' }).catch(() => undefined);
+      const now = await theLab.status().catch(() => undefined);
       if (now?.state !== 'ready' && now?.state !== 'starting') wentDown = true;
     };
-    run.results = await runSteps(lab, scenario.steps, { ...opts, onStepEnd, onStepFailure, deadline: clock.deadline(), signal: abort.signal, journal: log, consoleLog });
+    run.results = await runSteps(theLab, scenario.steps, { ...opts, onStepEnd, onStepFailure, deadline: clock.deadline(), signal: abort.signal, journal: log, consoleLog });
     if (wentDown) {
       wentDownResults(run, downLine);
       return run;
     }
     if (abort.signal.aborted && !opts.signal?.aborted) run.error = `the scenario timeout (${scenario.timeoutMs} ms) ran out`;
-    // An aborted step closed our lab connection (that is how a guest command is killed): a new one reads the rest.
-    if (abort.signal.aborted) {
-      lab.close();
-      lab = (await attachLab(labName, opts.runDirBase)).lab;
-    }
-    await snapshot(lab, status, scenario, run, consoleLog);
-    attached.changes = labChanges(before, labState(await lab.status(), await impairments()));
+    await snapshot(theLab, status, scenario, run, consoleLog);
+    attached.changes = labChanges(before, labState(await theLab.status(), await theLab.impairments()));
   } catch (err) {
     if (wentDown) wentDownResults(run, downLine);
     else run.error ??= isTopoError(err) ? err.oneLine() : String(err);
@@ -139,7 +128,6 @@ export async function runAttached(scenario: Scenario, labName: string, opts: Att
     }
   } finally {
     finished = true;
-    watch?.close();
     lab?.close();
     clock.stop();
     opts.signal?.removeEventListener('abort', onOuter);
