@@ -22,6 +22,13 @@ export function noLink(lab: Pick<LabNames, 'name' | 'links'>, endpoint: string):
   });
 }
 
+/** Throws E_NO_CHANNEL unless `channel` is one of the node's `channels:`. */
+export function checkChannel(node: string, channels: readonly string[] | undefined, channel: string): void {
+  if (!(channels ?? []).includes(channel)) {
+    throw new TopoError(`node ${node} has no channel "${channel}" (channels: ${(channels ?? []).join(', ') || 'none'})`, { code: 'E_NO_CHANNEL', node });
+  }
+}
+
 /** Throws E_NO_NODE unless the lab has `node`. */
 export function checkNode(lab: Pick<LabNames, 'name' | 'nodes'>, node: string): void {
   if (!lab.nodes.includes(node)) throw noNode(lab, node);
@@ -40,9 +47,16 @@ export function linkIndex(lab: Pick<LabNames, 'name' | 'links'>, endpoint: strin
   throw noLink(lab, endpoint);
 }
 
+type ResolvedLinks = readonly { id: string; endpoints: readonly { node: string; iface: string }[] }[];
+
+/** Resolved links as names: each id with its endpoints as `node:iface`. */
+function linkNames(links: ResolvedLinks): LabNames['links'] {
+  return links.map((l) => ({ id: l.id, endpoints: l.endpoints.map((ep) => `${ep.node}:${ep.iface}`) }));
+}
+
 /** The names of a resolved topology (the local lab). */
-export function topologyNames(t: { name: string; nodes: readonly { name: string }[]; links: readonly { id: string; endpoints: readonly { node: string; iface: string }[] }[] }): LabNames {
-  return { name: t.name, nodes: t.nodes.map((n) => n.name), links: t.links.map((l) => ({ id: l.id, endpoints: l.endpoints.map((ep) => `${ep.node}:${ep.iface}`) })) };
+export function topologyNames(t: { name: string; nodes: readonly { name: string }[]; links: ResolvedLinks }): LabNames {
+  return { name: t.name, nodes: t.nodes.map((n) => n.name), links: linkNames(t.links) };
 }
 
 /** The names in a lab's status (a remote lab, the control server). */
@@ -52,5 +66,5 @@ export function statusNames(s: { lab: string; nodes: readonly { name: string }[]
 
 /** The resolved link `endpoint` names (see linkIndex). */
 export function endpointLink<L extends { id: string; endpoints: readonly { node: string; iface: string }[] }>(topology: { name: string; links: readonly L[] }, endpoint: string): L {
-  return topology.links[linkIndex({ name: topology.name, links: topology.links.map((l) => ({ id: l.id, endpoints: l.endpoints.map((ep) => `${ep.node}:${ep.iface}`) })) }, endpoint)]!;
+  return topology.links[linkIndex({ name: topology.name, links: linkNames(topology.links) }, endpoint)]!;
 }

@@ -1,10 +1,9 @@
 // `connect(lab)`: the lab API of a lab running in another process, over its control socket. The CLI's one client.
 import type net from 'node:net';
-import { TopoError } from '../errors.js';
 import { hostPortIn } from '../machine/ports.js';
 import type { ExecResult } from '../guest/agent-client.js';
 import type { DownOptions, LabHandle, LinkHandle, NodeHandle } from '../api/handles.js';
-import { checkNode, linkIndex, statusNames } from '../api/lookup.js';
+import { checkChannel, checkNode, linkIndex, statusNames } from '../api/lookup.js';
 import { normalizeExecOptions, type ExecOptions } from '../api/exec-options.js';
 import { waitForConsoleLine } from '../api/console-wait.js';
 import { runBase } from '../runtime/rundir.js';
@@ -72,10 +71,7 @@ export class RemoteLab implements LabHandle {
       waitForConsole: (re, opts) => waitForConsoleLine(lazyDuplex(this.open({ op: 'logs', node: name, follow: true, tail: 0 })), re, name, { timeoutMs: opts?.timeout ?? 60_000 }),
       channel: (channel) => {
         // Refused at once, as the Lab of up() does, rather than as an error event on a stream nobody listens to yet.
-        const channels = this.initial.nodes.find((n) => n.name === name)!.channels ?? [];
-        if (!channels.includes(channel)) {
-          throw new TopoError(`node ${name} has no channel "${channel}" (channels: ${channels.join(', ') || 'none'})`, { code: 'E_NO_CHANNEL', node: name });
-        }
+        checkChannel(name, this.initial.nodes.find((n) => n.name === name)!.channels, channel);
         return lazyDuplex(this.open({ op: 'channel', node: name, name: channel }));
       },
       restart: () => this.conn.request<void>({ op: 'node', node: name, action: 'restart' }),

@@ -15,7 +15,7 @@ import type { Supervisor } from './supervisor.js';
 import { DataPlane } from '../net/dataplane.js';
 import type { ImpairmentStatus } from '../api/dataplane.js';
 import type { LabHandle, LinkHandle, NodeHandle } from '../api/handles.js';
-import { checkNode, endpointLink, topologyNames, type LabNames } from '../api/lookup.js';
+import { checkChannel, checkNode, endpointLink, topologyNames, type LabNames } from '../api/lookup.js';
 import { commandLine, normalizeExecOptions, type ExecOptions } from '../api/exec-options.js';
 import { waitForConsoleLine } from '../api/console-wait.js';
 
@@ -127,9 +127,7 @@ export class Lab extends EventEmitter<{ event: [SupervisorEvent] }> implements L
       console: () => consoleStream(sup.console(name)),
       waitForConsole: (re, opts) => waitForConsoleLine(consoleStream(sup.console(name)), re, name, { timeoutMs: opts?.timeout ?? 60_000 }),
       channel: (channel) => {
-        if (!(node.channels ?? []).includes(channel)) {
-          throw new TopoError(`node ${name} has no channel "${channel}" (channels: ${(node.channels ?? []).join(', ') || 'none'})`, { code: 'E_NO_CHANNEL', node: name });
-        }
+        checkChannel(name, node.channels, channel);
         const sock = sup.process(name)?.channels.get(channel);
         if (!sock || sock.destroyed) throw new TopoError(`node ${name} is not running`, { code: 'E_NOT_RUNNING', node: name });
         return sock;
