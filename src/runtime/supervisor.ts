@@ -6,6 +6,7 @@ import type { SupervisorEvent } from '../api/events.js';
 import type { ConsoleHub } from '../machine/console.js';
 import type { NodeProcess } from '../machine/node-process.js';
 import type { Janitor } from '../host/proc-group.js';
+import { bootOrder } from '../topology/graph.js';
 import { AdaptiveSlots, fixedSlots, type BootSlots } from './boot-slots.js';
 import { NodeRunner, type NodeContext, type NodeSnapshot, type NodeSpec } from './node-runner.js';
 
@@ -153,22 +154,9 @@ export class Supervisor extends EventEmitter<{ event: [SupervisorEvent] }> {
     return Date.now() - this.t0;
   }
 
-  /** The dependency levels of topology/graph.ts's bootLevels, from the specs alone. */
+  /** Every runner after all it depends on, file order within a dependency level (topology/graph.ts). */
   private bootOrder(): NodeRunner[] {
-    const level = new Map<string, number>();
-    const levelOf = (name: string, seen: ReadonlySet<string>): number => {
-      if (seen.has(name)) throw new TopoError('depends_on has a cycle; validate the topology first', { code: 'E_DEP_CYCLE' });
-      let l = level.get(name);
-      if (l === undefined) {
-        l = 0;
-        for (const d of this.runner(name).spec.dependsOn) l = Math.max(l, levelOf(d, new Set([...seen, name])) + 1);
-        level.set(name, l);
-      }
-      return l;
-    };
-    const runners = [...this.runners.values()];
-    for (const r of runners) levelOf(r.spec.name, new Set());
-    return runners.sort((x, y) => level.get(x.spec.name)! - level.get(y.spec.name)!);
+    return bootOrder({ nodes: [...this.runners.values()].map((r) => r.spec) }).map((name) => this.runner(name));
   }
 
   private runner(name: string): NodeRunner {

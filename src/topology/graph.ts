@@ -43,8 +43,13 @@ function end(e: { iface: string; address?: string }): { iface: string; address?:
   return e.address === undefined ? { iface: e.iface } : { iface: e.iface, address: e.address };
 }
 
+/** What boot order needs of a topology: each node's name and depends_on (a resolved topology, or a lab's node specs). */
+export interface DependencyNodes {
+  readonly nodes: readonly { readonly name: string; readonly dependsOn: readonly string[] }[];
+}
+
 /** Edge node -> dependency: "r1 depends on r2" is r1 -> r2, so boot order is a reverse topological sort. */
-export function dependencyGraph(t: ResolvedTopology): Graph {
+export function dependencyGraph(t: DependencyNodes): Graph {
   const g = new Graph({ directed: true });
   for (const n of t.nodes) g.setNode(n.name);
   for (const n of t.nodes) for (const d of n.dependsOn) g.setEdge(n.name, d);
@@ -55,7 +60,7 @@ export function dependencyGraph(t: ResolvedTopology): Graph {
  * Boot order as levels: level 0 depends on nothing, every later level only on earlier ones, so the nodes
  * of one level may boot in parallel once the levels before are ready. File order within a level.
  */
-export function bootLevels(t: ResolvedTopology): string[][] {
+export function bootLevels(t: DependencyNodes): string[][] {
   const g = dependencyGraph(t);
   let order: string[];
   try {
@@ -76,7 +81,7 @@ export function bootLevels(t: ResolvedTopology): string[][] {
 }
 
 /** Every node once, each after all it depends on (levels flattened). */
-export function bootOrder(t: ResolvedTopology): string[] {
+export function bootOrder(t: DependencyNodes): string[] {
   return bootLevels(t).flat();
 }
 
