@@ -1,8 +1,7 @@
 // `topo impair [LAB] ENDPOINT [--delay D] ... [--direction both|out|in] [--clear]`, `topo impair [LAB] --show [--json]`.
 import { TopoError } from '../errors.js';
 import type { Direction } from '../api/dataplane.js';
-import { IMPAIR_FIELDS, impairProblem, type ImpairSpec } from '../topology/impairment.js';
-import type { Impairment } from '../topology/model.js';
+import { describeImpairment, IMPAIR_FIELDS, impairProblem, type ImpairSpec } from '../topology/impairment.js';
 import { splitLab, withLab, type LabFlags } from './lab-args.js';
 
 export type ImpairFlags = LabFlags & Partial<Record<(typeof IMPAIR_FIELDS)[number], string>> & { direction?: string; clear?: boolean; show?: boolean; json?: boolean };
@@ -24,20 +23,7 @@ export async function impairCommand(words: string[], flags: ImpairFlags): Promis
     const result = flags.show ? await remote.impairments() : await remote.impair(rest[0]!, { spec, clear: flags.clear, direction });
     if (flags.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     else if (result.length === 0) process.stdout.write(`${remote.name}: no forwarded links (start the lab with --forward-all or mark links forward: true)\n`);
-    else for (const r of result) process.stdout.write(`${remote.name}: ${r.link} to ${r.to}: ${describe(r.impair)}\n`);
+    else for (const r of result) process.stdout.write(`${remote.name}: ${r.link} to ${r.to}: ${describeImpairment(r.impair)}\n`);
     return 0;
   });
-}
-
-export function describe(imp: Impairment | undefined): string {
-  if (!imp) return 'none';
-  const parts: string[] = [];
-  if (imp.delayMs) parts.push(`delay ${imp.delayMs}ms`);
-  if (imp.jitterMs) parts.push(`jitter ${imp.jitterMs}ms`);
-  if (imp.lossPct) parts.push(`loss ${imp.lossPct}%`);
-  if (imp.rateBps) parts.push(`rate ${imp.rateBps}bit/s`);
-  if (imp.duplicatePct) parts.push(`duplicate ${imp.duplicatePct}%`);
-  if (imp.reorderPct) parts.push(`reorder ${imp.reorderPct}%`);
-  if (imp.corruptPct) parts.push(`corrupt ${imp.corruptPct}%`);
-  return parts.join(', ') || 'none';
 }

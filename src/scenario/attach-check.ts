@@ -1,7 +1,7 @@
 // `topo test --attach LAB`: does a running lab run the scenario's topology, and what did the steps change in it.
 import type { ImpairmentStatus } from '../api/dataplane.js';
 import type { LabStatus } from '../api/status.js';
-import type { Impairment } from '../topology/model.js';
+import { describeImpairment } from '../topology/impairment.js';
 import type { Scenario } from './model.js';
 
 /** A link as both sides can name it: its endpoints, sorted (link ids follow file order, which may differ). */
@@ -48,21 +48,6 @@ export function labState(status: Pick<LabStatus, 'nodes' | 'links'>, impairments
     nodes: new Map(status.nodes.map((n) => [n.name, { state: n.state, pid: n.pid, restarts: n.restarts }])),
     impairments,
   };
-}
-
-const FIELDS: [keyof Impairment, string, string][] = [
-  ['delayMs', 'delay', 'ms'],
-  ['jitterMs', 'jitter', 'ms'],
-  ['lossPct', 'loss', '%'],
-  ['rateBps', 'rate', 'bit/s'],
-  ['duplicatePct', 'duplicate', '%'],
-  ['reorderPct', 'reorder', '%'],
-  ['corruptPct', 'corrupt', '%'],
-];
-
-export function describeImpairment(imp: Impairment | undefined): string {
-  const parts = FIELDS.filter(([k]) => imp?.[k]).map(([k, name, unit]) => `${name} ${imp![k]}${unit}`);
-  return parts.join(', ') || 'none';
 }
 
 /** One line per change, in words: what the steps left different from how they found the lab. */

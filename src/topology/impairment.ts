@@ -46,3 +46,19 @@ export function parseImpairment(spec: ImpairSpec): Impairment {
     corruptPct: pct(spec.corrupt),
   };
 }
+
+const FIELDS: [keyof Impairment, string, string][] = [
+  ['delayMs', 'delay', 'ms'],
+  ['jitterMs', 'jitter', 'ms'],
+  ['lossPct', 'loss', '%'],
+  ['rateBps', 'rate', 'bit/s'],
+  ['duplicatePct', 'duplicate', '%'],
+  ['reorderPct', 'reorder', '%'],
+  ['corruptPct', 'corrupt', '%'],
+];
+
+/** An impairment in words, as `topo impair --show` prints it: `delay 40ms, loss 1%`, or `none`. */
+export function describeImpairment(imp: Impairment | undefined): string {
+  const parts = FIELDS.filter(([k]) => imp?.[k]).map(([k, name, unit]) => `${name} ${imp![k]}${unit}`);
+  return parts.join(', ') || 'none';
+}
