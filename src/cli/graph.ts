@@ -1,5 +1,5 @@
 // `topo graph FILE --format dot|mermaid|json`: draw the wiring; an invalid file prints validate's lines.
-import { oneLine, toDot, toJson, toMermaid } from '../topology/index.js';
+import { toDot, toJson, toMermaid } from '../topology/index.js';
 import { validTopology } from './validate.js';
 
 export async function graphCommand(file: string, opts: { format: 'dot' | 'mermaid' | 'json' }): Promise<number> {

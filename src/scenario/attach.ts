@@ -5,9 +5,8 @@ import type { LabStatus } from '../api/status.js';
 import { connect, type RemoteLab } from '../control/remote-lab.js';
 import { isTopoError, TopoError } from '../errors.js';
 import { labChanges, labState, topologyMismatch } from './attach-check.js';
-import { ScenarioClock } from './clock.js';
 import type { Scenario } from './model.js';
-import { collectEvidence, notRun, runSteps, type JournalEntry, type ScenarioRun, type StepHooks, type StepResult } from './runner.js';
+import { collectEvidence, notRun, runControls, runSteps, type ScenarioRun, type StepHooks, type StepResult } from './runner.js';
 
 export const ATTACH_MISMATCH = 'E_ATTACH_MISMATCH';
 
@@ -60,15 +59,7 @@ async function readLog(lab: RemoteLab, node: string): Promise<Buffer> {
 
 /** Run the steps on the running lab `labName`; it is never torn down. The run's `attached.changes` says what the steps left changed. */
 export async function runAttached(scenario: Scenario, labName: string, opts: AttachRunOptions = {}): Promise<ScenarioRun> {
-  const journal: JournalEntry[] = [];
-  const log = (e: JournalEntry) => {
-    journal.push(e);
-    opts.journal?.(e);
-  };
-  const abort = new AbortController();
-  const clock = new ScenarioClock(scenario.timeoutMs, () => abort.abort());
-  const onOuter = () => abort.abort();
-  opts.signal?.addEventListener('abort', onOuter, { once: true });
+  const { journal, log, abort, clock, finish } = runControls(scenario, opts);
   const attached: { lab: string; changes?: string[] } = { lab: labName };
   const run: ScenarioRun = { scenario, passed: false, results: [], startedAt: clock.startedAt, durationMs: 0, journal, consoleLogs: new Map(), collected: new Map(), captures: [], attached };
   const start = (seed: number) => log({ time: now(), type: 'scenario', state: 'start', name: scenario.name, seed, lab: labName });
@@ -129,8 +120,7 @@ export async function runAttached(scenario: Scenario, labName: string, opts: Att
   } finally {
     finished = true;
     lab?.close();
-    clock.stop();
-    opts.signal?.removeEventListener('abort', onOuter);
+    finish();
     run.passed = run.error === undefined && run.results.every((r) => r.status === 'passed');
     run.durationMs = Date.now() - run.startedAt;
     log({ time: now(), type: 'scenario', state: run.passed ? 'pass' : 'fail', name: scenario.name, seed: run.scenario.seed, message: run.error, lab: labName });

@@ -136,7 +136,8 @@ export interface RunScenarioOptions extends StepHooks {
   layerPins?: UpOptions['layerPins'];
 }
 
-export async function runScenario(scenario: Scenario, opts: RunScenarioOptions = {}): Promise<ScenarioRun> {
+/** What every run has: its journal, an abort that the scenario timeout and the caller's signal (Ctrl-C) both fire. */
+export function runControls(scenario: Scenario, opts: { journal?: (e: JournalEntry) => void; signal?: AbortSignal }) {
   const journal: JournalEntry[] = [];
   const log = (e: JournalEntry) => {
     journal.push(e);
@@ -144,9 +145,19 @@ export async function runScenario(scenario: Scenario, opts: RunScenarioOptions =
   };
   const abort = new AbortController();
   const clock = new ScenarioClock(scenario.timeoutMs, () => abort.abort());
-  const startedAt = clock.startedAt;
   const onOuter = () => abort.abort();
   opts.signal?.addEventListener('abort', onOuter, { once: true });
+  /** Stops the clock and lets go of the caller's signal. */
+  const finish = () => {
+    clock.stop();
+    opts.signal?.removeEventListener('abort', onOuter);
+  };
+  return { journal, log, abort, clock, finish };
+}
+
+export async function runScenario(scenario: Scenario, opts: RunScenarioOptions = {}): Promise<ScenarioRun> {
+  const { journal, log, abort, clock, finish } = runControls(scenario, opts);
+  const startedAt = clock.startedAt;
   const run: ScenarioRun = { scenario, passed: false, results: [], startedAt, durationMs: 0, journal, consoleLogs: new Map(), collected: new Map(), captures: [] };
   log({ time: now(), type: 'scenario', state: 'start', name: scenario.name, seed: scenario.seed });
   let lab: Lab | undefined;
@@ -190,9 +201,8 @@ export async function runScenario(scenario: Scenario, opts: RunScenarioOptions =
     const failed = run.results.find((r) => r.status === 'failed');
     if (opts.onFailurePause && !abort.signal.aborted && failed) await paused(clock, log, scenario, () => opts.onFailurePause!(ready, failed));
   } finally {
-    clock.stop();
+    finish();
     stepsLog?.close();
-    opts.signal?.removeEventListener('abort', onOuter);
     if (lab) await lab.down();
     run.passed = run.error === undefined && run.results.every((r) => r.status === 'passed');
     run.pausedMs = clock.pausedMs() || undefined;
