@@ -5,7 +5,6 @@ import { stringify } from 'yaml';
 import { TopoError } from '../errors.js';
 import { renderK8s } from '../k8s/render.js';
 import { labSeed } from '../runtime/lab.js';
-import { oneLine } from '../topology/index.js';
 import { validTopology } from './validate.js';
 
 export interface K8sRenderFlags {

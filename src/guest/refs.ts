@@ -4,7 +4,7 @@
 // reference are never removed nor replaced: a rebuild goes beside them. One lock per cache root orders
 // "add a reference" against "remove an entry", so neither can slip between the other's check and act.
 import { randomBytes } from 'node:crypto';
-import { access, mkdir, readdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
+import { access, mkdir, readdir, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { TopoError, isTopoError } from '../errors.js';

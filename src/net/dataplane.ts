@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import { TopoError } from '../errors.js';
 import type { ForwardedLink } from './index.js';
 import { parseImpairment, type ImpairSpec } from '../topology/impairment.js';
-import type { Impairment, ResolvedLink, ResolvedTopology } from '../topology/model.js';
+import type { ResolvedLink, ResolvedTopology } from '../topology/model.js';
 import { endpointLink } from '../api/lookup.js';
 import type { LinkFabric } from './links.js';
 
