@@ -156,12 +156,18 @@ export function runControls(scenario: Scenario, opts: { journal?: (e: JournalEnt
 }
 
 export async function runScenario(scenario: Scenario, opts: RunScenarioOptions = {}): Promise<ScenarioRun> {
-  const { journal, log, abort, clock, finish } = runControls(scenario, opts);
+  const controls = runControls(scenario, opts);
+  const { journal, abort, clock, finish } = controls;
   const startedAt = clock.startedAt;
+  // Step boundaries also go beside the lab's own journal (steps.jsonl), for a run directory kept with --keep.
+  let stepsLog: Journal | undefined;
+  const log = (e: JournalEntry) => {
+    if (e.type === 'step') stepsLog?.write(e);
+    controls.log(e);
+  };
   const run: ScenarioRun = { scenario, passed: false, results: [], startedAt, durationMs: 0, journal, consoleLogs: new Map(), collected: new Map(), captures: [] };
   log({ time: now(), type: 'scenario', state: 'start', name: scenario.name, seed: scenario.seed });
   let lab: Lab | undefined;
-  let stepsLog: Journal | undefined;
   try {
     const upOpts: UpOptions = {
       accel: opts.accel,
@@ -187,11 +193,8 @@ export async function runScenario(scenario: Scenario, opts: RunScenarioOptions =
       return run;
     }
     run.accel = lab.accel;
-    // Step boundaries also go beside the lab's own journal, for a run directory kept with --keep.
     const steps = new Journal(lab.runDir.openLogFd('steps.jsonl'));
     stepsLog = steps;
-    const outer = opts.journal;
-    opts = { ...opts, journal: (e) => (e.type === 'step' ? steps.write(e) : undefined, outer?.(e)) };
     const ready = lab;
     const consoleLog = (node: string) => readFile(ready.runDir.file(`${node}.log`));
     run.results = await runSteps(lab, scenario.steps, { ...opts, deadline: clock.deadline(), signal: abort.signal, journal: log, consoleLog });

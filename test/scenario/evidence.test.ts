@@ -1,6 +1,6 @@
 // Evidence a run keeps (issue 22 items 4, 7, 8): each step's output in the journal and JUnit, a pause that does not
 // eat the scenario's timeout, and no terminal sequences (the prompt's ESC[6n) in the text reports.
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { XMLParser } from 'fast-xml-parser';
@@ -131,6 +131,24 @@ describe('a pause does not count against the scenario timeout', () => {
       expect(run.pausedMs).toBeGreaterThanOrEqual(5000);
       expect(summaryLine(run)).toMatch(/^ {2}FAILED: 0\/1 steps in \d+\.\d s \(and \d+\.\d s paused\)$/);
       expect(run.journal.map((e) => (e.type === 'scenario' ? e.state : undefined)).filter(Boolean)).toEqual(['start', 'paused', 'resumed', 'fail']);
+    } finally {
+      if (saved === undefined) delete process.env.TOPO_QEMU;
+      else process.env.TOPO_QEMU = saved;
+    }
+  }, 30_000);
+
+  it('a kept run directory has the step boundaries beside the lab journal (steps.jsonl)', async () => {
+    const fake = fileURLToPath(new URL('../fixtures/fake-qemu.mjs', import.meta.url));
+    const dir = tempDir('topo-steps-');
+    const saved = process.env.TOPO_QEMU;
+    process.env.TOPO_QEMU = fake;
+    try {
+      const vm = `{ kernel: ${JSON.stringify(fake)}, host_network: false, ready: { console: "fake: ready", timeout: 10s } }`;
+      const s = await scenario(`topology:\n  name: stepsfake\n  nodes:\n    a: ${vm}\nsteps:\n  - sleep: 10ms\n  - wait: { node: a, console: never, timeout: 10ms }\n`);
+      const run = await runScenario(s, { runDirBase: dir, captureDir: dir, keep: true });
+      expect(run.passed).toBe(false);
+      const kept = readFileSync(path.join(dir, 'stepsfake', 'steps.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as JournalEntry & { step: number; state: string });
+      expect(kept.map((e) => `${e.step}:${e.state}`)).toEqual(['1:start', '1:pass', '2:start', '2:fail']);
     } finally {
       if (saved === undefined) delete process.env.TOPO_QEMU;
       else process.env.TOPO_QEMU = saved;
