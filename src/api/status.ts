@@ -22,6 +22,22 @@ export interface LinkStatus {
   readonly kind: 'direct' | 'forwarded';
   /** Forwarded links: per endpoint, frames and bytes it sent (rx: the runner received) and got (tx), drops by cause. */
   readonly counters?: readonly LinkCounters[];
+  /** Spread lab (`topo node`): this runner's TCP ends of the link, one per peer in another runner. */
+  readonly remote?: readonly RemoteEndInfo[];
+}
+
+export interface RemoteEndInfo {
+  /** The peer endpoint, NODE:IFACE. */
+  readonly peer: string;
+  readonly role: 'dial' | 'listen';
+  readonly address: string;
+  readonly connected: boolean;
+  readonly connects: number;
+  readonly disconnects: number;
+  /** Connections refused (wrong secret, another link or epoch, bad framing). */
+  readonly refused: number;
+  /** Frames from this side while the peer was away. */
+  readonly disconnectedDrops: number;
 }
 
 export interface LabStatus {

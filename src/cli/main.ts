@@ -180,6 +180,24 @@ export async function main(argvIn: string[]): Promise<number> {
     .action((lab: string | undefined, opts: Record<string, unknown>) => later(async () => (await import('./down.js')).downCommand(lab, opts)));
 
   program
+    .command('node')
+    .description('run one node of a lab spread over several hosts (what each pod runs; `topo k8s render` writes the arguments)')
+    .argument('<file>', 'topology file')
+    .argument('<node>', 'the node this runner runs')
+    .option('--resolved <file>', 'the resolved model `topo k8s render` fixed (seed, epoch; checked against FILE)')
+    .option('--secret-file <file>', "the lab's link secret (hex): link hellos and the control port prove it")
+    .option('--epoch <n>', "the lab's incarnation: runners of another epoch refuse each other", (v) => parseCount(v, '--epoch'))
+    .option('--listen <addr>', 'address the link ends, control and health ports bind (default 127.0.0.1)')
+    .option('--control-port <port>', 'serve the control protocol over TCP (authenticated with the secret)', (v) => parsePort(v, '--control-port'))
+    .option('--health-port <port>', 'serve /alive and /ready over HTTP (probes)', (v) => parsePort(v, '--health-port'))
+    .option('--link <spec>', 'a link end in another runner: ID@NODE:IFACE=listen:PORT or =dial:HOST:PORT, /plain for hello-less (repeatable)', (v: string, acc: string[] = []) => [...acc, v])
+    .addOption(new Option('--accel <accel>', 'accelerator').choices(['auto', 'kvm', 'tcg']).env('TOPO_ACCEL'))
+    .option('--run-dir <dir>', 'parent directory for run directories')
+    .option('--keep', 'keep the run directory (logs) after teardown')
+    .option('--json', 'print events as JSON lines')
+    .action((file: string, node: string, opts: Record<string, unknown>) => later(async () => (await import('./node.js')).nodeCommand(file, node, opts)));
+
+  program
     .command('k8s')
     .description('run a lab on Kubernetes (preview): topo k8s render FILE prints its manifests')
     .command('render')
@@ -239,6 +257,12 @@ export async function main(argvIn: string[]): Promise<number> {
 function parseCount(v: string, flag: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${flag} must be a whole number`);
+  return n;
+}
+
+function parsePort(v: string, flag: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError(`${flag} must be a port number (0-65535)`);
   return n;
 }
 

@@ -51,3 +51,31 @@ export function linkArgs(node: string, conns: readonly TcpConnection[], hostOf: 
   }
   return args;
 }
+
+/** A `--link` argument as `topo node` reads it (the inverse of linkArgs); `/plain` marks a hello-less end. */
+export interface LinkArg {
+  link: string;
+  peer: { node: string; iface: string };
+  role: 'listen' | 'dial';
+  /** dial only: the peer runner's host. */
+  host?: string;
+  port: number;
+  plain: boolean;
+}
+
+const LINK_ARG = /^([^@\s]+)@([^:\s]+):([^=\s]+)=(listen|dial):(?:(\[[0-9a-fA-F:.]+\]|[^:\s/[\]]+):)?(\d{1,5})(\/plain)?$/;
+
+export function parseLinkArg(arg: string): LinkArg | string {
+  const m = LINK_ARG.exec(arg);
+  const usage = 'expected ID@NODE:IFACE=listen:PORT or ID@NODE:IFACE=dial:HOST:PORT (optionally ending in /plain)';
+  if (!m) return usage;
+  const [, link, node, iface, role, host, portText, plain] = m;
+  const port = Number(portText);
+  if (port < 1 || port > 65535) return `port ${portText} is out of range (1-65535)`;
+  if (role === 'dial' && host === undefined) return `a dialling end needs the peer's host: ${usage}`;
+  if (role === 'listen' && host !== undefined) return `a listening end binds the address of --listen, not ${host}: ${usage}`;
+  return {
+    link: link!, peer: { node: node!, iface: iface! }, role: role as 'listen' | 'dial',
+    ...(host === undefined ? {} : { host: host.replace(/^\[|\]$/g, '') }), port, plain: plain !== undefined,
+  };
+}

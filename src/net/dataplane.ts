@@ -13,6 +13,8 @@ export class DataPlane {
   constructor(
     private readonly topology: ResolvedTopology,
     private readonly fabric: LinkFabric,
+    /** Spread lab: only the directions this runner applies (the peer's runner applies the others). */
+    private readonly owns: (link: string, index: number) => boolean = () => true,
   ) {}
 
   /** Set (or with `undefined` clear) the impairment on `endpoint`'s link, in the given direction(s). */
@@ -25,7 +27,8 @@ export class DataPlane {
     }
     const targets = link.endpoints
       .map((_, i) => i)
-      .filter((i) => direction === 'both' || (direction === 'in' ? i === self : i !== self));
+      .filter((i) => direction === 'both' || (direction === 'in' ? i === self : i !== self))
+      .filter((i) => this.owns(link.id, i));
     for (const i of targets) fwd.setImpairment(i, imp);
     return this.show().filter((s) => s.link === link.id);
   }
@@ -33,9 +36,10 @@ export class DataPlane {
   /** Every forwarded link's impairment per receiving endpoint. */
   show(): ImpairmentStatus[] {
     return this.fabric.forwarded().flatMap(({ link, forwarder }) =>
-      link.endpoints.map((ep, i) => {
+      link.endpoints.flatMap((ep, i) => {
+        if (!this.owns(link.id, i)) return [];
         const impair = forwarder.getImpairment(i);
-        return { link: link.id, to: `${ep.node}:${ep.iface}`, ...(impair ? { impair } : {}) };
+        return [{ link: link.id, to: `${ep.node}:${ep.iface}`, ...(impair ? { impair } : {}) }];
       }),
     );
   }

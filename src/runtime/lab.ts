@@ -27,6 +27,7 @@ import { prepareUefi } from '../machine/uefi.js';
 import { CAPTURE_POLICY, secureDir } from '../host/safe-fs.js';
 import { keepEarlierCaptures } from './capture-dir.js';
 import { ResourceStack } from '../host/resource-stack.js';
+import { RemoteEnds, type RemoteOptions } from './remote-ends.js';
 
 export { Lab, DEFAULT_EXEC_TIMEOUT_MS, type ExecResult } from './running-lab.js';
 
@@ -54,6 +55,8 @@ export interface UpOptions {
   seed?: number;
   /** Exact package versions by node (a replayed bundle's): see prepareLayers. */
   layerPins?: PrepareLayersOptions['pins'];
+  /** One node of a spread lab (`topo node`, src/runtime/node-view.ts): the link ends in other runners. */
+  remote?: RemoteOptions;
 }
 
 /** The file's seed, else one derived from the lab name: the same file gives the same random choices. */
@@ -127,6 +130,8 @@ export async function startLab(topology: ResolvedTopology, opts: UpOptions = {})
       await fabric.close();
       for (const f of empty) await unlink(path.join(captureDir, `${f.link.id}.pcap`)).catch(() => undefined);
     });
+    const remote = opts.remote ? stack.use('remote link ends', new RemoteEnds(topology, fabric, opts.remote), (r) => r.close()) : undefined;
+    await remote?.start();
 
     const nonce = randomBytes(8).toString('hex');
     const specs: NodeSpec[] = [];
@@ -174,7 +179,7 @@ export async function startLab(topology: ResolvedTopology, opts: UpOptions = {})
     });
     // Each node's console log is open from here; the QEMUs exist only once start() runs (the 'nodes' entry below).
     stack.defer('console logs', () => supervisor.closeConsoles());
-    lab = new Lab({ topology, accel: choice.accel, runDir, forwards, captureDir, supervisor, fabric, keep: opts.keep ?? false, seed, resources: stack });
+    lab = new Lab({ topology, accel: choice.accel, runDir, forwards, captureDir, supervisor, fabric, keep: opts.keep ?? false, seed, resources: stack, remote, owns: opts.remote?.owns });
     const theLab = lab;
     // Everything (supervisor and teardown events) reaches onEvent and the journal through the lab.
     supervisor.on('event', (e) => theLab.emit('event', e));

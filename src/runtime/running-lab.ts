@@ -10,6 +10,7 @@ import type { SupervisorEvent } from '../api/events.js';
 import type { LinkFabric } from '../net/links.js';
 import type { RunDir } from './rundir.js';
 import type { ResourceStack } from '../host/resource-stack.js';
+import type { RemoteEnds } from './remote-ends.js';
 import { portsOf, publicState, type LabStatus, type LinkStatus, type NodeStatus } from '../api/status.js';
 import type { Supervisor } from './supervisor.js';
 import { DataPlane } from '../net/dataplane.js';
@@ -34,6 +35,10 @@ export interface LabParts {
   seed: number;
   /** Everything the lab holds, its QEMUs on top: down() releases it (startLab does on a failure). */
   resources: ResourceStack;
+  /** One node of a spread lab (`topo node`): its links' ends in other runners. */
+  remote?: RemoteEnds;
+  /** Spread lab: whether this runner applies the impairment towards endpoint `index` of `link`. */
+  owns?: (link: string, index: number) => boolean;
 }
 
 export class Lab extends EventEmitter<{ event: [SupervisorEvent] }> implements LabHandle {
@@ -54,12 +59,21 @@ export class Lab extends EventEmitter<{ event: [SupervisorEvent] }> implements L
   constructor(private readonly parts: LabParts) {
     super();
     ({ topology: this.topology, accel: this.accel, runDir: this.runDir, forwards: this.forwards, captureDir: this.captureDir, supervisor: this.supervisor } = parts);
-    this.dataPlane = new DataPlane(parts.topology, parts.fabric);
-    // A relaunched node starts with carrier up: put back the links the user took down.
+    this.dataPlane = new DataPlane(parts.topology, parts.fabric, parts.owns);
+    // A relaunched node starts with carrier up: put back the links the user took down or whose peer is away.
     this.on('event', (e) => {
       if (e.type !== 'node' || e.state !== 'ready') return;
-      for (const id of this.linkDown) void this.applyLink(id, false, e.node).catch(() => undefined);
+      for (const l of this.topology.links) if (!this.carrier(l.id)) void this.applyLink(l.id, false, e.node).catch(() => undefined);
     });
+    parts.remote?.on('change', (id, connected, peer) => {
+      this.emit('event', { type: 'notice', message: `link ${id}: peer ${peer} ${connected ? 'connected' : 'went away: carrier off until it is back'}` });
+      void this.applyLink(id, this.carrier(id)).catch(() => undefined);
+    });
+  }
+
+  /** Carrier as the guests should see it: not taken down by the user, and (spread lab) its peers connected. */
+  private carrier(id: string): boolean {
+    return !this.linkDown.has(id) && (this.parts.remote?.connected(id) ?? true);
   }
 
   get name(): string {
@@ -112,6 +126,7 @@ export class Lab extends EventEmitter<{ event: [SupervisorEvent] }> implements L
           state: this.linkDown.has(l.id) ? 'down' : 'up',
           kind: forwarded.has(l.id) ? 'forwarded' : 'direct',
           ...(forwarded.has(l.id) ? { counters: this.dataPlane.counters(l.id) } : {}),
+          ...(this.parts.remote ? { remote: remoteOf(this.parts.remote, l.id) } : {}),
         }),
       ),
     };
@@ -194,7 +209,7 @@ export class Lab extends EventEmitter<{ event: [SupervisorEvent] }> implements L
   private async setLink(id: string, up: boolean): Promise<void> {
     if (up) this.linkDown.delete(id);
     else this.linkDown.add(id);
-    await this.applyLink(id, up);
+    await this.applyLink(id, this.carrier(id));
     this.emit('event', { type: 'link', link: id, state: up ? 'up' : 'down', at: this.supervisor.elapsed() });
   }
 
@@ -205,7 +220,10 @@ export class Lab extends EventEmitter<{ event: [SupervisorEvent] }> implements L
       link.endpoints
         .filter((ep) => !onlyNode || ep.node === onlyNode)
         .map(async (ep) => {
-          const iface = this.topology.nodes.find((n) => n.name === ep.node)!.interfaces.find((i) => i.name === ep.iface)!;
+          // Spread lab: the peer's runner sets its own node's carrier.
+          const node = this.topology.nodes.find((n) => n.name === ep.node);
+          if (!node) return;
+          const iface = node.interfaces.find((i) => i.name === ep.iface)!;
           const qmp = this.supervisor.process(ep.node)?.qmp;
           if (!qmp) return; // applied when it is ready again
           await qmp.execute('set_link', { name: `net${iface.index}`, up });
@@ -254,6 +272,14 @@ export class Lab extends EventEmitter<{ event: [SupervisorEvent] }> implements L
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
+}
+
+function remoteOf(remote: RemoteEnds, link: string): LinkStatus['remote'] {
+  return remote.status().filter((r) => r.link === link).map((r) => ({
+    peer: r.peer, role: r.role, address: r.address, connected: r.stats.up, connects: r.stats.connects,
+    disconnects: r.stats.disconnects, refused: Object.values(r.stats.refused).reduce((a, b) => a + b, 0),
+    disconnectedDrops: r.stats.disconnectedDrops,
+  }));
 }
 
 function consoleStream(hub: import('../machine/console.js').ConsoleHub): Duplex {
