@@ -2,7 +2,7 @@
 // A point-to-point link: the lower-sorted node dials the other. A segment lives in its lowest-sorted
 // member's runner; every other member dials it. Ports are numbered in link order from LINK_PORT_BASE.
 
-import { tcpRoleFor } from '../net/tcp-hello.js';
+import { sortedEnds } from '../runtime/node-view.js';
 import type { ResolvedTopology } from '../topology/model.js';
 
 export const LINK_PORT_BASE = 17000;
@@ -21,15 +21,14 @@ export function tcpConnections(t: ResolvedTopology): TcpConnection[] {
   const out: TcpConnection[] = [];
   let port = LINK_PORT_BASE;
   for (const l of t.links) {
-    const sorted = [...l.endpoints].sort((a, b) => (tcpRoleFor(a, b) === 'dial' ? -1 : 1));
-    const host = sorted[0]!;
+    const [host, ...others] = sortedEnds(l);
     const first = out.length;
-    for (const e of sorted.slice(1)) {
+    for (const e of others) {
       // Both ends in one runner (a node cabled to itself): the runner wires them locally.
-      if (e.node === host.node) continue;
+      if (e.node === host!.node) continue;
       out.push({
         link: l.id,
-        dialer: { node: host.node, iface: host.iface },
+        dialer: { node: host!.node, iface: host!.iface },
         listener: { node: e.node, iface: e.iface },
         port: port++,
       });

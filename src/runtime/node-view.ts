@@ -14,9 +14,13 @@ export interface NodeView {
   owns(link: string, index: number): boolean;
 }
 
-/** The member whose runner hosts a link: for a point-to-point link the dialer, for a segment its switch. */
+/** A link's ends in dialling order: the first one hosts the link (a point-to-point link's dialer, a segment's switch). */
+export function sortedEnds(link: ResolvedLink): LinkEndpoint[] {
+  return [...link.endpoints].sort((a, b) => (tcpRoleFor(a, b) === 'dial' ? -1 : 1));
+}
+
 export function linkHost(link: ResolvedLink): LinkEndpoint {
-  return [...link.endpoints].sort((a, b) => (tcpRoleFor(a, b) === 'dial' ? -1 : 1))[0]!;
+  return sortedEnds(link)[0]!;
 }
 
 export function nodeView(t: ResolvedTopology, node: string): NodeView {
