@@ -1,6 +1,8 @@
 // One link between runners over TCP on loopback vs. the in-process forwarder, 1,500 B and 64 B frames.
 // tcp: writer thread -> socketpair -> dialling end (this process) -> TCP + hello -> listening end and reader
 // (a second process, as a second runner would be). forwarded: writer -> forwarded link -> reader, all here.
+// runners: the path between two `topo node` runners: writer -> forwarded link -> dialling end -> TCP -> listening end
+// -> forwarded link -> reader, each runner's forwarder (switch, impairment, counters) on the way.
 // Run: npx tsx bench/net-tcp.ts [frames=300000] [rounds=3]
 
 import { spawn } from 'node:child_process';
@@ -39,9 +41,12 @@ async function forwarded(size: number, count: number): Promise<Result> {
   return r;
 }
 
-async function tcp(size: number, count: number): Promise<Result> {
+const tcp = (size: number, count: number): Promise<Result> => overTcp(size, count, false);
+const runners = (size: number, count: number): Promise<Result> => overTcp(size, count, true);
+
+async function overTcp(size: number, count: number, runner: boolean): Promise<Result> {
   const secret = randomBytes(32).toString('hex');
-  const peer = spawn(process.execPath, ['--import', 'tsx', new URL('./net-tcp-peer.ts', import.meta.url).pathname, secret], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const peer = spawn(process.execPath, ['--import', 'tsx', new URL('./net-tcp-peer.ts', import.meta.url).pathname, secret, ...(runner ? ['runner'] : [])], { stdio: ['pipe', 'pipe', 'inherit'] });
   let state = { frames: 0, last: 0, drops: 0 };
   let buf = '';
   const port = await new Promise<number>((resolve) => peer.stdout.on('data', (c: Buffer) => {
@@ -56,7 +61,9 @@ async function tcp(size: number, count: number): Promise<Result> {
   }));
   const shared = new SharedArrayBuffer(24);
   const f64 = new Float64Array(shared);
-  const [txFd, mine] = socketPair();
+  const fl = runner ? createForwardedLink({ link, lab: 'bench' }) : undefined;
+  const [txFd, mine] = fl ? [fl.takeGuestFd(0), fl.takeGuestFd(1)] : socketPair();
+  fl?.start();
   const end = new TcpLinkEnd({ local: mine, role: 'dial', host: '127.0.0.1', port, auth: { lab: 'bench', link: 'l1', epoch: 1, secret: Buffer.from(secret, 'hex') } });
   await end.start();
   await new Promise<void>((resolve) => end.once('up', () => resolve()));
@@ -68,6 +75,7 @@ async function tcp(size: number, count: number): Promise<Result> {
   const r = { frames: state.frames, seconds: (state.last - f64[1]!) / 1000, drops: drops() };
   await writer.terminate();
   await end.close();
+  await fl?.close();
   peer.stdin.end();
   await new Promise((r2) => peer.once('exit', r2));
   return r;
@@ -81,7 +89,7 @@ const rounds = Number(process.argv[3] ?? 3);
 console.log(`tcp link: ${count} frames per run, ${rounds} rounds, medians; delivered frames over writer start .. last read\n`);
 console.log('size   mode         frames/s      Gbit/s    drops');
 for (const size of [1500, 64]) {
-  for (const [name, run] of [['forwarded', forwarded], ['tcp', tcp]] as const) {
+  for (const [name, run] of [['forwarded', forwarded], ['tcp', tcp], ['runners', runners]] as const) {
     const res: Result[] = [];
     for (let i = 0; i < rounds; i++) res.push(await run(size, count));
     const fps = median(res.map((x) => x.frames / x.seconds));
