@@ -16,12 +16,18 @@ pkgs=(qemu-system-x86 qemu-utils ovmf swtpm swtpm-tools mtools systemd-boot-efi 
 pkgs+=(curl)
 # Debian 12's nodejs is 18: the host's Node 20 (the nodesource deb) is copied in.
 node_bin=$(readlink -f "$(command -v node)")
+"$node_bin" -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' ||
+  { echo "runner-image: $node_bin is Node $("$node_bin" --version); topo needs 20 or later" >&2; exit 1; }
 suite=bookworm
 sources=/etc/apt/sources.list.d/debian.sources
 [ -f "$sources" ] || sources="deb http://deb.debian.org/debian $suite main"
 cache=/var/cache/topo
 
 log() { echo "runner-image: $*" >&2; }
+
+# One build at a time (CI builds once, tests may call again meanwhile): the second waits, then finds the image.
+exec 9>"${TMPDIR:-/tmp}/topo-runner-image.lock"
+flock 9
 
 [ -f dist/cli/main.js ] || npm run --silent build >&2
 # The default guest, built (or verified) in this user's cache and copied into the image.
@@ -95,8 +101,9 @@ podman import --quiet \
   "$work/rootfs.tar" "$content_tag" >&2
 podman tag "$content_tag" "$tag"
 # Older builds of this script's images go (CI would pile them up); one still used by a container stays.
-podman images --format '{{.Repository}}:{{.Tag}}' | grep -E '^localhost/topo-runner:in-[0-9a-f]{16}$' | grep -vxF "$content_tag" |
-  while read -r old; do podman rmi "$old" >/dev/null 2>&1 || true; done
+for old in $(podman images --format '{{.Repository}}:{{.Tag}}' | grep -E '^localhost/topo-runner:in-[0-9a-f]{16}$' || true); do
+  [ "$old" = "$content_tag" ] || podman rmi "$old" >/dev/null 2>&1 || true
+done
 size=$(podman image inspect --format '{{.Size}}' "$content_tag")
 log "built $content_tag in $(( $(date +%s) - start )) s, $(( size / 1048576 )) MiB; tagged $tag"
 echo "$tag"

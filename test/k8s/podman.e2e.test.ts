@@ -1,11 +1,12 @@
 // The runner image and `topo k8s render --host-network` under `podman kube play` (podman 4.3, no registry, TCG).
 // Until `topo node` exists the pods run a smoke script in the image instead of the runner (see ringOnPodman below).
 import path from 'node:path';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments, stringify } from 'yaml';
 import { repoRoot, topo } from '../helpers/cli.js';
 import { podSpec, type Obj } from '../helpers/podman-compat.js';
-import { ensureRunnerImage, kubePlay, leftovers, podman, waitExit, type KubeLab } from '../helpers/podman.js';
+import { CONTAINERS_CONF, ensureRunnerImage, kubePlay, leftovers, podman, waitExit, type KubeLab } from '../helpers/podman.js';
 
 const ringFile = path.join(repoRoot, 'topologies', 'ring.yaml');
 
@@ -120,6 +121,22 @@ describe('runner image under podman kube play', () => {
     expect(all).toHaveLength(8);
     expect(new Set(all).size).toBe(8);
   });
+});
+
+describe('scripts/runner-image.sh', () => {
+  it('only tags the image when its inputs are unchanged', async () => {
+    const first = await ensureRunnerImage();
+    const r = await execa(path.join(repoRoot, 'scripts', 'runner-image.sh'), ['localhost/topo-runner:again'], { env: { CONTAINERS_CONF }, reject: false });
+    try {
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(r.stdout.trim()).toBe('localhost/topo-runner:again');
+      expect(r.stderr).toMatch(/exists \(inputs unchanged\): tagged localhost\/topo-runner:again/);
+      const ids = await Promise.all([first, 'localhost/topo-runner:again'].map(async (ref) => (await podman(['image', 'inspect', '--format', '{{.Id}}', ref])).stdout));
+      expect(ids[1]).toBe(ids[0]);
+    } finally {
+      await podman(['untag', 'localhost/topo-runner:again', 'localhost/topo-runner:again']);
+    }
+  }, 300_000);
 });
 
 describe('podman kube play clean-up', () => {
