@@ -29,7 +29,11 @@ log() { echo "runner-image: $*" >&2; }
 exec 9>"${TMPDIR:-/tmp}/topo-runner-image.lock"
 flock 9
 
-[ -f dist/cli/main.js ] || npm run --silent build >&2
+# dist/ goes into the image: rebuilt when missing or older than a source it is built from.
+if [ ! -f dist/cli/main.js ] || [ -n "$(find src schemas guest package.json tsconfig.build.json -newer dist/cli/main.js -print -quit)" ]; then
+  log "npm run build (dist/ missing or stale)"
+  npm run --silent build >&2
+fi
 # The default guest, built (or verified) in this user's cache and copied into the image.
 node bin/topo.js guest build >&2
 guest_json=$(node bin/topo.js guest info --json)
