@@ -16,6 +16,9 @@ pkgs+=(chromium)
 pkgs+=(erofs-utils)
 # shares: virtiofsd (qemu-system-common, pulled in by qemu-system-x86) confined by bwrap.
 pkgs+=(qemu-system-common bubblewrap)
+# The Kubernetes tests: podman kube play (rootful, runc: crun fails on this cgroup setup) and the runner image
+# built without a registry (scripts/runner-image.sh: mmdebstrap rootfs, podman import).
+pkgs+=(podman crun runc containernetworking-plugins slirp4netns uidmap catatonit fuse-overlayfs mmdebstrap)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

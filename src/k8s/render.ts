@@ -107,7 +107,8 @@ export function renderK8s(t: ResolvedTopology, opts: RenderOptions): K8sObject[]
     const memory = `${n.memoryMiB + RUNNER_OVERHEAD_MIB}Mi`;
     const volumes: Record<string, unknown>[] = [
       { name: 'topology', configMap: { name: configName } },
-      { name: 'link-secret', secret: { secretName, defaultMode: 0o440 } },
+      // optional: false is Kubernetes' default, spelled out: podman 4.3's kube play crashes on a secret volume without it.
+      { name: 'link-secret', secret: { secretName, defaultMode: 0o440, optional: false } },
       { name: 'run', emptyDir: {} },
       { name: 'tmp', emptyDir: {} },
       ...(opts.kvm ? [{ name: 'kvm', hostPath: { path: '/dev/kvm', type: 'CharDevice' } }] : []),

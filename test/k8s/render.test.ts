@@ -61,6 +61,14 @@ describe('topo k8s render', () => {
     await expect(toYaml(objs)).toMatchFileSnapshot('./golden/ring-host-network.yaml');
   });
 
+  it('names every secret volume optional: false (podman 4.3 kube play crashes on a secret volume without it)', async () => {
+    const volumes = (await render({ hostNetwork: true })).filter((o) => o.kind === 'Deployment')
+      .flatMap((o) => (o as unknown as { spec: { template: { spec: { volumes: { secret?: { optional?: boolean } }[] } } } }).spec.template.spec.volumes)
+      .filter((v) => v.secret !== undefined);
+    expect(volumes).toHaveLength(4);
+    for (const v of volumes) expect(v.secret!.optional).toBe(false);
+  });
+
   it('the validator used above rejects a broken object (so a passing check means something)', async () => {
     const [, , deploy] = await render();
     const broken = structuredClone(deploy!) as unknown as { spec: { template: { spec: { containers: { ports: { containerPort: unknown }[] }[] } } } };
