@@ -109,15 +109,16 @@ export function renderK8s(t: ResolvedTopology, opts: RenderOptions): K8sObject[]
       { name: 'topology', configMap: { name: configName } },
       // optional: false is Kubernetes' default, spelled out: podman 4.3's kube play crashes on a secret volume without it.
       { name: 'link-secret', secret: { secretName, defaultMode: 0o440, optional: false } },
-      { name: 'run', emptyDir: {} },
-      { name: 'tmp', emptyDir: {} },
+      // Named per node: podman kube play shares an emptyDir by name across all pods of one play.
+      { name: dnsLabel('run', n.name), emptyDir: {} },
+      { name: dnsLabel('tmp', n.name), emptyDir: {} },
       ...(opts.kvm ? [{ name: 'kvm', hostPath: { path: '/dev/kvm', type: 'CharDevice' } }] : []),
     ];
     const mounts: Record<string, unknown>[] = [
       { name: 'topology', mountPath: TOPOLOGY_DIR, readOnly: true },
       { name: 'link-secret', mountPath: SECRET_DIR, readOnly: true },
-      { name: 'run', mountPath: '/run/topo' },
-      { name: 'tmp', mountPath: '/tmp' },
+      { name: dnsLabel('run', n.name), mountPath: '/run/topo' },
+      { name: dnsLabel('tmp', n.name), mountPath: '/tmp' },
       ...(opts.kvm ? [{ name: 'kvm', mountPath: '/dev/kvm' }] : []),
     ];
     objects.push({
@@ -136,7 +137,9 @@ export function renderK8s(t: ResolvedTopology, opts: RenderOptions): K8sObject[]
             enableServiceLinks: false,
             securityContext: { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, fsGroup: 1000, seccompProfile: { type: 'RuntimeDefault' } },
             containers: [{
-              name: 'node', image: opts.image, imagePullPolicy: 'IfNotPresent', command, ports,
+              name: 'node', image: opts.image, imagePullPolicy: 'IfNotPresent', command,
+              // Host network: the ports are the host's already (podman refuses port mappings there).
+              ...(opts.hostNetwork ? {} : { ports }),
               env: [
                 { name: 'TOPO_ACCEL', value: opts.kvm ? 'kvm' : 'tcg' },
                 { name: 'TOPO_RUN_DIR', value: '/run/topo' },
@@ -146,9 +149,9 @@ export function renderK8s(t: ResolvedTopology, opts: RenderOptions): K8sObject[]
                 limits: { memory },
               },
               // Ready means: the guest reported ready and every link end of this node is connected.
-              readinessProbe: { httpGet: { path: '/ready', port: 'health' }, periodSeconds: 2, failureThreshold: 3 },
+              readinessProbe: { httpGet: { path: '/ready', port: health }, periodSeconds: 2, failureThreshold: 3 },
               // Alive means the runner answers; a dead QEMU is the runner's to report (it exits, the pod restarts).
-              livenessProbe: { httpGet: { path: '/alive', port: 'health' }, initialDelaySeconds: 10, periodSeconds: 10 },
+              livenessProbe: { httpGet: { path: '/alive', port: health }, initialDelaySeconds: 10, periodSeconds: 10 },
               securityContext: { allowPrivilegeEscalation: false, privileged: false, capabilities: { drop: ['ALL'] } },
               volumeMounts: mounts,
             }],

@@ -17,10 +17,9 @@ export function podSpec(o: Obj): Spec | undefined {
  * - Secrets: a secret volume without `optional` panics kube play (nil pointer in VolumeFromSecret); with it,
  *   `stringData` keys are not written at all, `data` values are written still base64-encoded and `defaultMode`
  *   is ignored. Each Secret becomes a hostPath directory holding its decoded keys (0440, group = fsGroup).
- * - hostNetwork: every containerPort becomes a host port mapping, which host networking refuses ("PortMappings
- *   can only be used with Bridge or slirp4netns networking"): ports are dropped, probes name theirs by number.
- * - emptyDir: one named volume per volume *name*, shared by every pod of the play (four runners would share
- *   /run/topo): each pod's emptyDirs are renamed <pod>-<volume>.
+ * (Two more podman 4.3 traps are handled by `topo k8s render` itself: `--host-network` lists no container ports
+ * and probes name theirs by number, since podman refuses port mappings on the host network; emptyDirs are named per
+ * node, since podman shares an emptyDir by name across all pods of one play.)
  */
 export async function forPodman43(objects: Obj[], secretDir: string): Promise<Obj[]> {
   const secrets = new Map(objects.filter((o) => o.kind === 'Secret').map((o) => [o.metadata!.name!, o]));
@@ -33,12 +32,7 @@ export async function forPodman43(objects: Obj[], secretDir: string): Promise<Ob
     if (!spec) continue;
     const pod = o.metadata!.name!;
     const group = spec.securityContext?.fsGroup ?? spec.securityContext?.runAsGroup ?? 0;
-    const renamed = new Map<string, string>();
     for (const v of (spec.volumes ?? []) as Spec[]) {
-      if (v.emptyDir) {
-        renamed.set(v.name, `${pod}-${v.name}`);
-        v.name = `${pod}-${v.name}`;
-      }
       if (v.secret) {
         const secret = secrets.get(v.secret.secretName);
         if (!secret) throw new Error(`secret volume ${v.name}: no Secret ${v.secret.secretName} in the manifests`);
@@ -46,16 +40,6 @@ export async function forPodman43(objects: Obj[], secretDir: string): Promise<Ob
         await writeSecret(dir, secret, v.secret.defaultMode ?? 0o644, group);
         delete v.secret;
         v.hostPath = { path: dir, type: 'Directory' };
-      }
-    }
-    for (const c of [...(spec.initContainers ?? []), ...(spec.containers ?? [])] as Spec[]) {
-      for (const m of (c.volumeMounts ?? []) as Spec[]) m.name = renamed.get(m.name) ?? m.name;
-      if (!spec.hostNetwork) continue;
-      const ports = new Map(((c.ports ?? []) as Spec[]).map((p) => [p.name, p.containerPort]));
-      delete c.ports;
-      for (const probe of [c.readinessProbe, c.livenessProbe, c.startupProbe]) {
-        const action = probe?.httpGet ?? probe?.tcpSocket;
-        if (action && typeof action.port === 'string') action.port = ports.get(action.port);
       }
     }
   }

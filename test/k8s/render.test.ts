@@ -56,8 +56,13 @@ describe('topo k8s render', () => {
     const objs = await render({ hostNetwork: true });
     expect(objs.map((o) => o.kind)).toEqual(['ConfigMap', 'Secret', 'Deployment', 'Deployment', 'Deployment', 'Deployment']);
     for (const o of objs) validate(o);
-    const ports = objs.filter((o) => o.kind === 'Deployment').flatMap((o) => JSON.stringify(o).match(/"containerPort":\d+/g));
+    // Every runner binds its own control, health and link ports on the one host network.
+    const deploys = objs.filter((o) => o.kind === 'Deployment').map((o) => JSON.stringify(o));
+    const ports = deploys.flatMap((d) => [...d.matchAll(/"--(?:control|health)-port","(\d+)"|=listen:(\d+)/g)].map((m) => m[1] ?? m[2]));
+    expect(ports.length).toBe(4 * 2 + 4);
     expect(new Set(ports).size).toBe(ports.length);
+    // No port list: podman refuses port mappings on the host network, and the host's ports need none.
+    for (const d of deploys) expect(d).not.toContain('containerPort');
     await expect(toYaml(objs)).toMatchFileSnapshot('./golden/ring-host-network.yaml');
   });
 
