@@ -1,126 +1,76 @@
 // The runner image and `topo k8s render --host-network` under `podman kube play` (podman 4.3, no registry, TCG).
-// Until `topo node` exists the pods run a smoke script in the image instead of the runner (see ringOnPodman below).
+// The rendered manifests are played as they are, but for the Secret (see test/helpers/podman-compat.ts).
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseAllDocuments, stringify } from 'yaml';
 import { repoRoot, topo } from '../helpers/cli.js';
 import { podSpec, type Obj } from '../helpers/podman-compat.js';
-import { CONTAINERS_CONF, ensureRunnerImage, kubePlay, leftovers, podman, waitExit, type KubeLab } from '../helpers/podman.js';
+import { CONTAINERS_CONF, ensureRunnerImage, kubePlay, leftovers, podman, type KubeLab } from '../helpers/podman.js';
+import { until } from '../helpers/wait.js';
 
 const ringFile = path.join(repoRoot, 'topologies', 'ring.yaml');
 
-async function renderRing(image: string): Promise<string> {
-  const r = await topo(['k8s', 'render', ringFile, '--host-network', '--image', image]);
-  if (r.exitCode !== 0) throw new Error(`topo k8s render failed: ${r.all}`);
-  return r.stdout;
-}
-
-const parse = (text: string) => parseAllDocuments(text).map((d) => d.toJS() as Obj).filter((o) => o?.kind);
-const toYaml = (objects: Obj[]) => objects.map((o) => `---\n${stringify(o, { lineWidth: 0 })}`).join('');
 const deployments = (objects: Obj[]) => objects.filter((o) => o.kind === 'Deployment');
 
-// Run by every pod as uid 1000: what `topo node` will need from the image and the manifests.
-const SMOKE = `set -eu
-echo "uid $(id -u)"
-topo validate /etc/topo/topology.yaml
-topo guest build
-if [ -w /var/cache/topo/guest ]; then echo "guest cache writable"; else echo "guest cache read-only"; fi
-echo "secret $(cat /etc/topo-secret/link-secret)"
-touch /run/topo/probe /tmp/probe && echo "run dir writable"
-qemu-system-x86_64 --version | head -n 1
-if [ "$1" = n1 ]; then topo test /etc/topo/one.scenario.yaml; fi
-echo "smoke done"
-`;
-// One VM booted in the n1 pod: QEMU under TCG, the prebuilt guest from the read-only cache, the emptyDir run dir.
-const ONE = 'name: one\nnodes:\n  a: {}\n';
-const ONE_SCENARIO = `name: boot in a pod
-topology: one.yaml
-timeout: 300s
-steps:
-  - exec: { node: a, cmd: "echo booted-as-$(id -u)", expect: { stdout: "booted-as-0" } }
-`;
+/** Each runner's health port, from its command line. */
+const healthPorts = (objects: Obj[]) => new Map(deployments(objects).map((d) => {
+  const cmd = podSpec(d)!.containers[0].command as string[];
+  return [d.metadata!.name!, Number(cmd[cmd.indexOf('--health-port') + 1])];
+}));
+const ready = (port: number) => fetch(`http://127.0.0.1:${port}/ready`).then((r) => r.status === 200, () => false);
 
-/** The rendered manifests with each runner's command replaced by the smoke script (shipped in the ConfigMap). */
-function smokeManifests(rendered: string): Obj[] {
-  const objects = parse(rendered);
-  for (const o of objects) {
-    if (o.kind === 'ConfigMap') Object.assign(o.data!, { 'smoke.sh': SMOKE, 'one.yaml': ONE, 'one.scenario.yaml': ONE_SCENARIO });
-    const spec = podSpec(o);
-    if (!spec) continue;
-    // Run once and stay exited, so the test can wait for it (a Deployment would restart it).
-    spec.restartPolicy = 'Never';
-    const c = spec.containers[0];
-    c.command = ['sh', '/etc/topo/smoke.sh', o.metadata!.labels!['topo.dev/node']!];
-    c.workingDir = '/tmp';
-  }
-  return objects;
-}
-
-describe('runner image under podman kube play', () => {
-  let image = '';
+describe('the ring on podman kube play: one runner pod per node, links over TCP on loopback', () => {
   let lab: KubeLab | undefined;
-  let secret = '';
-  const logs = new Map<string, string>();
-  const exits = new Map<string, number>();
+  let dir = '';
+  let labFile = '';
+  let ports = new Map<string, number>();
 
   beforeAll(async () => {
-    image = await ensureRunnerImage();
-    const rendered = await renderRing(image);
-    const secretObj = parse(rendered).find((o) => o.kind === 'Secret')!;
-    secret = secretObj.stringData!['link-secret']!;
-    const objects = smokeManifests(rendered);
-    lab = await kubePlay(toYaml(objects));
-    for (const d of deployments(objects)) {
-      const name = d.metadata!.name!;
-      exits.set(name, await waitExit(lab.containerOf(name), 400_000));
-      logs.set(name, await lab.logs(name));
+    const image = await ensureRunnerImage();
+    dir = await mkdtemp(path.join(tmpdir(), 'topo-podman-ring-'));
+    labFile = path.join(dir, 'ring.lab.json');
+    const r = await topo(['k8s', 'render', ringFile, '--host-network', '--image', image, '--lab-file', labFile]);
+    if (r.exitCode !== 0) throw new Error(`topo k8s render failed: ${r.all}`);
+    lab = await kubePlay(r.stdout);
+    ports = healthPorts(lab.objects);
+    // podman 4.3 ignores readinessProbe: poll /ready as the kubelet would.
+    try {
+      await until('every runner pod ready', async () => (await Promise.all([...ports.values()].map(ready))).every(Boolean), { timeoutMs: 400_000, intervalMs: 1000 });
+    } catch (err) {
+      const all = await Promise.all([...ports.keys()].map(async (d) => `${d}:\n${await lab!.logs(d)}`));
+      throw new Error(`${(err as Error).message}\n${all.join('\n')}`);
     }
   }, 900_000);
 
   afterAll(async () => {
     const objects = lab?.objects ?? [];
     await lab?.down();
-    // Nothing of the play is left: pods, the ConfigMap's volume, per-pod emptyDirs.
+    await rm(dir, { recursive: true, force: true });
+    // Nothing of the play is left: pods, the ConfigMap's volume, per-pod emptyDirs, secrets.
     expect(await leftovers(objects)).toEqual([]);
   }, 300_000);
 
-  it('runs every node pod as uid 1000 with the topology, secret and a writable run dir mounted', () => {
-    expect([...exits.keys()]).toEqual(['topo-ring-n1', 'topo-ring-n2', 'topo-ring-n3', 'topo-ring-n4']);
-    for (const [name, log] of logs) {
-      expect(exits.get(name), `${name}:\n${log}`).toBe(0);
-      expect(log).toContain('uid 1000');
-      expect(log).toContain('/etc/topo/topology.yaml: ok (4 nodes, 4 links)');
-      expect(log).toContain(`secret ${secret}`);
-      expect(log).toContain('run dir writable');
-      expect(log).toMatch(/QEMU emulator version \d/);
-      expect(log).toContain('smoke done');
-    }
+  it('shows every node ready through the lab file', async () => {
+    const r = await topo(['ps', '--lab-file', labFile, '--json']);
+    expect(r.exitCode, r.all).toBe(0);
+    const [status] = JSON.parse(r.stdout) as { nodes: { name: string; state: string }[]; links: { id: string }[] }[];
+    expect(status!.nodes.map((n) => `${n.name} ${n.state}`)).toEqual(['n1 ready', 'n2 ready', 'n3 ready', 'n4 ready']);
+    expect(status!.links.map((l) => l.id)).toEqual(['l1', 'l2', 'l3', 'l4']);
   });
 
-  it('uses the prebuilt default guest from a read-only cache, without apt or network', () => {
-    for (const log of logs.values()) {
-      expect(log).toContain('guest cache read-only');
-      expect(log).toMatch(/default guest is up to date: kernel \S+/);
-      expect(log).not.toMatch(/cannot resolve|kept the cached/);
-    }
-  });
+  it('passes the ring scenario attached to the pods (link cut, impairment, exit codes)', async () => {
+    const scenario = path.join(repoRoot, 'topologies', 'scenarios', 'ring.scenario.yaml');
+    const r = await topo(['test', scenario, '--attach', 'ring', '--lab-file', labFile]);
+    expect(r.exitCode, r.all).toBe(0);
+    expect(r.all).toMatch(/passed: \d+\/\d+ steps/);
+  }, 300_000);
 
-  it('boots a VM inside a pod (QEMU under TCG, the guest from the image)', () => {
-    const log = logs.get('topo-ring-n1')!;
-    expect(log).toContain('boot in a pod');
-    expect(log).toMatch(/passed: 1\/1 steps/);
-  });
-
-  it('gives each pod its own emptyDirs (/run/topo, /tmp)', async () => {
-    const sources = await Promise.all(deployments(lab!.objects).map(async (d) => {
-      const r = await podman(['inspect', '--format', '{{range .Mounts}}{{.Destination}}={{.Name}} {{end}}', lab!.containerOf(d.metadata!.name!)]);
-      return r.stdout.trim().split(' ').filter((m) => m.startsWith('/run/topo=') || m.startsWith('/tmp='));
-    }));
-    const all = sources.flat();
-    expect(all).toHaveLength(8);
-    expect(new Set(all).size).toBe(8);
-  });
+  it('routes across pods: n1 reaches n3 through n2 or n4', async () => {
+    const r = await topo(['exec', '--lab-file', labFile, 'n1', '--', 'sh', '-c', 'ip route add 10.1.34.0/30 via 10.1.12.2 2>/dev/null; ping -c 3 -W 3 10.1.23.2']);
+    expect(r.exitCode, r.all).toBe(0);
+  }, 120_000);
 });
 
 describe('scripts/runner-image.sh', () => {
@@ -138,45 +88,3 @@ describe('scripts/runner-image.sh', () => {
     }
   }, 300_000);
 });
-
-describe('podman kube play clean-up', () => {
-  it('leaves nothing behind when podman 4.3 fails halfway through the rendered manifests as they are', async () => {
-    const rendered = await renderRing(await ensureRunnerImage());
-    // Podman 4.3 stops on the first pod (a secret volume without `optional` crashes it; hostNetwork with ports is
-    // refused) after it made the ConfigMap's volume and the secret.
-    await expect(kubePlay(rendered, { asIs: true })).rejects.toThrow(/podman kube play failed/);
-    expect(await leftovers(parse(rendered))).toEqual([]);
-  }, 600_000);
-});
-
-/**
- * The full test, to switch on once `topo node` runs a node and a scenario can attach to runners
- * (TODO: waits for `topo node` and `topo test --lab-file`): the rendered manifests played unchanged
- * (but for forPodman43), every pod's /ready on 127.0.0.1:<health port> answering 200, then the ring scenario.
- * Podman 4.3 ignores readinessProbe (only livenessProbe becomes a healthcheck), hence the polling here.
- */
-export async function ringOnPodman(): Promise<void> {
-  const image = await ensureRunnerImage();
-  const rendered = await renderRing(image);
-  const healthPorts = deployments(parse(rendered)).map((d) => {
-    const ports = podSpec(d)!.containers[0].ports as { name: string; containerPort: number }[];
-    return ports.find((p) => p.name === 'health')!.containerPort;
-  });
-  await using lab = await kubePlay(rendered);
-  const deadline = Date.now() + 300_000;
-  for (const port of healthPorts) {
-    for (;;) {
-      const ok = await fetch(`http://127.0.0.1:${port}/ready`).then((r) => r.status === 200, () => false);
-      if (ok) break;
-      if (Date.now() > deadline) {
-        const all = await Promise.all(deployments(lab.objects).map((d) => lab.logs(d.metadata!.name!)));
-        throw new Error(`runner on health port ${port} never ready:\n${all.join('\n')}`);
-      }
-      await new Promise((r) => setTimeout(r, 1000));
-    }
-  }
-  const labFile = path.join(path.dirname(lab.file), 'lab.json'); // TODO: what `topo test --lab-file` reads (control ports of the runners)
-  const scenario = path.join(repoRoot, 'topologies', 'scenarios', 'ring.scenario.yaml');
-  const r = await topo(['test', scenario, '--lab-file', labFile]);
-  if (r.exitCode !== 0) throw new Error(`ring scenario against the pods failed:\n${r.all}`);
-}
