@@ -9,7 +9,7 @@ import { waitForConsoleLine } from '../api/console-wait.js';
 import { runBase } from '../runtime/rundir.js';
 import type { ImpairmentStatus } from '../api/dataplane.js';
 import type { LabStatus, LinkStatus, NodeStatus } from '../api/status.js';
-import { ControlConnection } from './client.js';
+import { ControlConnection, type Dialer, type TcpTarget } from './client.js';
 import { lazyDuplex } from './lazy-duplex.js';
 import type { Request } from './protocol.js';
 import { pickLab, socketOf, type LabEntry } from './labs.js';
@@ -32,11 +32,22 @@ export function openLab(entry: LabEntry): Promise<RemoteLab> {
   return attach(socketOf(entry), entry.lab, entry.status);
 }
 
+export type { TcpTarget };
+
 /** Attach to the lab serving `sockPath` (the socket is checked to be ours first). */
-export async function attach(sockPath: string, lab: string, status?: LabStatus): Promise<RemoteLab> {
-  const conn = await ControlConnection.open(sockPath, lab);
+export function attach(sockPath: string, lab: string, status?: LabStatus): Promise<RemoteLab> {
+  return attachWith(lab, () => ControlConnection.open(sockPath, lab), status);
+}
+
+/** Attach to one runner of a lab over TCP (`topo node --control-port`): both sides prove the lab secret first. */
+export function attachTcp(target: TcpTarget): Promise<RemoteLab> {
+  return attachWith(target.lab, () => ControlConnection.openTcp(target));
+}
+
+async function attachWith(lab: string, dial: Dialer, status?: LabStatus): Promise<RemoteLab> {
+  const conn = await dial();
   try {
-    return new RemoteLab(lab, sockPath, conn, status ?? (await conn.request<LabStatus>({ op: 'status' })));
+    return new RemoteLab(lab, dial, conn, status ?? (await conn.request<LabStatus>({ op: 'status' })));
   } catch (err) {
     conn.close();
     throw err;
@@ -46,7 +57,8 @@ export async function attach(sockPath: string, lab: string, status?: LabStatus):
 export class RemoteLab implements LabHandle {
   constructor(
     readonly name: string,
-    private readonly sockPath: string,
+    /** Another connection to the same lab (Unix socket or authenticated TCP). */
+    private readonly dial: Dialer,
     private readonly conn: ControlConnection,
     /** The status when connected: node and link names for local checks. */
     private readonly initial: LabStatus,
@@ -58,7 +70,7 @@ export class RemoteLab implements LabHandle {
 
   /** A new connection to the lab turned into a raw byte stream once the lab said ok (its error otherwise). */
   open(req: StreamRequest): Promise<net.Socket> {
-    return ControlConnection.stream(this.sockPath, this.name, req);
+    return ControlConnection.stream(this.dial, this.name, req);
   }
 
   node(name: string): NodeHandle {
@@ -122,7 +134,7 @@ export class RemoteLab implements LabHandle {
     // Refused here, before megabytes travel to a lab that would refuse them too.
     const o = normalizeExecOptions(opts, node);
     // Abortable: a connection of its own, since dropping it is what kills the command (the lab's other requests go on).
-    const conn = o.signal ? await ControlConnection.open(this.sockPath, this.name) : this.conn;
+    const conn = o.signal ? await this.dial() : this.conn;
     const req = conn.request<{ exitCode: number; timedOut: boolean; stdout: string; stderr: string }>({
       op: 'exec',
       node,
