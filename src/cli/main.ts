@@ -189,6 +189,7 @@ export async function main(argvIn: string[]): Promise<number> {
     .option('--namespace <ns>', 'namespace of every object')
     .option('--host-network', "every runner on the host's network with its own ports (engines without Services, e.g. podman)")
     .option('--kvm', "mount the host's /dev/kvm into each pod (default: TCG, no device)")
+    .option('--lab-file <file>', 'also write the lab file (each node\'s control address and the lab secret, mode 0600) for --lab-file of ps, exec, ...')
     .action((file: string, opts: Record<string, unknown>) => later(async () => (await import('./k8s.js')).k8sRenderCommand(file, opts)));
 
   const guest = program.command('guest').description('the embedded default guest (kernel + initramfs)');
