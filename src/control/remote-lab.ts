@@ -22,6 +22,18 @@ export interface ConnectOptions {
 /** The requests that turn a connection into a raw byte stream. */
 export type StreamRequest = Extract<Request, { op: 'console' | 'logs' | 'channel' | 'capture' }>;
 
+/**
+ * What the CLI, the web view and attached scenarios use of a lab: the LabHandle plus raw streams, carrier and
+ * impairment by endpoint, and the end of the connection. RemoteLab (one lab's socket) and SpreadLab (a lab spread
+ * over runners, src/control/spread-lab.ts) both are one.
+ */
+export interface LabClient extends LabHandle {
+  open(req: StreamRequest): Promise<net.Socket>;
+  setLink(endpoint: string, state: 'up' | 'down'): Promise<LinkStatus>;
+  impair(endpoint: string, change: Omit<Extract<Request, { op: 'impair' }>, 'op' | 'endpoint'>): Promise<ImpairmentStatus[]>;
+  onDisconnect(fn: () => void): void;
+}
+
 /** Attach to a running lab (by name; the only running one when omitted). */
 export async function connect(lab?: string, opts: ConnectOptions = {}): Promise<RemoteLab> {
   return openLab(await pickLab(lab, runBase(opts.runDirBase)));
@@ -54,14 +66,14 @@ async function attachWith(lab: string, dial: Dialer, status?: LabStatus): Promis
   }
 }
 
-export class RemoteLab implements LabHandle {
+export class RemoteLab implements LabClient {
   constructor(
     readonly name: string,
     /** Another connection to the same lab (Unix socket or authenticated TCP). */
     private readonly dial: Dialer,
     private readonly conn: ControlConnection,
     /** The status when connected: node and link names for local checks. */
-    private readonly initial: LabStatus,
+    readonly initial: LabStatus,
   ) {}
 
   status(): Promise<LabStatus> {
