@@ -12,7 +12,10 @@ import { lazyDuplex } from './lazy-duplex.js';
 import type { LabFile, Runner } from './lab-file.js';
 import type { Request } from './protocol.js';
 import { attachTcp, type LabClient, type RemoteLab, type StreamRequest } from './remote-lab.js';
-import { linkHost, linkNodes, mergeImpairments, mergeLink, mergeStatus, type RunnerReport } from './spread-rules.js';
+import { directionOwner, linkHost, linkNodes, mergeImpairments, mergeLink, mergeStatus, type RunnerReport } from './spread-rules.js';
+
+/** The nodes whose runners apply some direction of these links. */
+const owners = (links: readonly LinkStatus[]): Set<string> => new Set(links.flatMap((l) => l.endpoints.map((ep) => directionOwner(l, ep))));
 
 interface Conn {
   runner: Runner;
@@ -71,9 +74,15 @@ export class SpreadLab implements LabClient {
     return this.links[linkIndex(this.names, endpoint)]!;
   }
 
-  /** Every runner holding the link, all reachable (else the first that is not, as an error). */
+  /** Every runner holding the link, all reachable (else the first that is not, as an error, before anything is asked). */
   private holders(l: LinkStatus): { node: string; remote: RemoteLab }[] {
     return linkNodes(l).filter((n) => this.byNode.has(n)).map((node) => ({ node, remote: this.runner(node) }));
+  }
+
+  /** The reachable runners among `nodes`; an error (before anything is asked) if one of `needed` is not. */
+  private reachable(nodes: readonly string[], needed: ReadonlySet<string>): { node: string; remote: RemoteLab }[] {
+    for (const n of needed) if (this.byNode.has(n)) this.runner(n);
+    return nodes.flatMap((node) => (this.byNode.get(node)?.remote ? [{ node, remote: this.byNode.get(node)!.remote! }] : []));
   }
 
   async status(): Promise<LabStatus> {
@@ -136,12 +145,16 @@ export class SpreadLab implements LabClient {
   /** Every runner of the link applies the directions it owns; each direction is reported by its owner. */
   async impair(endpoint: string, change: Omit<Extract<Request, { op: 'impair' }>, 'op' | 'endpoint'>): Promise<ImpairmentStatus[]> {
     const l = this.link0(endpoint);
-    const reports = await Promise.all(this.holders(l).map(async (h) => ({ node: h.node, value: await h.remote.impair(endpoint, change) })));
+    // A runner that owns no direction of the link (a segment member other than its host) may be away.
+    const runners = this.reachable(linkNodes(l), owners([l]));
+    const reports = await Promise.all(runners.map(async (h) => ({ node: h.node, value: await h.remote.impair(endpoint, change) })));
     return mergeImpairments([l], reports);
   }
 
+  /** The union of what each runner owns; every owner must answer (a missing one's directions would be silently unknown). */
   async impairments(): Promise<ImpairmentStatus[]> {
-    const reports = await Promise.all(this.conns.map(async (c) => ({ node: c.runner.node, value: await this.runner(c.runner.node).impairments() })));
+    const runners = this.reachable(this.conns.map((c) => c.runner.node), owners(this.links));
+    const reports = await Promise.all(runners.map(async (h) => ({ node: h.node, value: await h.remote.impairments() })));
     return mergeImpairments(this.links, reports);
   }
 
