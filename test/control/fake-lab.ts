@@ -31,7 +31,8 @@ export interface FakeLab {
   stop(): Promise<void>;
 }
 
-export async function startFakeLab(name: string): Promise<FakeLab> {
+/** `nodes` (YAML of the nodes: and links: sections) replaces the default a, b and their link. */
+export async function startFakeLab(name: string, nodes?: string): Promise<FakeLab> {
   const base = await mkdtemp(join(tmpdir(), `topo-${name}-`));
   const saved = { ...process.env };
   const log = join(base, 'fake.log');
@@ -46,7 +47,7 @@ export async function startFakeLab(name: string): Promise<FakeLab> {
   const file = join(base, `${name}.yaml`);
   await writeFile(
     file,
-    `name: ${name}\ndefaults: { host_network: false }\nnodes:\n  a: { channels: [data] }\n  b: {}\nlinks:\n  - endpoints: [a:eth1, b:eth1]\n    forward: true\n`,
+    `name: ${name}\ndefaults: { host_network: false }\n${nodes ?? 'nodes:\n  a: { channels: [data] }\n  b: {}\nlinks:\n  - endpoints: [a:eth1, b:eth1]\n    forward: true\n'}`,
   );
   const restore = () => {
     for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
