@@ -95,6 +95,23 @@ describe('a lab spread over runners', () => {
     expect(events.stderr).toMatch(/^topo: error: topo events cannot be used with --lab-file: /);
   });
 
+  it('topo test FILE --lab-file runs the steps on the spread lab (--attach LAB too, when it is the lab file\'s)', async () => {
+    const dir = fakes[0]!.base;
+    await writeFile(path.join(dir, 'spread.yaml'), 'name: spread\nnodes:\n  a: {}\n  b: {}\n');
+    const file = path.join(dir, 'on-b.scenario.yaml');
+    // b's runner's fake QEMU logs into b's runner's directory.
+    await writeFile(file, `name: on-b\ntopology: ./spread.yaml\nsteps:\n  - exec: { node: b, cmd: "echo $FAKE_QEMU_LOG", expect: { stdout: "${path.basename(fakes[1]!.base)}" } }\n`);
+    // c's runner is away in this lab file's lab: a lab file of a and b only.
+    const r = await topo(['test', file, '--lab-file', withoutC]);
+    expect(r.exitCode, r.all).toBe(0);
+    expect(r.stdout).toMatch(/^on-b \(.*on-b\.scenario\.yaml on lab spread, seed \d+, 1 steps?\)$/m);
+    expect(r.stderr.trimEnd()).toBe('  lab spread is still up; the steps left no link, impairment or node changed');
+    const named = await topo(['test', file, '--attach', 'spread', '--lab-file', withoutC]);
+    expect(named.exitCode, named.all).toBe(0);
+    const wrong = await topo(['test', file, '--attach', 'ring', '--lab-file', withoutC]);
+    expect({ code: wrong.exitCode, err: wrong.stderr.trim() }).toEqual({ code: 1, err: `topo: error: the lab file ${withoutC} is of lab spread, not ring (drop --attach (the lab file names the lab), or give the matching lab file)` });
+  });
+
   it('topo down --lab-file stops every runner\'s node (their QEMUs are gone)', async () => {
     const pids = (await spread.status()).nodes.flatMap((n) => (n.pid ? [n.pid] : []));
     expect(pids).toHaveLength(2);
