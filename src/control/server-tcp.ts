@@ -8,6 +8,9 @@ import type { ServedLab } from '../api/served.js';
 import { AUTH_TIMEOUT_MS, controlHelloSpec } from './protocol.js';
 import { controlServer, type ControlServer, type ServeOptions } from './server.js';
 
+/** Connections that may sit in their hello at once (as for link ends): more are closed at once, so silence costs little. */
+export const MAX_IN_HELLO = 16;
+
 export interface TcpServeOptions extends ServeOptions {
   host: string;
   /** 0: any free port (see address()). */
@@ -20,10 +23,15 @@ export interface TcpServeOptions extends ServeOptions {
 
 export async function serveLabTcp(lab: LabHandle, host: ServedLab, opts: TcpServeOptions): Promise<ControlServer & { address(): AddressInfo }> {
   const spec = controlHelloSpec(lab.name, opts.secret);
+  let inHello = 0;
   const served = controlServer(lab, host, opts, (sock, serve) => {
+    if (inHello >= MAX_IN_HELLO) return void sock.destroy();
+    inHello++;
     sock.setNoDelay(true);
     // A refused peer gets its socket closed: no reason on the wire (its own side says E_AUTH).
-    mutualHello(sock, spec, 'listen', opts.authTimeoutMs ?? AUTH_TIMEOUT_MS).then(serve, () => sock.destroy());
+    mutualHello(sock, spec, 'listen', opts.authTimeoutMs ?? AUTH_TIMEOUT_MS)
+      .finally(() => inHello--)
+      .then(serve, () => sock.destroy());
   });
   await new Promise<void>((resolve, reject) => {
     served.server.once('error', (err: NodeJS.ErrnoException) =>

@@ -75,6 +75,9 @@ describe('lab file', () => {
     expect(await oneLine(loadLabFile(ww))).toBe(`error: the lab file ${ww} is writable by every user (mode 666) (chmod o-w ${ww})`);
     const readable = await write('readable.json', doc(), 0o644);
     expect(await oneLine(loadLabFile(readable))).toBe(`${readable}: error: the lab file holds the lab secret but other users can read it (mode 644) (chmod 600 ${readable})`);
+    // As a command says it: one line, exit 1, nothing on stdout.
+    const ps = await topo(['ps', '--lab-file', readable]);
+    expect({ code: ps.exitCode, out: ps.stdout, err: ps.stderr }).toEqual({ code: 1, out: '', err: `topo: ${readable}: error: the lab file holds the lab secret but other users can read it (mode 644) (chmod 600 ${readable})` });
   });
 
   it('topo k8s render --lab-file writes a private lab file matching the Secret, and refuses a symbolic link', async () => {

@@ -5,7 +5,8 @@ import { once } from 'node:events';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { attachTcp } from '../../src/control/remote-lab.js';
-import { serveLabTcp } from '../../src/control/server-tcp.js';
+import { MAX_IN_HELLO, serveLabTcp } from '../../src/control/server-tcp.js';
+import { until } from './fake-lab.js';
 import { controlHelloSpec } from '../../src/control/protocol.js';
 import { helloLineOf, mutualHello, parseHelloOf, proofOf } from '../../src/host/mutual-hello.js';
 import type { LabStatus } from '../../src/api/status.js';
@@ -152,5 +153,37 @@ describe('serveLabTcp', () => {
   it('a taken port is one line, E_PORT_TAKEN', async () => {
     const err = await serveLabTcp(lab as never, host as never, { host: '127.0.0.1', port, secret }).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'E_PORT_TAKEN', message: `cannot serve the control port 127.0.0.1:${port} (EADDRINUSE)` });
+  });
+});
+
+describe('connections in their hello', () => {
+  it('at most MAX_IN_HELLO wait at once: one more is closed at once; once they go, a client is served', async () => {
+    const patient = await serveLabTcp(lab as never, host as never, { host: '127.0.0.1', port: 0, secret, authTimeoutMs: 60_000 });
+    const p = patient.address().port;
+    const silent: net.Socket[] = [];
+    try {
+      for (let i = 0; i < MAX_IN_HELLO; i++) {
+        const s = net.createConnection({ host: '127.0.0.1', port: p });
+        s.on('error', () => undefined);
+        // Its server's hello line says it was taken in.
+        await once(s, 'data');
+        silent.push(s);
+      }
+      const extra = net.createConnection({ host: '127.0.0.1', port: p });
+      extra.on('error', () => undefined);
+      let got = '';
+      extra.on('data', (b: Buffer) => (got += b.toString()));
+      await once(extra, 'close');
+      expect(got).toBe('');
+      for (const s of silent) s.destroy();
+      await until(async () => {
+        const r = await attachTcp({ lab: 'auth', host: '127.0.0.1', port: p, secret }).catch(() => undefined);
+        await r?.close();
+        return r ? true : undefined;
+      }, 'a client served again');
+    } finally {
+      for (const s of silent) s.destroy();
+      await patient.close();
+    }
   });
 });
