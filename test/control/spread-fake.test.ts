@@ -2,7 +2,7 @@
 // control protocol over authenticated TCP, plus a third node whose runner is not there: SpreadLab and the CLI's
 // --lab-file reach each node through its own runner; ps shows the missing one unreachable; down stops the others.
 import { randomBytes } from 'node:crypto';
-import { chmod, writeFile } from 'node:fs/promises';
+import { chmod, readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -93,6 +93,20 @@ describe('a lab spread over runners', () => {
     const events = await topo(['events', '--lab-file', withC]);
     expect(events.exitCode).toBe(2);
     expect(events.stderr).toMatch(/^topo: error: topo events cannot be used with --lab-file: /);
+  });
+
+  it('topo logs, cp and impair --show --lab-file: streams and requests reach the right runner', async () => {
+    const logs = await topo(['logs', '--lab-file', withoutC, 'b']);
+    expect(logs.exitCode).toBe(0);
+    expect(logs.stdout).toContain('booting b');
+    expect(logs.stdout).not.toContain('booting a');
+    const local = path.join(fakes[0]!.base, 'from-a.txt');
+    const cp = await topo(['cp', '--lab-file', withoutC, 'a:/proc/self/environ', local]);
+    expect(cp.exitCode, cp.stderr).toBe(0);
+    // The reading process ran under a's runner: its environment names a's fake QEMU log.
+    expect((await readFile(local, 'latin1')).split('\0')).toContain(`FAKE_QEMU_LOG=${fakes[0]!.log}`);
+    const show = await topo(['impair', '--show', '--lab-file', withoutC]);
+    expect({ code: show.exitCode, out: show.stdout }).toEqual({ code: 0, out: 'spread: no forwarded links (start the lab with --forward-all or mark links forward: true)' });
   });
 
   it('topo test FILE --lab-file runs the steps on the spread lab (--attach LAB too, when it is the lab file\'s)', async () => {
