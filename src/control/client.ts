@@ -82,7 +82,10 @@ async function authenticated(t: TcpTarget): Promise<net.Socket> {
     return sock;
   } catch (err) {
     sock.destroy();
-    const why = err instanceof HelloRefused && err.reason === 'proof' ? 'wrong secret: it does not hold the same lab secret' : `not a topo runner of lab ${t.lab}: ${(err as Error).message}`;
+    const reason = err instanceof HelloRefused ? err.reason : undefined;
+    const why = reason === 'proof' ? 'wrong secret: it does not hold the same lab secret'
+      : reason === 'closed' ? 'it closed the connection during the hello: another secret, or too many connections waiting'
+      : `not a topo runner of lab ${t.lab}: ${(err as Error).message}`;
     throw new TopoError(`lab ${t.lab}: refused by ${where(t)} (${why})`, { code: 'E_AUTH', hint: 'use the lab file rendered with this lab (its secret and epoch)' });
   }
 }
