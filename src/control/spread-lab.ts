@@ -12,7 +12,7 @@ import { lazyDuplex } from './lazy-duplex.js';
 import type { LabFile, Runner } from './lab-file.js';
 import type { Request } from './protocol.js';
 import { attachTcp, type LabClient, type RemoteLab, type StreamRequest } from './remote-lab.js';
-import { directionOwner, linkHost, linkNodes, mergeImpairments, mergeLink, mergeStatus, type RunnerReport } from './spread-rules.js';
+import { directionOwner, linkHost, linkNodes, mergeImpairments, mergeLink, mergeStatus, unionInOrder, type RunnerReport } from './spread-rules.js';
 
 /** The nodes whose runners apply some direction of these links. */
 const owners = (links: readonly LinkStatus[]): Set<string> => new Set(links.flatMap((l) => l.endpoints.map((ep) => directionOwner(l, ep))));
@@ -58,7 +58,7 @@ export class SpreadLab implements LabClient {
     this.byNode = new Map(conns.map((c) => [c.runner.node, c]));
     const links = new Map<string, LinkStatus>();
     for (const c of conns) for (const l of c.remote?.initial.links ?? []) if (!links.has(l.id)) links.set(l.id, l);
-    this.links = [...links.values()];
+    this.links = unionInOrder(conns.map((c) => (c.remote?.initial.links ?? []).map((l) => l.id))).map((id) => links.get(id)!);
     this.names = { name: file.lab, nodes: conns.map((c) => c.runner.node), links: this.links };
   }
 

@@ -65,6 +65,23 @@ export function mergeLink(views: readonly RunnerReport<LinkStatus>[]): LinkStatu
   };
 }
 
+/**
+ * The union of several lists, each in the order of one whole list they are all part of (the topology's links as each
+ * runner's view keeps them): a new item goes right after the item before it in its own list.
+ */
+export function unionInOrder(lists: readonly (readonly string[])[]): string[] {
+  const out: string[] = [];
+  for (const list of lists) {
+    let at = -1;
+    for (const id of list) {
+      const i = out.indexOf(id);
+      if (i >= 0) at = i;
+      else out.splice(++at, 0, id);
+    }
+  }
+  return out;
+}
+
 const STATE_ORDER: LabStatus['state'][] = ['ready', 'starting', 'stopping', 'stale'];
 
 /** The lab's status from each runner's (nodes in lab-file order; a runner that did not answer shows its node unreachable). */
@@ -76,6 +93,7 @@ export function mergeStatus(lab: string, file: string, reports: readonly RunnerR
     { name: r.node, state: 'unreachable', restarts: 0, ports: [], channels: [], unreachable: r.error ?? `its runner does not serve node ${r.node}` });
   const byId = new Map<string, RunnerReport<LinkStatus>[]>();
   for (const r of ok) for (const l of r.value!.links) byId.set(l.id, [...(byId.get(l.id) ?? []), { node: r.node, value: l }]);
+  const order = unionInOrder(ok.map((r) => r.value!.links.map((l) => l.id)));
   const worst = ok.reduce((s, r) => Math.max(s, STATE_ORDER.indexOf(r.value!.state)), 0);
   return {
     lab,
@@ -90,7 +108,7 @@ export function mergeStatus(lab: string, file: string, reports: readonly RunnerR
     runDir: '',
     captureDir: '',
     nodes,
-    links: [...byId.values()].map(mergeLink),
+    links: order.map((id) => mergeLink(byId.get(id)!)),
   };
 }
 

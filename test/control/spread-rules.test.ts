@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import type { LinkCounters } from '../../src/api/dataplane.js';
 import type { LabStatus, LinkStatus } from '../../src/api/status.js';
-import { counterOrigin, directionOwner, linkHost, mergeImpairments, mergeStatus } from '../../src/control/spread-rules.js';
+import { counterOrigin, directionOwner, linkHost, mergeImpairments, mergeStatus, unionInOrder } from '../../src/control/spread-rules.js';
 import { tcpConnections } from '../../src/k8s/plan.js';
 import { validateText } from '../../src/topology/index.js';
 
@@ -63,6 +63,12 @@ describe('spread rules', () => {
     // r2:eth1's counters from r2's runner, r1:eth1's from r1's.
     expect(s.links[0]!.counters!.map((c) => [c.endpoint, c.rx.frames])).toEqual([['r2:eth1', 200], ['r1:eth1', 100]]);
     expect({ lab: s.lab, file: s.file, state: s.state, pid: s.pid }).toEqual({ lab: 'ring', file: '/tmp/lab.json', state: 'starting', pid: 0 });
+  });
+
+  it('links keep the topology order though each runner sees only its own (a ring of four)', () => {
+    // r1 sees l1 (r1-r2) and l4 (r4-r1), r2 sees l1 and l2, r3 l2 and l3, r4 l3 and l4.
+    expect(unionInOrder([['l1', 'l4'], ['l1', 'l2'], ['l2', 'l3'], ['l3', 'l4']])).toEqual(['l1', 'l2', 'l3', 'l4']);
+    expect(unionInOrder([['b'], ['a', 'b', 'c'], []])).toEqual(['a', 'b', 'c']);
   });
 
   it('merges impairments: each direction as its owner reports it, in link and endpoint order', () => {
