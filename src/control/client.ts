@@ -102,21 +102,21 @@ export class ControlConnection {
 
   static async open(sockPath: string, lab: string): Promise<ControlConnection> {
     await checkOwner(sockPath, lab);
-    return ControlConnection.greet(net.createConnection(sockPath), lab, 'on its control socket');
+    return ControlConnection.greet(net.createConnection(sockPath), lab, 'on its control socket', 'its supervisor may have died: `topo ps` shows it as stale, `topo down` cleans it up');
   }
 
   /** The control protocol over TCP to a runner, after mutual authentication (E_AUTH when refused either way). */
   static async openTcp(target: TcpTarget): Promise<ControlConnection> {
-    return ControlConnection.greet(await authenticated(target), target.lab, `at ${where(target)}`);
+    return ControlConnection.greet(await authenticated(target), target.lab, `at ${where(target)}`, 'is its runner still up?');
   }
 
   /** Reads the lab's hello off a fresh connection. */
-  private static async greet(sock: net.Socket, lab: string, on: string): Promise<ControlConnection> {
+  private static async greet(sock: net.Socket, lab: string, on: string, hint: string): Promise<ControlConnection> {
     const hello = await new Promise<Hello>((resolve, reject) => {
       const fail = (why: string) => {
         clearTimeout(timer);
         sock.destroy();
-        reject(new TopoError(`lab ${lab} does not answer ${on} (${why})`, { code: 'E_NOT_RUNNING', hint: 'its supervisor may have died: `topo ps` shows it as stale, `topo down` cleans it up' }));
+        reject(new TopoError(`lab ${lab} does not answer ${on} (${why})`, { code: 'E_NOT_RUNNING', hint }));
       };
       const timer = setTimeout(() => fail('no hello'), HELLO_TIMEOUT_MS);
       sock.once('error', (err) => fail((err as NodeJS.ErrnoException).code ?? err.message));

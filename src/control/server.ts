@@ -1,5 +1,6 @@
-// Serves one lab on an owner-only Unix socket in its run directory (directory 0700, socket 0600), or over TCP (server-tcp.ts). The server speaks to
-// the lab only through its LabHandle, plus the few run-directory things of ServedLab (src/api/served.ts).
+// Serves one lab on an owner-only Unix socket in its run directory (directory 0700, socket 0600), or over TCP
+// (server-tcp.ts). The server speaks to the lab only through its LabHandle, plus the few run-directory things of
+// ServedLab (src/api/served.ts).
 import { chmod, unlink } from 'node:fs/promises';
 import net from 'node:net';
 import { TopoError } from '../errors.js';
