@@ -2,9 +2,8 @@
 // one LabHandle over a TCP RemoteLab per runner. Node operations go to the node's runner, link operations to the
 // runners of the link's nodes (each applies what it owns, src/control/spread-rules.ts), status is merged.
 import type net from 'node:net';
-import type { DownOptions, LinkHandle, NodeHandle } from '../api/handles.js';
+import type { DownOptions, ExecOptions, ExecResult, LinkHandle, NodeHandle } from '../api/handles.js';
 import type { ImpairmentStatus } from '../api/dataplane.js';
-import type { ExecOptions, ExecResult } from '../api/handles.js';
 import { checkNode, linkIndex, type LabNames } from '../api/lookup.js';
 import type { LabStatus, LinkStatus, NodeStatus } from '../api/status.js';
 import { TopoError } from '../errors.js';
