@@ -3,7 +3,7 @@ import type { Accel, HostForward } from '../qemu/plan.js';
 import type { LinkCounters } from './dataplane.js';
 
 /** Node states as `ps` shows them. */
-export type PublicNodeState = 'waiting' | 'booting' | 'ready' | 'restarting' | 'failed' | 'stopped';
+export type PublicNodeState = 'waiting' | 'booting' | 'ready' | 'restarting' | 'failed' | 'stopped' | 'unreachable';
 
 export interface NodeStatus {
   readonly name: string;
@@ -13,6 +13,8 @@ export interface NodeStatus {
   readonly readyMs?: number;
   readonly ports: readonly { readonly guest: number; readonly host: number; readonly protocol: 'tcp' | 'udp'; readonly bind: string }[];
   readonly channels: readonly string[];
+  /** State `unreachable` (a node of a spread lab whose runner did not answer): why, in one line. */
+  readonly unreachable?: string;
 }
 
 export interface LinkStatus {

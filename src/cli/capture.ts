@@ -5,7 +5,7 @@ import type { Writable } from 'node:stream';
 import type { Socket } from 'node:net';
 import type { FileHandle } from 'node:fs/promises';
 import { TopoError } from '../errors.js';
-import { findLab, splitLab, withEntry, type LabFlags } from './lab-args.js';
+import { openClient, splitLab, type LabFlags } from './lab-args.js';
 import { onStdoutGone } from './stdio.js';
 
 export async function captureCommand(words: string[], flags: LabFlags & { write?: string; format?: 'pcap' | 'pcapng' }): Promise<number> {
@@ -14,17 +14,22 @@ export async function captureCommand(words: string[], flags: LabFlags & { write?
   if (toStdout && process.stdout.isTTY) {
     throw new TopoError('refusing to write a capture to a terminal', { code: 'E_USAGE', hint: 'use -w FILE, or pipe it: topo capture LAB r1:eth1 | tcpdump -r -' });
   }
-  const entry = await findLab(lab, flags);
-  // Opened before the capture starts, so a file that cannot be written is one error line and no stream.
-  // O_EXCL-free on purpose: -w names a file of the user's choosing, like tcpdump -w.
-  const file = toStdout ? undefined : await open(flags.write!, 'w').catch((err: NodeJS.ErrnoException) => {
-    throw writeError(flags.write!, err);
-  });
-  const out: Writable = file ? createWriteStream('', { fd: file }) : process.stdout;
-  return withEntry(entry, async (remote) => pump(await remote.open({ op: 'capture', endpoint: rest[0]!, format: flags.format }), out, file, flags.write)).catch(async (err: unknown) => {
+  const remote = await openClient(lab, flags);
+  let file: FileHandle | undefined;
+  try {
+    // Opened before the capture starts, so a file that cannot be written is one error line and no stream.
+    // O_EXCL-free on purpose: -w names a file of the user's choosing, like tcpdump -w.
+    file = toStdout ? undefined : await open(flags.write!, 'w').catch((err: NodeJS.ErrnoException) => {
+      throw writeError(flags.write!, err);
+    });
+    const out: Writable = file ? createWriteStream('', { fd: file }) : process.stdout;
+    return await pump(await remote.open({ op: 'capture', endpoint: rest[0]!, format: flags.format }), out, file, flags.write);
+  } catch (err) {
     await file?.close();
     throw err;
-  });
+  } finally {
+    await remote.close();
+  }
 }
 
 /** Capture bytes to `out` until the lab, the reader or a signal ends it; 1 when the file's last bytes fail. */

@@ -1,5 +1,5 @@
 // `topo console [LAB] NODE`: the node's serial console, interactive; Ctrl-] leaves, and so does end of input.
-import type { RemoteLab } from '../control/remote-lab.js';
+import type { LabClient } from '../control/remote-lab.js';
 import { splitLab, withLab, type LabFlags } from './lab-args.js';
 
 const CTRL_RIGHT_BRACKET = 0x1d;
@@ -13,7 +13,7 @@ export async function consoleCommand(words: string[], flags: LabFlags): Promise<
   return withLab(lab, flags, (remote) => session(remote, rest[0]!));
 }
 
-async function session(remote: RemoteLab, node: string): Promise<number> {
+async function session(remote: LabClient, node: string): Promise<number> {
   const sock = await remote.open({ op: 'console', node });
   const tty = process.stdin.isTTY;
   process.stderr.write(`topo: connected to ${node}'s console in lab ${remote.name}; ${tty ? 'Ctrl-]' : 'Ctrl-] or end of input'} leaves\r\n`);

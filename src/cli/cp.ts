@@ -1,11 +1,10 @@
 // `topo cp [LAB] NODE:PATH LOCAL` / `topo cp [LAB] LOCAL NODE:PATH`: files to and from a running node through the
 // agent (binary safe), the same mechanism as a scenario's copy step. Modes: see src/scenario/copy.ts.
 import path from 'node:path';
-import { connect } from '../control/remote-lab.js';
 import { TopoError } from '../errors.js';
 import { download, upload } from '../scenario/copy.js';
 import { guestPath } from '../scenario/rules.js';
-import { splitLab, type LabFlags } from './lab-args.js';
+import { openClient, splitLab, type LabFlags } from './lab-args.js';
 
 export async function cpCommand(words: string[], flags: LabFlags & { timeout?: string }): Promise<number> {
   const { lab, rest } = splitLab(words, 2, '[LAB] NODE:/PATH LOCAL or [LAB] LOCAL NODE:/PATH');
@@ -20,7 +19,7 @@ export async function cpCommand(words: string[], flags: LabFlags & { timeout?: s
     const both = from ? 'both are guest paths' : /^[a-z][a-z0-9-]*:[^/]/.test(src) || /^[a-z][a-z0-9-]*:[^/]/.test(dst) ? 'the guest path must be absolute (NODE:/path)' : 'neither is a guest path';
     throw new TopoError(`topo cp copies between the host and a node: ${both}`, { code: 'E_USAGE', hint: 'topo cp r1:/etc/hostname ./hostname, or topo cp ./cfg r1:/tmp/cfg' });
   }
-  const remote = await connect(lab, { runDirBase: flags.runDir });
+  const remote = await openClient(lab, flags);
   try {
     if (from) {
       // A trailing "/" means "into this directory", as for cp.

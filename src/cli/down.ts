@@ -4,9 +4,16 @@ import { processStartTime } from '../host/proc-stat.js';
 import { waitUntil } from '../host/wait.js';
 import { runBase } from '../runtime/rundir.js';
 import { TopoError } from '../errors.js';
-import { findLab, withEntry, type LabFlags } from './lab-args.js';
+import { findLab, notWithLabFile, withEntry, withLab, type LabFlags } from './lab-args.js';
 
 export async function downCommand(lab: string | undefined, flags: LabFlags & { all?: boolean }): Promise<number> {
+  if (flags.labFile !== undefined) {
+    if (flags.all) notWithLabFile(flags, '--all', 'it stops the labs of this host; the lab file names one lab');
+    // Every runner stops its node (they stay up, ready to be deleted); there is no local supervisor to wait for.
+    const name = await withLab(lab, flags, async (remote) => (await remote.down(), remote.name));
+    process.stdout.write(`${name}: stopped\n`);
+    return 0;
+  }
   const labs = flags.all ? await listLabs(runBase(flags.runDir)) : [await findLab(lab, flags)];
   if (flags.all && labs.length === 0) process.stdout.write('no labs running\n');
   if (!flags.all) {

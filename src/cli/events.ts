@@ -5,7 +5,7 @@ import { openLab } from '../control/remote-lab.js';
 import { TopoError } from '../errors.js';
 import { retry } from '../host/wait.js';
 import { parseDuration } from '../topology/units.js';
-import { findLab, type LabFlags } from './lab-args.js';
+import { findLab, notWithLabFile, type LabFlags } from './lab-args.js';
 
 export interface EventsFlags extends LabFlags {
   follow?: boolean;
@@ -14,6 +14,7 @@ export interface EventsFlags extends LabFlags {
 }
 
 export async function eventsCommand(lab: string | undefined, flags: EventsFlags): Promise<number> {
+  notWithLabFile(flags, 'topo events', "each runner keeps its node's journal in its own run directory (read it there, e.g. kubectl exec ... -- topo events)");
   const interval = flags.interval === undefined ? undefined : parseInterval(flags.interval);
   const entry = await findLab(lab, flags);
   const remote = await openLab(entry);

@@ -1,10 +1,9 @@
 // `topo exec [LAB] NODE [--timeout 30s] -- CMD [ARGS...]`: run in the guest; its output, stdin and exit code are ours.
 import ms from 'ms';
-import { connect } from '../control/remote-lab.js';
 import { TopoError } from '../errors.js';
 import { MAX_DATA_BYTES, MAX_OUTPUT_BYTES, MAX_TIMEOUT_MS, stdinTooLarge } from '../guest/agent-client.js';
 import { DEFAULT_EXEC_TIMEOUT_MS } from '../api/exec-options.js';
-import { splitLab, type LabFlags } from './lab-args.js';
+import { openClient, splitLab, type LabFlags } from './lab-args.js';
 
 /** coreutils `timeout` convention. */
 export const EXIT_TIMEOUT = 124;
@@ -15,7 +14,7 @@ export async function execCommand(words: string[], argv: string[], flags: LabFla
   const timeout = parseTimeout(flags.timeout);
   const maxOutput = parseMaxOutput(flags.maxOutput);
   const stdin = process.stdin.isTTY ? undefined : await readAll(process.stdin);
-  const remote = await connect(lab, { runDirBase: flags.runDir });
+  const remote = await openClient(lab, flags);
   try {
     // One word is a shell command line as typed (`topo exec r1 -- 'ip a | grep eth1'`); several are quoted word by word.
     const r = await remote.node(rest[0]!).exec(argv.length === 1 ? argv[0]! : argv, { timeout, stdin, maxOutput });

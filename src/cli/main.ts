@@ -72,18 +72,21 @@ export async function main(argvIn: string[]): Promise<number> {
     .option('--seed <n>', "override the scenario's seed", (v) => parseCount(v, '--seed'))
     .option('--pause-on-failure', 'keep the lab running after a failed step until Ctrl-C')
     .option('--attach <lab>', 'run the steps on this running lab (topo up --detach, or a topo up elsewhere) instead of booting one; it stays up')
+    .option('--lab-file <file>', 'attach to the lab spread over runners that this lab file names (as --attach; topo k8s render --lab-file)')
     .option('--no-ui', 'plain line-per-step output even on a terminal')
     .addOption(new Option('--accel <accel>', 'accelerator').choices(['auto', 'kvm', 'tcg']).env('TOPO_ACCEL'))
     .option('--run-dir <dir>', 'parent directory for run directories')
     .action((files: string[], opts: Record<string, unknown>) => later(async () => (await import('./test.js')).testCommand(files, opts)));
 
   const runDirOption = () => new Option('--run-dir <dir>', 'parent directory of run directories').env('TOPO_RUN_DIR');
+  const labFileOption = () => new Option('--lab-file <file>', 'the lab spread over runners that this lab file names (topo k8s render --lab-file), instead of a lab of this host').env('TOPO_LAB_FILE');
   program
     .command('ps')
     .description('list running labs: nodes, states, pids, ports, links')
     .argument('[lab]', 'only this lab')
     .option('--json', 'print JSON')
     .addOption(runDirOption())
+    .addOption(labFileOption())
     .action((lab: string | undefined, opts: Record<string, unknown>) => later(async () => (await import('./ps.js')).psCommand(lab, opts)));
   program
     .command('exec')
@@ -92,12 +95,14 @@ export async function main(argvIn: string[]): Promise<number> {
     .option('--timeout <duration>', 'kill the command after this long (default 300s; 0: none); exit code 124')
     .option('--max-output <size>', 'fail (E_OUTPUT_LIMIT) when stdout and stderr together exceed this: bytes, or K/M (default and most 64M)')
     .addOption(runDirOption())
+    .addOption(labFileOption())
     .action((words: string[], opts: Record<string, unknown>) => later(async () => (await import('./exec.js')).execCommand(words, guestArgv, opts)));
   program
     .command('console')
     .description("attach to a node's serial console (Ctrl-] leaves): topo console [LAB] NODE")
     .argument('<words...>', '[LAB] NODE')
     .addOption(runDirOption())
+    .addOption(labFileOption())
     .action((words: string[], opts: Record<string, unknown>) => later(async () => (await import('./console.js')).consoleCommand(words, opts)));
   program
     .command('logs')
@@ -106,12 +111,14 @@ export async function main(argvIn: string[]): Promise<number> {
     .option('-f, --follow', 'keep printing new output')
     .option('--tail <n>', 'only the last N lines', (v) => parseCount(v, '--tail'))
     .addOption(runDirOption())
+    .addOption(labFileOption())
     .action((words: string[], opts: Record<string, unknown>) => later(async () => (await import('./logs.js')).logsCommand(words, opts)));
   program
     .command('link')
     .description('take a link down or up (carrier at both ends): topo link [LAB] ENDPOINT down|up')
     .argument('<words...>', '[LAB] ENDPOINT down|up')
     .addOption(runDirOption())
+    .addOption(labFileOption())
     .action((words: string[], opts: Record<string, unknown>) => later(async () => (await import('./link.js')).linkCommand(words, opts)));
   const impair = program
     .command('impair')
@@ -126,6 +133,7 @@ export async function main(argvIn: string[]): Promise<number> {
     .option('--show', "print every forwarded link's impairments")
     .option('--json', 'print JSON')
     .addOption(runDirOption())
+    .addOption(labFileOption())
     .action((words: string[], opts: Record<string, unknown>) => later(async () => (await import('./impair.js')).impairCommand(words, opts)));
   program
     .command('capture')
@@ -134,12 +142,14 @@ export async function main(argvIn: string[]): Promise<number> {
     .option('-w, --write <file>', 'where to write (- for stdout, the default)')
     .addOption(new Option('--format <format>', 'pcap, or pcapng with one interface per endpoint (default for segments)').choices(['pcap', 'pcapng']))
     .addOption(runDirOption())
+    .addOption(labFileOption())
     .action((words: string[], opts: Record<string, unknown>) => later(async () => (await import('./capture.js')).captureCommand(words, opts)));
   program
     .command('cp')
     .description('copy a file to or from a running node (binary safe, mode kept): topo cp [LAB] NODE:/PATH LOCAL | [LAB] LOCAL NODE:/PATH')
     .argument('<words...>', '[LAB] SOURCE DEST')
     .addOption(runDirOption())
+    .addOption(labFileOption())
     .action((words: string[], opts: Record<string, unknown>) => later(async () => (await import('./cp.js')).cpCommand(words, opts)));
   program
     .command('bundle')
@@ -153,6 +163,7 @@ export async function main(argvIn: string[]): Promise<number> {
     .description("bridge a node's extra virtio-serial channel to stdin/stdout: topo channel [LAB] NODE NAME")
     .argument('<words...>', '[LAB] NODE NAME')
     .addOption(runDirOption())
+    .addOption(labFileOption())
     .action((words: string[], opts: Record<string, unknown>) => later(async () => (await import('./channel.js')).channelCommand(words, opts)));
   program
     .command('events')
@@ -162,6 +173,7 @@ export async function main(argvIn: string[]): Promise<number> {
     .option('--json', 'one JSON object per line (time, type, ...)')
     .option('--interval <duration>', 'add a counters event per forwarded endpoint this often')
     .addOption(runDirOption())
+    .addOption(labFileOption())
     .action((lab: string | undefined, opts: Record<string, unknown>) => later(async () => (await import('./events.js')).eventsCommand(lab, opts)));
   program
     .command('web')
@@ -177,6 +189,7 @@ export async function main(argvIn: string[]): Promise<number> {
     .argument('[lab]', 'the lab (default: the only one running)')
     .option('--all', 'every lab')
     .addOption(runDirOption())
+    .addOption(labFileOption())
     .action((lab: string | undefined, opts: Record<string, unknown>) => later(async () => (await import('./down.js')).downCommand(lab, opts)));
 
   program
@@ -207,6 +220,7 @@ export async function main(argvIn: string[]): Promise<number> {
     .option('--namespace <ns>', 'namespace of every object')
     .option('--host-network', "every runner on the host's network with its own ports (engines without Services, e.g. podman)")
     .option('--kvm', "mount the host's /dev/kvm into each pod (default: TCG, no device)")
+    .option('--lab-file <file>', 'also write the lab file (each node\'s control address and the lab secret, mode 0600) for --lab-file of ps, exec, ...')
     .action((file: string, opts: Record<string, unknown>) => later(async () => (await import('./k8s.js')).k8sRenderCommand(file, opts)));
 
   const guest = program.command('guest').description('the embedded default guest (kernel + initramfs)');

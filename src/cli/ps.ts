@@ -3,9 +3,15 @@ import { listLabs } from '../control/labs.js';
 import { runBase } from '../runtime/rundir.js';
 import type { LabStatus } from '../api/status.js';
 import { seconds } from '../ui/format.js';
-import type { LabFlags } from './lab-args.js';
+import { withLab, type LabFlags } from './lab-args.js';
 
 export async function psCommand(lab: string | undefined, flags: LabFlags & { json?: boolean }): Promise<number> {
+  if (flags.labFile !== undefined) {
+    // One lab over its runners: a runner that does not answer shows its node unreachable, the others as usual.
+    const s = await withLab(lab, flags, (remote) => remote.status());
+    process.stdout.write(flags.json ? `${JSON.stringify([s], null, 2)}\n` : `${render(s).join('\n')}\n`);
+    return 0;
+  }
   const labs = (await listLabs(runBase(flags.runDir))).filter((l) => !lab || l.lab === lab);
   if (lab && labs.length === 0) {
     process.stderr.write(`topo: error: no lab "${lab}"\n`);
@@ -41,8 +47,10 @@ function traffic(l: LabStatus['links'][number]): [string, string] {
 
 function render(s: LabStatus): string[] {
   if (s.state === 'stale') return [`${s.lab}  stale (its supervisor is gone; \`topo down ${s.lab}\` removes ${s.runDir})`];
-  const head = `${s.lab}  ${s.state}  ${s.file}  accel ${s.accel}  seed ${s.seed}  up ${seconds(s.uptimeMs)}  pid ${s.pid}`;
+  // A spread lab has no one supervisor (pid 0): each runner is its own.
+  const head = `${s.lab}  ${s.state}  ${s.file}  accel ${s.accel}  seed ${s.seed}  up ${seconds(s.uptimeMs)}  ${s.pid ? `pid ${s.pid}` : 'spread'}`;
   const nodes = table([['NODE', 'STATE', 'PID', 'RESTARTS', 'PORTS'], ...s.nodes.map((n) => [n.name, n.state, n.pid ? String(n.pid) : '-', String(n.restarts), n.ports.map((p) => `${p.bind}:${p.host}->${p.guest}/${p.protocol}`).join(' ') || '-'])], '  ');
   const links = s.links.length ? table([['LINK', 'ENDPOINTS', 'STATE', 'KIND', 'FRAMES', 'DROPS'], ...s.links.map((l) => [l.id, l.endpoints.join(' '), l.state, l.kind, ...traffic(l)])], '  ') : [];
-  return [head, ...nodes, ...links];
+  const unreachable = s.nodes.filter((n) => n.unreachable).map((n) => `  ${n.name}: ${n.unreachable}`);
+  return [head, ...nodes, ...links, ...unreachable];
 }

@@ -12,6 +12,7 @@ export interface AttachFlags {
   keep?: boolean;
   seed?: number;
   runDir?: string;
+  labFile?: string;
 }
 
 const err = (line: string) => process.stderr.write(`${oneLine(line)}\n`);
@@ -36,7 +37,7 @@ export function attachUsage(files: readonly string[], flags: AttachFlags): numbe
 export async function attachPreflight(scenarios: readonly Scenario[], flags: AttachFlags, shown: (s: Scenario) => string): Promise<Scenario[] | number> {
   let attached: Awaited<ReturnType<typeof attachLab>>;
   try {
-    attached = await attachLab(flags.attach!, flags.runDir);
+    attached = await attachLab(flags.attach!, { runDirBase: flags.runDir, labFile: flags.labFile });
   } catch (e) {
     if (!isTopoError(e)) throw e;
     err(`topo: ${e.oneLine()}`);

@@ -12,6 +12,7 @@ import { junitXml } from '../scenario/junit.js';
 import { loadScenario } from '../scenario/load.js';
 import { stepNode, type Scenario } from '../scenario/model.js';
 import { runScenario, type ScenarioRun, type StepResult } from '../scenario/runner.js';
+import { loadLabFile } from '../control/lab-file.js';
 import { runAttached } from '../scenario/attach.js';
 import { attachedNotice, attachPreflight, attachUsage } from './test-attach.js';
 import { formatDiagnostic, oneLine } from '../topology/diagnostics.js';
@@ -28,6 +29,8 @@ export interface TestFlags {
   pauseOnFailure?: boolean;
   /** Run the steps on this running lab instead of booting one (`--attach LAB`). */
   attach?: string;
+  /** The lab file of a lab spread over runners: attach to its lab (`--lab-file FILE`, with or without --attach). */
+  labFile?: string;
   /** false with --no-ui: plain lines even on a terminal. */
   ui?: boolean;
 }
@@ -105,7 +108,9 @@ async function loadAll(files: string[], flags: TestFlags, signal: AbortSignal): 
   return loaded;
 }
 
-export async function testCommand(files: string[], flags: TestFlags): Promise<number> {
+export async function testCommand(files: string[], given: TestFlags): Promise<number> {
+  // --lab-file alone attaches to the lab it names.
+  const flags = given.labFile !== undefined && given.attach === undefined ? { ...given, attach: (await loadLabFile(given.labFile)).lab } : given;
   const accel = parseAccelRequest(flags.accel);
   const usage = attachUsage(files, flags);
   if (usage !== undefined) return usage;
@@ -163,7 +168,7 @@ export async function testCommand(files: string[], flags: TestFlags): Promise<nu
         onStepStart: () => list?.stepStart(),
         onStepEnd: (r: StepResult) => (list ? list.stepEnd(r) : stepLines(scenario, r).map(shown).forEach(out)),
       };
-      const run = flags.attach !== undefined ? await runAttached(scenario, flags.attach, { ...hooks, runDirBase: flags.runDir }) : await runScenario(scenario, {
+      const run = flags.attach !== undefined ? await runAttached(scenario, flags.attach, { ...hooks, runDirBase: flags.runDir, labFile: flags.labFile }) : await runScenario(scenario, {
         ...hooks,
         accel,
         captureDir,

@@ -1,9 +1,11 @@
-// Client side of the control socket: checks who owns it, reads the hello, sends requests, opens raw streams.
+// Client side of the control protocol: over the lab's Unix socket (checks who owns it) or over TCP to a runner (mutual
+// authentication first); then reads the hello, sends requests, opens raw streams.
 import { lstat } from 'node:fs/promises';
 import net from 'node:net';
 import { TopoError } from '../errors.js';
 import { LineFramer } from '../host/lines.js';
-import { fromBody, idInHead, MAX_LINE_BYTES, PROTOCOL_VERSION, requestLine, type Hello, type Request, type Response } from './protocol.js';
+import { HelloRefused, mutualHello } from '../host/mutual-hello.js';
+import { AUTH_TIMEOUT_MS, controlHelloSpec, fromBody, idInHead, MAX_LINE_BYTES, PROTOCOL_VERSION, requestLine, type Hello, type Request, type Response } from './protocol.js';
 
 const HELLO_TIMEOUT_MS = 5_000;
 /** A hello or a stream's first reply is short; more is not a topo lab talking. */
@@ -42,6 +44,52 @@ async function checkOwner(sockPath: string, lab: string): Promise<void> {
   }
 }
 
+/** A runner's control port and the lab secret both sides hold. */
+export interface TcpTarget {
+  lab: string;
+  host: string;
+  port: number;
+  secret: Buffer;
+  /** Connect plus authentication (default 5 s). */
+  timeoutMs?: number;
+}
+
+/** Opens one more connection to the same lab (exec with an abort signal, and every stream, take their own). */
+export type Dialer = () => Promise<ControlConnection>;
+
+const where = (t: TcpTarget) => `${t.host.includes(':') ? `[${t.host}]` : t.host}:${t.port}`;
+
+/** A TCP connection to a runner on which both sides proved they hold the lab secret; the socket paused, unread bytes put back. */
+async function authenticated(t: TcpTarget): Promise<net.Socket> {
+  const timeoutMs = t.timeoutMs ?? AUTH_TIMEOUT_MS;
+  const sock = net.createConnection({ host: t.host, port: t.port });
+  sock.setNoDelay(true);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })), timeoutMs);
+      sock.once('connect', () => (clearTimeout(timer), resolve()));
+      sock.once('error', (err) => (clearTimeout(timer), reject(err)));
+    });
+  } catch (err) {
+    sock.destroy();
+    throw new TopoError(`lab ${t.lab}: the runner at ${where(t)} does not answer (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, {
+      code: 'E_NOT_RUNNING', hint: 'is the runner up and its control port reachable from here?',
+    });
+  }
+  try {
+    const rest = await mutualHello(sock, controlHelloSpec(t.lab, t.secret), 'dial', timeoutMs);
+    if (rest.length) sock.unshift(rest);
+    return sock;
+  } catch (err) {
+    sock.destroy();
+    const reason = err instanceof HelloRefused ? err.reason : undefined;
+    const why = reason === 'proof' ? 'wrong secret: it does not hold the same lab secret'
+      : reason === 'closed' ? 'it closed the connection during the hello: another secret, or too many connections waiting'
+      : `not a topo runner of lab ${t.lab}: ${(err as Error).message}`;
+    throw new TopoError(`lab ${t.lab}: refused by ${where(t)} (${why})`, { code: 'E_AUTH', hint: 'use the lab file rendered with this lab (its secret and epoch)' });
+  }
+}
+
 export class ControlConnection {
   private nextId = 1;
   private readonly waiters = new Map<number, { resolve: (r: Response) => void; reject: (e: Error) => void }>();
@@ -54,12 +102,21 @@ export class ControlConnection {
 
   static async open(sockPath: string, lab: string): Promise<ControlConnection> {
     await checkOwner(sockPath, lab);
-    const sock = net.createConnection(sockPath);
+    return ControlConnection.greet(net.createConnection(sockPath), lab, 'on its control socket', 'its supervisor may have died: `topo ps` shows it as stale, `topo down` cleans it up');
+  }
+
+  /** The control protocol over TCP to a runner, after mutual authentication (E_AUTH when refused either way). */
+  static async openTcp(target: TcpTarget): Promise<ControlConnection> {
+    return ControlConnection.greet(await authenticated(target), target.lab, `at ${where(target)}`, 'is its runner still up?');
+  }
+
+  /** Reads the lab's hello off a fresh connection. */
+  private static async greet(sock: net.Socket, lab: string, on: string, hint: string): Promise<ControlConnection> {
     const hello = await new Promise<Hello>((resolve, reject) => {
       const fail = (why: string) => {
         clearTimeout(timer);
         sock.destroy();
-        reject(new TopoError(`lab ${lab} does not answer on its control socket (${why})`, { code: 'E_NOT_RUNNING', hint: 'its supervisor may have died: `topo ps` shows it as stale, `topo down` cleans it up' }));
+        reject(new TopoError(`lab ${lab} does not answer ${on} (${why})`, { code: 'E_NOT_RUNNING', hint }));
       };
       const timer = setTimeout(() => fail('no hello'), HELLO_TIMEOUT_MS);
       sock.once('error', (err) => fail((err as NodeJS.ErrnoException).code ?? err.message));
@@ -75,6 +132,8 @@ export class ControlConnection {
         },
         () => fail('malformed hello'),
       );
+      // An authenticated TCP socket comes paused.
+      sock.resume();
     });
     if (hello.topo !== 'control' || hello.version !== PROTOCOL_VERSION) {
       sock.destroy();
@@ -144,8 +203,8 @@ export class ControlConnection {
   }
 
   /** A new connection that turns into a raw byte stream after the server's ok (console, logs, channel). */
-  static async stream(sockPath: string, lab: string, req: Request): Promise<net.Socket> {
-    const conn = await ControlConnection.open(sockPath, lab);
+  static async stream(dial: Dialer, lab: string, req: Request): Promise<net.Socket> {
+    const conn = await dial();
     const sock = conn.sock;
     sock.removeAllListeners('data');
     sock.removeAllListeners('close');

@@ -1,13 +1,16 @@
-// The control protocol, shared by server and client: JSON lines over a Unix socket, versioned, bounded.
+// The control protocol, shared by server and client: JSON lines over a Unix socket or TCP, versioned, bounded.
 //
 // On connect the server sends a hello:  {"topo":"control","version":1,"lab":"NAME","pid":N}
 // The client sends one request per line: {"v":1,"id":N,"op":"...",...}
 // The server answers each:               {"id":N,"ok":true,"result":...} | {"id":N,"ok":false,"error":{code,message,hint?,node?}}
 // Streaming ops (console, logs, channel, capture) answer ok once, then the connection carries raw bytes both ways until closed.
+// Over TCP (a runner's control port) the two sides first run the mutual hello of src/host/mutual-hello.ts (tag
+// topo-control/1, identity: the lab name): the server says nothing of the above to a peer that has not proved the secret.
 import { TopoError } from '../errors.js';
 import type { Direction } from '../api/dataplane.js';
 import type { ImpairSpec } from '../topology/impairment.js';
 import { MAX_DATA_BYTES, base64Length } from '../guest/agent-client.js';
+import type { HelloSpec } from '../host/mutual-hello.js';
 
 export { MAX_DATA_BYTES };
 
@@ -36,6 +39,15 @@ export type Request =
   | { op: 'capture'; endpoint: string; format?: 'pcap' | 'pcapng' }
   | { op: 'node'; node: string; action: 'restart' | 'kill' | 'stop' | 'start' }
   | { op: 'down' };
+
+/** Over TCP (a runner's control port), before any of the above: the mutual hello of src/host/mutual-hello.ts. */
+export const CONTROL_HELLO_VERSION = 'topo-control/1';
+/** Connect and authenticate within this, or the connection is dropped. */
+export const AUTH_TIMEOUT_MS = 5_000;
+
+export function controlHelloSpec(lab: string, secret: Buffer): HelloSpec {
+  return { version: CONTROL_HELLO_VERSION, identity: { lab }, secret };
+}
 
 export const STREAMING_OPS = new Set(['console', 'logs', 'channel', 'capture']);
 

@@ -9,7 +9,7 @@ import { waitForConsoleLine } from '../api/console-wait.js';
 import { runBase } from '../runtime/rundir.js';
 import type { ImpairmentStatus } from '../api/dataplane.js';
 import type { LabStatus, LinkStatus, NodeStatus } from '../api/status.js';
-import { ControlConnection } from './client.js';
+import { ControlConnection, type Dialer, type TcpTarget } from './client.js';
 import { lazyDuplex } from './lazy-duplex.js';
 import type { Request } from './protocol.js';
 import { pickLab, socketOf, type LabEntry } from './labs.js';
@@ -22,6 +22,18 @@ export interface ConnectOptions {
 /** The requests that turn a connection into a raw byte stream. */
 export type StreamRequest = Extract<Request, { op: 'console' | 'logs' | 'channel' | 'capture' }>;
 
+/**
+ * What the CLI, the web view and attached scenarios use of a lab: the LabHandle plus raw streams, carrier and
+ * impairment by endpoint, and the end of the connection. RemoteLab (one lab's socket) and SpreadLab (a lab spread
+ * over runners, src/control/spread-lab.ts) both are one.
+ */
+export interface LabClient extends LabHandle {
+  open(req: StreamRequest): Promise<net.Socket>;
+  setLink(endpoint: string, state: 'up' | 'down'): Promise<LinkStatus>;
+  impair(endpoint: string, change: Omit<Extract<Request, { op: 'impair' }>, 'op' | 'endpoint'>): Promise<ImpairmentStatus[]>;
+  onDisconnect(fn: () => void): void;
+}
+
 /** Attach to a running lab (by name; the only running one when omitted). */
 export async function connect(lab?: string, opts: ConnectOptions = {}): Promise<RemoteLab> {
   return openLab(await pickLab(lab, runBase(opts.runDirBase)));
@@ -32,24 +44,36 @@ export function openLab(entry: LabEntry): Promise<RemoteLab> {
   return attach(socketOf(entry), entry.lab, entry.status);
 }
 
+export type { TcpTarget };
+
 /** Attach to the lab serving `sockPath` (the socket is checked to be ours first). */
-export async function attach(sockPath: string, lab: string, status?: LabStatus): Promise<RemoteLab> {
-  const conn = await ControlConnection.open(sockPath, lab);
+export function attach(sockPath: string, lab: string, status?: LabStatus): Promise<RemoteLab> {
+  return attachWith(lab, () => ControlConnection.open(sockPath, lab), status);
+}
+
+/** Attach to one runner of a lab over TCP (`topo node --control-port`): both sides prove the lab secret first. */
+export function attachTcp(target: TcpTarget): Promise<RemoteLab> {
+  return attachWith(target.lab, () => ControlConnection.openTcp(target));
+}
+
+async function attachWith(lab: string, dial: Dialer, status?: LabStatus): Promise<RemoteLab> {
+  const conn = await dial();
   try {
-    return new RemoteLab(lab, sockPath, conn, status ?? (await conn.request<LabStatus>({ op: 'status' })));
+    return new RemoteLab(lab, dial, conn, status ?? (await conn.request<LabStatus>({ op: 'status' })));
   } catch (err) {
     conn.close();
     throw err;
   }
 }
 
-export class RemoteLab implements LabHandle {
+export class RemoteLab implements LabClient {
   constructor(
     readonly name: string,
-    private readonly sockPath: string,
+    /** Another connection to the same lab (Unix socket or authenticated TCP). */
+    private readonly dial: Dialer,
     private readonly conn: ControlConnection,
     /** The status when connected: node and link names for local checks. */
-    private readonly initial: LabStatus,
+    readonly initial: LabStatus,
   ) {}
 
   status(): Promise<LabStatus> {
@@ -58,7 +82,7 @@ export class RemoteLab implements LabHandle {
 
   /** A new connection to the lab turned into a raw byte stream once the lab said ok (its error otherwise). */
   open(req: StreamRequest): Promise<net.Socket> {
-    return ControlConnection.stream(this.sockPath, this.name, req);
+    return ControlConnection.stream(this.dial, this.name, req);
   }
 
   node(name: string): NodeHandle {
@@ -122,7 +146,7 @@ export class RemoteLab implements LabHandle {
     // Refused here, before megabytes travel to a lab that would refuse them too.
     const o = normalizeExecOptions(opts, node);
     // Abortable: a connection of its own, since dropping it is what kills the command (the lab's other requests go on).
-    const conn = o.signal ? await ControlConnection.open(this.sockPath, this.name) : this.conn;
+    const conn = o.signal ? await this.dial() : this.conn;
     const req = conn.request<{ exitCode: number; timedOut: boolean; stdout: string; stderr: string }>({
       op: 'exec',
       node,

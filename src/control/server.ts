@@ -1,5 +1,6 @@
-// Serves one lab on an owner-only Unix socket in its run directory (directory 0700, socket 0600). The server speaks to
-// the lab only through its LabHandle, plus the few run-directory things of ServedLab (src/api/served.ts).
+// Serves one lab on an owner-only Unix socket in its run directory (directory 0700, socket 0600), or over TCP
+// (server-tcp.ts). The server speaks to the lab only through its LabHandle, plus the few run-directory things of
+// ServedLab (src/api/served.ts).
 import { chmod, unlink } from 'node:fs/promises';
 import net from 'node:net';
 import { TopoError } from '../errors.js';
@@ -30,29 +31,52 @@ export async function serveLab(lab: LabHandle, host: ServedLab, opts: ServeOptio
   if (Buffer.byteLength(sockPath) > SUN_PATH_MAX) {
     throw new TopoError(`control socket path ${sockPath} is longer than ${SUN_PATH_MAX} bytes`, { code: 'E_RUNDIR', hint: 'use a shorter --run-dir' });
   }
+  const served = controlServer(lab, host, opts, (_sock, serve) => serve(Buffer.alloc(0)));
+  await new Promise<void>((resolve, reject) => {
+    served.server.once('error', reject);
+    served.server.listen(sockPath, () => resolve());
+  });
+  await chmod(sockPath, 0o600);
+  served.server.on('error', () => undefined);
+  return {
+    path: sockPath,
+    get buffered() {
+      return served.buffered;
+    },
+    async close() {
+      served.close();
+      await unlink(sockPath).catch(() => undefined);
+    },
+  };
+}
+
+/** Lets a new connection in: calls `serve` with the bytes already read past its own greeting, or destroys it. */
+export type Gate = (sock: net.Socket, serve: (rest: Buffer) => void) => void;
+
+/** A net.Server speaking the control protocol to every connection `gate` lets in (Unix socket: all; TCP: the authenticated). */
+export function controlServer(lab: LabHandle, host: ServedLab, opts: ServeOptions, gate: Gate): { server: net.Server; readonly buffered: number; close(): void } {
   const conns = new Set<net.Socket>();
   const state = { closing: false, budget: new ByteBudget(opts.bufferBudget ?? DEFAULT_BUFFER_BUDGET) };
   const server = net.createServer((sock) => {
     if (state.closing) return void sock.destroy();
     conns.add(sock);
     sock.on('close', () => conns.delete(sock));
-    serveConnection({ lab, host }, sock, state);
+    sock.on('error', () => undefined);
+    gate(sock, (rest) => {
+      if (state.closing || sock.destroyed) return void sock.destroy();
+      serveConnection({ lab, host }, sock, state);
+      if (rest.length) sock.unshift(rest);
+      sock.resume();
+    });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(sockPath, () => resolve());
-  });
-  await chmod(sockPath, 0o600);
-  server.on('error', () => undefined);
   return {
-    path: sockPath,
+    server,
     get buffered() {
       return state.budget.inUse;
     },
-    async close() {
+    close() {
       state.closing = true;
       server.close();
-      await unlink(sockPath).catch(() => undefined);
       // Idle connections end now; one still waiting for a reply (the `down` that closes us) ends after it.
       for (const c of conns) if (!pendingOf(c)) c.end();
     },

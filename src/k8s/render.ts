@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { TopoError } from '../errors.js';
 import type { ResolvedNode, ResolvedTopology } from '../topology/model.js';
+import { labFileText, type LabFileDoc } from '../control/lab-file.js';
 import { CONTROL_PORT_BASE, HEALTH_PORT_BASE, LINK_PORT_BASE, linkArgs, tcpConnections } from './plan.js';
 
 export interface RenderOptions {
@@ -28,6 +29,8 @@ export type K8sObject = Record<string, unknown> & { apiVersion: string; kind: st
 export const TOPOLOGY_DIR = '/etc/topo';
 const SECRET_DIR = '/etc/topo-secret';
 const SECRET_KEY = 'link-secret';
+/** The lab file in the ConfigMap: `kubectl exec deploy/... -- topo ps --lab-file /etc/topo/lab.json`. */
+export const LAB_FILE_PATH = `${TOPOLOGY_DIR}/lab.json`;
 /** What a runner needs besides its guest's memory: QEMU's own (~20 MiB under TCG), Node and the relays. */
 const RUNNER_OVERHEAD_MIB = 256;
 
@@ -76,7 +79,12 @@ export function renderK8s(t: ResolvedTopology, opts: RenderOptions): K8sObject[]
     {
       apiVersion: 'v1', kind: 'ConfigMap',
       metadata: { name: configName, ...ns, labels: labels() },
-      data: { 'topology.yaml': opts.source, 'resolved.json': `${JSON.stringify(resolvedForPods(t, opts), null, 2)}\n` },
+      data: {
+        'topology.yaml': opts.source,
+        'resolved.json': `${JSON.stringify(resolvedForPods(t, opts), null, 2)}\n`,
+        // The secret stays in the Secret: the lab file names where it is mounted.
+        'lab.json': labFileText(labFileDoc(t, opts, { secretFile: `${SECRET_DIR}/${SECRET_KEY}` })),
+      },
     },
     {
       apiVersion: 'v1', kind: 'Secret', type: 'Opaque',
@@ -173,6 +181,14 @@ export function renderK8s(t: ResolvedTopology, opts: RenderOptions): K8sObject[]
     });
   }
   return objects;
+}
+
+/** The lab file of the rendered lab: each node's control address as its peers reach it (Service, or 127.0.0.1 on the host network). */
+export function labFileDoc(t: ResolvedTopology, opts: Pick<RenderOptions, 'hostNetwork' | 'epoch'>, secret: { secret: string } | { secretFile: string }): Omit<LabFileDoc, 'topo' | 'version'> {
+  const nodes = Object.fromEntries(t.nodes.map((n, i) => [n.name, {
+    control: opts.hostNetwork ? `127.0.0.1:${CONTROL_PORT_BASE + i}` : `${dnsLabel('topo', t.name, n.name)}:${CONTROL_PORT_BASE}`,
+  }]));
+  return { lab: t.name, epoch: opts.epoch, ...secret, nodes };
 }
 
 /** The resolved model as runners read it: IDs, MACs and the seed fixed once, paths as mounted in the pod. */

@@ -2,7 +2,9 @@
 // reached through its control socket; nothing is booted, and the lab is left running as the steps left it.
 import path from 'node:path';
 import type { LabStatus } from '../api/status.js';
-import { connect, type RemoteLab } from '../control/remote-lab.js';
+import { connect, type LabClient } from '../control/remote-lab.js';
+import { loadLabFile } from '../control/lab-file.js';
+import { openSpreadLab } from '../control/spread-lab.js';
 import { isTopoError, TopoError } from '../errors.js';
 import { labChanges, labState, topologyMismatch } from './attach-check.js';
 import type { Scenario } from './model.js';
@@ -10,11 +12,24 @@ import { collectEvidence, notRun, runControls, runSteps, type ScenarioRun, type 
 
 export const ATTACH_MISMATCH = 'E_ATTACH_MISMATCH';
 
+/** Where the lab to attach to is: this host's run directories, or a lab file (a lab spread over runners). */
+export interface AttachWhere {
+  runDirBase?: string;
+  labFile?: string;
+}
+
+/** The lab a lab file names, over its runners; its name must be `name`. */
+async function openLabFile(name: string, labFile: string): Promise<LabClient> {
+  const file = await loadLabFile(labFile);
+  if (file.lab !== name) throw new TopoError(`the lab file ${labFile} is of lab ${file.lab}, not ${name}`, { code: 'E_USAGE', hint: 'drop --attach (the lab file names the lab), or give the matching lab file' });
+  return openSpreadLab(file);
+}
+
 /** The running lab, or one line naming it and how to list labs (E_NO_LAB), or saying it is not ready yet. */
-export async function attachLab(name: string, runDirBase?: string): Promise<{ lab: RemoteLab; status: LabStatus }> {
-  let lab: RemoteLab;
+export async function attachLab(name: string, where: AttachWhere = {}): Promise<{ lab: LabClient; status: LabStatus }> {
+  let lab: LabClient;
   try {
-    lab = await connect(name, { runDirBase });
+    lab = where.labFile !== undefined ? await openLabFile(name, where.labFile) : await connect(name, { runDirBase: where.runDirBase });
   } catch (e) {
     if (!isTopoError(e) || (e.code !== 'E_NO_LAB' && e.code !== 'E_NOT_RUNNING')) throw e;
     throw new TopoError(`cannot attach to lab ${name} (E_NO_LAB): ${e.message}`, { code: 'E_NO_LAB', hint: e.code === 'E_NOT_RUNNING' && e.hint ? e.hint : 'list running labs with `topo ps`' });
@@ -43,6 +58,8 @@ export function mismatchError(scenario: Scenario, status: LabStatus, shownFile: 
 export interface AttachRunOptions extends StepHooks {
   /** Parent of run directories, where the lab is found (as for `topo ps`). */
   runDirBase?: string;
+  /** The lab file of a lab spread over runners (instead of a lab of this host). */
+  labFile?: string;
   continueOnFailure?: boolean;
   /** Ctrl-C: stops the running step; the lab stays up. */
   signal?: AbortSignal;
@@ -51,7 +68,7 @@ export interface AttachRunOptions extends StepHooks {
 const now = () => new Date().toISOString();
 
 /** What a node's console printed so far, through the control socket. */
-async function readLog(lab: RemoteLab, node: string): Promise<Buffer> {
+async function readLog(lab: LabClient, node: string): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const c of await lab.open({ op: 'logs', node })) chunks.push(c as Buffer);
   return Buffer.concat(chunks);
@@ -63,14 +80,14 @@ export async function runAttached(scenario: Scenario, labName: string, opts: Att
   const attached: { lab: string; changes?: string[] } = { lab: labName };
   const run: ScenarioRun = { scenario, passed: false, results: [], startedAt: clock.startedAt, durationMs: 0, journal, consoleLogs: new Map(), collected: new Map(), captures: [], attached };
   const start = (seed: number) => log({ time: now(), type: 'scenario', state: 'start', name: scenario.name, seed, lab: labName });
-  let lab: RemoteLab | undefined;
+  let lab: LabClient | undefined;
   let finished = false;
   let wentDown = false;
   const downLine = `lab ${labName} went down during the run (\`topo ps\` lists running labs)`;
   try {
     let status: LabStatus;
     try {
-      ({ lab, status } = await attachLab(labName, opts.runDirBase));
+      ({ lab, status } = await attachLab(labName, opts));
       const mismatch = mismatchError(scenario, status, scenario.shownFile ?? scenario.file);
       if (mismatch) throw mismatch;
     } catch (err) {
@@ -142,7 +159,7 @@ function wentDownResults(run: ScenarioRun, line: string): void {
 }
 
 /** Console logs, collected files and capture paths, while the lab runs (it keeps running: its pcaps are still being written). */
-async function snapshot(lab: RemoteLab, status: LabStatus, scenario: Scenario, run: ScenarioRun, consoleLog: (node: string) => Promise<Buffer>): Promise<void> {
+async function snapshot(lab: LabClient, status: LabStatus, scenario: Scenario, run: ScenarioRun, consoleLog: (node: string) => Promise<Buffer>): Promise<void> {
   await collectEvidence(lab, scenario, run, consoleLog);
   // The lab's link ids may differ from the file's (they follow its order): its captures are found by endpoints.
   const key = (eps: readonly string[]) => [...eps].sort().join(' ');

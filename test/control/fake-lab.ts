@@ -6,7 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll } from 'vitest';
-import { connect, type RemoteLab } from '../../src/control/remote-lab.js';
+import { randomBytes } from 'node:crypto';
+import { attachTcp, connect, type RemoteLab } from '../../src/control/remote-lab.js';
+import { serveLabTcp } from '../../src/control/server-tcp.js';
+import type { ControlServer } from '../../src/control/server.js';
+import { servedLab } from '../../src/control/up.js';
 import { up, type Lab } from '../../src/index.js';
 import type { LabHandle } from '../../src/api/handles.js';
 import { fakeAptBin } from '../helpers/fake-apt.js';
@@ -27,7 +31,8 @@ export interface FakeLab {
   stop(): Promise<void>;
 }
 
-export async function startFakeLab(name: string): Promise<FakeLab> {
+/** `nodes` (YAML of the nodes: and links: sections) replaces the default a, b and their link. */
+export async function startFakeLab(name: string, nodes?: string): Promise<FakeLab> {
   const base = await mkdtemp(join(tmpdir(), `topo-${name}-`));
   const saved = { ...process.env };
   const log = join(base, 'fake.log');
@@ -42,7 +47,7 @@ export async function startFakeLab(name: string): Promise<FakeLab> {
   const file = join(base, `${name}.yaml`);
   await writeFile(
     file,
-    `name: ${name}\ndefaults: { host_network: false }\nnodes:\n  a: { channels: [data] }\n  b: {}\nlinks:\n  - endpoints: [a:eth1, b:eth1]\n    forward: true\n`,
+    `name: ${name}\ndefaults: { host_network: false }\n${nodes ?? 'nodes:\n  a: { channels: [data] }\n  b: {}\nlinks:\n  - endpoints: [a:eth1, b:eth1]\n    forward: true\n'}`,
   );
   const restore = () => {
     for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
@@ -82,18 +87,25 @@ export async function until<T>(check: () => T | undefined | Promise<T | undefine
 }
 
 /**
- * One fake lab for a test file (beforeAll/afterAll), reached two ways: the `Lab` from up() in this process and a
- * `RemoteLab` from connect() over its control socket. A shared specification runs over both with describe.each.
+ * One fake lab for a test file (beforeAll/afterAll), reached three ways: the `Lab` from up() in this process, a
+ * `RemoteLab` from connect() over its control socket, and one from attachTcp() over an authenticated TCP port (as a
+ * runner of a spread lab serves it). A shared specification runs over all with describe.each.
  */
 export function labAndRemote(name: string): { fake: () => FakeLab; handles: [string, () => LabHandle][] } {
   let fake: FakeLab | undefined;
   let remote: RemoteLab | undefined;
+  let tcp: { server: ControlServer; remote: RemoteLab } | undefined;
   beforeAll(async () => {
     fake = await startFakeLab(name);
     remote = await connect(name, { runDirBase: fake.base });
+    const secret = randomBytes(32);
+    const server = await serveLabTcp(fake.lab, servedLab(fake.lab), { host: '127.0.0.1', port: 0, secret });
+    tcp = { server, remote: await attachTcp({ lab: name, host: '127.0.0.1', port: server.address().port, secret }) };
   });
   afterAll(async () => {
     remote?.close();
+    await tcp?.remote.close();
+    await tcp?.server.close();
     await fake?.stop();
   });
   return {
@@ -101,6 +113,7 @@ export function labAndRemote(name: string): { fake: () => FakeLab; handles: [str
     handles: [
       ['the Lab of up()', () => fake!.lab],
       ['the RemoteLab of connect()', () => remote!],
+      ['the RemoteLab of attachTcp() over TCP', () => tcp!.remote],
     ],
   };
 }

@@ -29,7 +29,7 @@ beforeAll(async () => {
   const host = (prefix: string) => ({ file: (n: string) => path.join(dir, `${prefix}${n}`), journal: () => undefined });
   server = await serveLab(lab as never, host('') as never);
   small = await serveLab(lab as never, host('small-') as never, { bufferBudget: BUDGET });
-  remote = new RemoteLab('lim', server.path, await ControlConnection.open(server.path, 'lim'), status);
+  remote = new RemoteLab('lim', () => ControlConnection.open(server.path, 'lim'), await ControlConnection.open(server.path, 'lim'), status);
 });
 afterAll(async () => {
   remote?.close();
