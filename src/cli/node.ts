@@ -3,6 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { isTopoError, TopoError } from '../errors.js';
 import { up } from '../control/up.js';
+import { secretFromText } from '../control/lab-file.js';
 import { serveHealth, type HealthServer, type Readiness } from '../control/health.js';
 import { ownSignals } from '../host/signals.js';
 import { parseLinkArg } from '../k8s/plan.js';
@@ -63,6 +64,7 @@ export async function nodeCommand(file: string, node: string, flags: NodeFlags):
       seed: pinned.seed,
       forwardLinks: view.crossLinks,
       remote: { ends, secret, epoch, owns: view.owns },
+      ...(flags.controlPort === undefined ? {} : { tcpControl: { host: listen, port: flags.controlPort, secret } }),
       signal: abort.signal,
       forceSignal: force.signal,
       onEvent: (e) => reporter.handle(e),
@@ -138,13 +140,12 @@ function remoteEnds(view: NodeView, args: readonly string[], listen: string): Re
 
 async function readSecret(file: string | undefined): Promise<Buffer> {
   if (!file) throw new TopoError('--secret-file is required: the links and control port prove the lab\'s secret', { code: 'E_USAGE', hint: '`topo k8s render` puts it in the lab\'s Secret' });
-  const text = (await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+  const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
     throw new TopoError(`--secret-file ${file}: ${err.code ?? err.message}`, { code: 'E_USAGE', file });
-  })).trim();
-  if (!/^(?:[0-9a-f]{2}){16,}$/i.test(text)) {
-    throw new TopoError(`--secret-file ${file}: not a secret of at least 16 bytes in hex`, { code: 'E_USAGE', file });
-  }
-  return Buffer.from(text, 'hex');
+  });
+  const secret = secretFromText(text);
+  if (!secret) throw new TopoError(`--secret-file ${file}: not a secret of at least 16 bytes in hex`, { code: 'E_USAGE', file });
+  return secret;
 }
 
 /** The model `topo k8s render` fixed (seed, epoch); refused when the file resolves to other names or MACs. */

@@ -48,7 +48,8 @@ export interface RunnerReport<T> {
 /** One link from every runner's view of it: down if any runner has it down, each endpoint's counters from its origin. */
 export function mergeLink(views: readonly RunnerReport<LinkStatus>[]): LinkStatus {
   const seen = views.filter((v) => v.value).map((v) => ({ node: v.node, link: v.value! }));
-  const first = seen[0]!.link;
+  // A segment member other than the host sees only its end and the host's: the host's view has every member.
+  const first = seen.reduce((a, b) => (b.link.endpoints.length > a.link.endpoints.length ? b : a)).link;
   const counters: LinkCounters[] = [];
   for (const ep of first.endpoints) {
     const origin = counterOrigin(first, ep);
@@ -56,12 +57,15 @@ export function mergeLink(views: readonly RunnerReport<LinkStatus>[]): LinkStatu
     if (c) counters.push(c);
   }
   const anyCounters = seen.some((v) => v.link.counters);
+  const remote = seen.flatMap((v) => v.link.remote ?? []);
   return {
     id: first.id,
     endpoints: first.endpoints,
     state: seen.some((v) => v.link.state === 'down') ? 'down' : 'up',
     kind: seen.some((v) => v.link.kind === 'forwarded') ? 'forwarded' : first.kind,
     ...(anyCounters ? { counters } : {}),
+    // Each runner's TCP ends of the link (a point-to-point link: the dialer's and the listener's).
+    ...(remote.length ? { remote } : {}),
   };
 }
 

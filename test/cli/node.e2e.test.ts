@@ -1,5 +1,6 @@
-// Two `topo node` runners on 127.0.0.1 share a link: ping across, impair the cross-runner link, kill one runner
-// and start it again (the peer's guest sees carrier off, then on, and keeps running).
+// Two `topo node` runners on 127.0.0.1 share a link: the tools reach both through one lab file (ping across, impair
+// the cross-runner link, link down/up, down); kill one runner and start it again (the peer's guest sees carrier off,
+// then on, and keeps running).
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -7,6 +8,7 @@ import path from 'node:path';
 import getPort from 'get-port';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type RemoteLab } from '../../src/control/remote-lab.js';
+import { labFileText } from '../../src/control/lab-file.js';
 import { isRunning } from '../helpers/proc.js';
 import { repoRoot, topo, waitForOutput, type TopoChild } from '../helpers/cli.js';
 import { until } from '../helpers/wait.js';
@@ -14,15 +16,17 @@ import { until } from '../helpers/wait.js';
 const file = path.join(repoRoot, 'topologies/pair.yaml');
 let dir: string;
 let secretFile: string;
+let labFile: string;
 let linkPort: number;
 const ports: Record<string, number> = {};
+const control: Record<string, number> = {};
 const runners: Record<string, TopoChild> = {};
 
 function startRunner(node: 'a' | 'b'): TopoChild {
   // a sorts first: it dials b, which listens.
   const link = node === 'a' ? `l1@b:eth1=dial:127.0.0.1:${linkPort}` : `l1@a:eth1=listen:${linkPort}`;
   const child = topo(['node', file, node, '--secret-file', secretFile, '--epoch', '7', '--run-dir', path.join(dir, node),
-    '--health-port', String(ports[node]), '--link', link], {}, { group: true });
+    '--health-port', String(ports[node]), '--control-port', String(control[node]), '--link', link], {}, { group: true });
   runners[node] = child;
   return child;
 }
@@ -30,10 +34,17 @@ function startRunner(node: 'a' | 'b'): TopoChild {
 const ready = async (node: string) => (await fetch(`http://127.0.0.1:${ports[node]}/ready`).catch(() => undefined))?.status === 200;
 const lab = (node: string): Promise<RemoteLab> => connect('pair', { runDirBase: path.join(dir, node) });
 
-async function pingMin(from: RemoteLab, to: string): Promise<number> {
-  const r = await from.exec('a', ['ping', '-c', '5', '-i', '0.3', '-W', '3', to]);
-  expect(r.exitCode, r.stdout.toString()).toBe(0);
-  return Number(/min\/avg\/max = ([\d.]+)\//.exec(r.stdout.toString())![1]);
+/** The smallest RTT of 5 pings from a to b, through the lab file and the CLI. */
+async function pingMin(): Promise<number> {
+  const r = await topo(['exec', '--lab-file', labFile, 'a', '--', 'ping', '-c', '5', '-i', '0.3', '-W', '3', '10.0.0.2']);
+  expect(r.exitCode, r.all).toBe(0);
+  return Number(/min\/avg\/max = ([\d.]+)\//.exec(r.stdout)![1]);
+}
+
+async function cli(...args: string[]): Promise<string> {
+  const r = await topo([...args.slice(0, 1), '--lab-file', labFile, ...args.slice(1)]);
+  expect(r.exitCode, `topo ${args.join(' ')}: ${r.all}`).toBe(0);
+  return r.stdout;
 }
 
 beforeAll(async () => {
@@ -41,8 +52,12 @@ beforeAll(async () => {
   secretFile = path.join(dir, 'secret');
   await writeFile(secretFile, randomBytes(32).toString('hex'), { mode: 0o600 });
   linkPort = await getPort();
-  ports.a = await getPort();
-  ports.b = await getPort();
+  for (const n of ['a', 'b']) {
+    ports[n] = await getPort();
+    control[n] = await getPort();
+  }
+  labFile = path.join(dir, 'pair.lab.json');
+  await writeFile(labFile, labFileText({ lab: 'pair', epoch: 7, secretFile: 'secret', nodes: { a: { control: `127.0.0.1:${control.a}` }, b: { control: `127.0.0.1:${control.b}` } } }), { mode: 0o600 });
   startRunner('b');
   startRunner('a');
   await Promise.all(['a', 'b'].map((n) => waitForOutput(runners[n]!, /topo node: \w of pair is ready/)));
@@ -56,27 +71,28 @@ afterAll(async () => {
 });
 
 describe('two topo node runners on loopback', () => {
-  it('carry a link between them: ping, impair (each runner impairs its egress), clear', async () => {
-    const a = await lab('a');
-    const b = await lab('b');
-    try {
-      expect(await pingMin(a, '10.0.0.2')).toBeLessThan(200);
-      // Each runner owns one direction: a impairs frames towards b, b towards a.
-      const fromA = await a.link('l1').impair({ delay: '150ms' });
-      const fromB = await b.link('l1').impair({ delay: '150ms' });
-      expect(fromA.map((s) => s.to)).toEqual(['b:eth1']);
-      expect(fromB.map((s) => s.to)).toEqual(['a:eth1']);
-      expect(await pingMin(a, '10.0.0.2')).toBeGreaterThanOrEqual(300);
-      await a.link('l1').clear();
-      await b.link('l1').clear();
-      expect(await pingMin(a, '10.0.0.2')).toBeLessThan(200);
-      const link = (await a.status()).links.find((l) => l.id === 'l1')!;
-      expect(link.remote).toMatchObject([{ peer: 'b:eth1', role: 'dial', connected: true }]);
-    } finally {
-      await a.close();
-      await b.close();
-    }
-  }, 120_000);
+  it('are one lab to the tools through the lab file: ps, exec, impair (each runner its egress), link down/up', async () => {
+    const [status] = JSON.parse(await cli('ps', '--json')) as { nodes: { name: string; state: string }[]; links: { id: string; endpoints: string[]; remote: { peer: string; connected: boolean }[] }[] }[];
+    expect(status!.nodes.map((n) => `${n.name} ${n.state}`)).toEqual(['a ready', 'b ready']);
+    expect(status!.links).toMatchObject([{ id: 'l1', endpoints: ['a:eth1', 'b:eth1'] }]);
+    expect(status!.links[0]!.remote.map((r) => `${r.peer} ${r.connected}`).sort()).toEqual(['a:eth1 true', 'b:eth1 true']);
+    expect(await pingMin()).toBeLessThan(200);
+
+    // One command, both runners: each applies the direction it sends.
+    await cli('impair', 'l1', '--delay', '150ms');
+    expect(await cli('impair', '--show')).toMatch(/l1 to a:eth1: delay 150ms[\s\S]*l1 to b:eth1: delay 150ms|l1 to b:eth1: delay 150ms[\s\S]*l1 to a:eth1: delay 150ms/);
+    expect(await pingMin()).toBeGreaterThanOrEqual(300);
+    await cli('impair', 'l1', '--clear');
+    expect(await pingMin()).toBeLessThan(200);
+
+    await cli('link', 'l1', 'down');
+    const cut = await topo(['exec', '--lab-file', labFile, 'a', '--', 'ping', '-c', '1', '-W', '1', '10.0.0.2']);
+    expect(cut.exitCode).toBe(1);
+    // Both guests see carrier off: each runner sets its own node's.
+    for (const n of ['a', 'b']) expect((await cli('exec', n, '--', 'cat', '/sys/class/net/eth1/carrier')).trim()).toBe('0');
+    await cli('link', 'l1', 'up');
+    expect(await pingMin()).toBeLessThan(200);
+  }, 180_000);
 
   it('survives the peer runner dying: carrier off while it is gone, on again when it is back', async () => {
     const a = await lab('a');
@@ -105,13 +121,25 @@ describe('two topo node runners on loopback', () => {
     }
   }, 180_000);
 
-  it('stops on SIGTERM to its process group, QEMU and all', async () => {
-    const a = await lab('a');
-    const pid = (await a.status()).nodes[0]!.pid!;
-    await a.close();
-    process.kill(-runners.a!.pid!, 'SIGTERM');
-    const r = await runners.a!;
-    expect(r.exitCode, r.all).toBe(0);
-    expect(isRunning(pid)).toBe(false);
-  }, 60_000);
+  it('topo down --lab-file stops both nodes; the runners stay (a pod must not restart into a fresh lab) until SIGTERM', async () => {
+    const pids = await Promise.all(['a', 'b'].map(async (n) => {
+      const l = await lab(n);
+      try {
+        return (await l.status()).nodes[0]!.pid!;
+      } finally {
+        await l.close();
+      }
+    }));
+    const idle = Promise.all(['a', 'b'].map((n) => waitForOutput(runners[n]!, /was stopped \(topo down\); waiting for SIGTERM/)));
+    await cli('down');
+    await until('both QEMUs gone', () => pids.every((p) => !isRunning(p)), { timeoutMs: 30_000 });
+    await idle;
+    expect(runners.a!.exitCode).toBeNull();
+    expect(await ready('a')).toBe(false);
+    for (const n of ['a', 'b']) process.kill(-runners[n]!.pid!, 'SIGTERM');
+    for (const n of ['a', 'b']) {
+      const r = await runners[n]!;
+      expect(r.exitCode, r.all).toBe(0);
+    }
+  }, 90_000);
 });

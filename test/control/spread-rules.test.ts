@@ -80,4 +80,13 @@ describe('spread rules', () => {
     ]);
     expect(merged.map((m) => [m.to, (m.impair as { delayMs: number }).delayMs])).toEqual([['r2:eth1', 10], ['r1:eth1', 20]]);
   });
+
+  it('takes a segment from its host\'s view, not from a member\'s (which sees only its end and the host\'s)', () => {
+    // Member c's runner reports the segment as a cable to the host a; a's runner has every member.
+    const member: LinkStatus = { id: 'l1', endpoints: ['c:eth1', 'a:eth2'], state: 'up', kind: 'forwarded', counters: [counters('c:eth1', 1), counters('a:eth2', 9)] };
+    const host: LinkStatus = { id: 'l1', endpoints: seg.endpoints, state: 'up', kind: 'forwarded', counters: seg.endpoints.map((ep) => counters(ep, 5)) };
+    const merged = mergeStatus('lan', 'f', [{ node: 'c', value: runnerStatus('c', [member]) }, { node: 'a', value: runnerStatus('a', [host]) }]);
+    expect(merged.links[0]!.endpoints).toEqual(seg.endpoints);
+    expect(merged.links[0]!.counters!.map((c) => c.rx.frames)).toEqual([5, 5, 5]);
+  });
 });
