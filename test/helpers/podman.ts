@@ -129,13 +129,6 @@ export async function kubeDown(file: string, objects: Obj[]): Promise<void> {
   for (const s of made.secrets) await podman(['secret', 'rm', s]);
 }
 
-/** Waits until the container exits (podman wait), then its exit code. */
-export async function waitExit(container: string, timeoutMs: number): Promise<number> {
-  const r = await podman(['wait', container], { timeout: timeoutMs });
-  if (r.exitCode !== 0) throw new Error(`podman wait ${container}: ${r.stderr}`);
-  return Number(r.stdout.trim());
-}
-
 /** What podman still has of `objects`: pods, volumes and secrets, as "pod NAME" lines (none after kubeDown). */
 export async function leftovers(objects: Obj[]): Promise<string[]> {
   const made = madeBy(objects);
