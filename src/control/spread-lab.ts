@@ -56,7 +56,8 @@ export class SpreadLab implements LabClient {
     this.name = file.lab;
     this.byNode = new Map(conns.map((c) => [c.runner.node, c]));
     const links = new Map<string, LinkStatus>();
-    for (const c of conns) for (const l of c.remote?.initial.links ?? []) if (!links.has(l.id)) links.set(l.id, l);
+    // A segment member other than its host sees only its end and the host's: keep the view with every member.
+    for (const c of conns) for (const l of c.remote?.initial.links ?? []) if ((links.get(l.id)?.endpoints.length ?? 0) < l.endpoints.length) links.set(l.id, l);
     this.links = unionInOrder(conns.map((c) => (c.remote?.initial.links ?? []).map((l) => l.id))).map((id) => links.get(id)!);
     this.names = { name: file.lab, nodes: conns.map((c) => c.runner.node), links: this.links };
   }
