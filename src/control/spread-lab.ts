@@ -137,16 +137,23 @@ export class SpreadLab implements LabClient {
 
   /** Carrier at every runner of the link (each sets its own node's NICs). */
   async setLink(endpoint: string, state: 'up' | 'down'): Promise<LinkStatus> {
-    const holders = this.holders(this.link0(endpoint));
-    const views = await Promise.all(holders.map(async (h) => ({ node: h.node, value: await h.remote.setLink(endpoint, state) })));
+    const l = this.link0(endpoint);
+    const views = await Promise.all(this.holders(l).map(async (h) => ({ node: h.node, value: await h.remote.setLink(this.nameAt(h.remote, l, endpoint), state) })));
     return mergeLink(views);
+  }
+
+  /** `endpoint` as a runner knows it: a segment member's view has only its end and the host's, but every view has the link id. */
+  private nameAt(remote: RemoteLab, l: LinkStatus, endpoint: string): string {
+    const view = remote.initial.links.find((x) => x.id === l.id);
+    return view?.endpoints.includes(endpoint) || endpoint === l.id ? endpoint : l.id;
   }
 
   /** Every runner of the link applies the directions it owns; each direction is reported by its owner. */
   async impair(endpoint: string, change: Omit<Extract<Request, { op: 'impair' }>, 'op' | 'endpoint'>): Promise<ImpairmentStatus[]> {
     const l = this.link0(endpoint);
-    // A runner that owns no direction of the link (a segment member other than its host) may be away.
-    const runners = this.reachable(linkNodes(l), owners([l]));
+    // Only the runners owning a direction (a segment: its host alone, the one view with every member's end).
+    const own = owners([l]);
+    const runners = this.reachable(linkNodes(l).filter((n) => own.has(n)), own);
     const reports = await Promise.all(runners.map(async (h) => ({ node: h.node, value: await h.remote.impair(endpoint, change) })));
     return mergeImpairments([l], reports);
   }

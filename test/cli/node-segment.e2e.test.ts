@@ -1,16 +1,18 @@
 // A segment spread over three runners, wired exactly as `topo k8s render --host-network` says: the switch runs in
 // the runner of its lowest-sorted member (h1), the others dial it; h2 reaches h3 through h1's runner, and the
 // segment's impairment (applied by its host) shows in their RTT. The tools reach it through the rendered lab file.
+// The host is not the first node of the file (nor of the lab file): the tools must take the segment from its view.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { execa } from 'execa';
 import { parseAllDocuments } from 'yaml';
 import { topo, waitForOutput, type TopoChild } from '../helpers/cli.js';
 import { until } from '../helpers/wait.js';
 
 const SEG = `name: seg
-nodes: { h1: {}, h2: {}, h3: {} }
+nodes: { h3: {}, h2: {}, h1: {} }
 links:
   - endpoints: [h1:eth1, h2:eth1, h3:eth1]
     addresses: [192.168.77.1/24, 192.168.77.2/24, 192.168.77.3/24]
@@ -65,14 +67,38 @@ const minRtt = async () => Number(/min\/avg\/max = ([\d.]+)\//.exec(await cli('e
 
 it('runs the switch in h1\'s runner: h2 reaches h3 through it, ps shows the whole segment, its impairment applies once', async () => {
   const [status] = JSON.parse(await cli('ps', '--json')) as { nodes: { name: string; state: string }[]; links: { endpoints: string[]; remote: { peer: string }[] }[] }[];
-  expect(status!.nodes.map((n) => `${n.name} ${n.state}`)).toEqual(['h1 ready', 'h2 ready', 'h3 ready']);
+  expect(status!.nodes.map((n) => `${n.name} ${n.state}`)).toEqual(['h3 ready', 'h2 ready', 'h1 ready']);
   expect(status!.links[0]!.endpoints).toEqual(['h1:eth1', 'h2:eth1', 'h3:eth1']);
   // h1 listens for both members; each member dials h1.
   expect(status!.links[0]!.remote.map((e) => e.peer).sort()).toEqual(['h1:eth1', 'h1:eth1', 'h2:eth1', 'h3:eth1']);
   expect(await minRtt()).toBeLessThan(150);
   // 100 ms towards every member, all applied by the host: h2 -> h3 -> h2 crosses it twice.
-  await cli('impair', 'l1', '--delay', '100ms');
+  // Named by a member's endpoint, which only the host's view of the segment has besides the member's own.
+  await cli('impair', 'h2:eth1', '--delay', '100ms');
   expect(await minRtt()).toBeGreaterThanOrEqual(200);
-  await cli('impair', 'l1', '--clear');
+  await cli('impair', 'h2:eth1', '--clear');
   expect(await minRtt()).toBeLessThan(150);
+  // Carrier off at every member, each set by its own runner (a member's runner knows h2:eth1 only by the link id).
+  await cli('link', 'h2:eth1', 'down');
+  for (const n of ['h1', 'h2', 'h3']) expect((await cli('exec', n, '--', 'cat', '/sys/class/net/eth1/carrier')).trim(), n).toBe('0');
+  await cli('link', 'h2:eth1', 'up');
+  expect(await minRtt()).toBeLessThan(150);
+}, 120_000);
+
+it('captures the segment at its host and reaches a member\'s console through the lab file', async () => {
+  const pcap = path.join(dir, 'l1.pcapng');
+  const capture = topo(['capture', '--lab-file', labFile, 'l1', '-w', pcap], {}, { group: true });
+  // The capture is live once it wrote its header: only frames after that are in it.
+  await until('capture started', async () => ((await import('node:fs')).statSync(pcap, { throwIfNoEntry: false })?.size ?? 0) > 0, { timeoutMs: 20_000 });
+  await cli('exec', 'h2', '--', 'ping', '-c', '3', '-W', '3', '192.168.77.3');
+  process.kill(-capture.pid!, 'SIGINT');
+  await capture;
+  const read = await execa('tcpdump', ['-nr', pcap], { reject: false });
+  // h2 -> h3 crosses h1's switch: every request and reply is seen there.
+  expect((read.stdout.match(/192\.168\.77\.2 > 192\.168\.77\.3: ICMP echo request/g) ?? []).length, read.stderr).toBeGreaterThanOrEqual(3);
+  expect((read.stdout.match(/192\.168\.77\.3 > 192\.168\.77\.2: ICMP echo reply/g) ?? []).length).toBeGreaterThanOrEqual(3);
+
+  const con = await topo(['console', '--lab-file', labFile, 'h3'], {}, { input: 'echo console-$((6*7))\n' });
+  expect(con.exitCode, con.all).toBe(0);
+  expect(con.stdout).toContain('console-42');
 }, 120_000);
