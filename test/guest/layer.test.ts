@@ -73,6 +73,25 @@ describe('the dependency closure from the host apt', () => {
     expect(pkgs.every((p) => /^[0-9][A-Za-z0-9.+~:-]*$/.test(p.version))).toBe(true);
   });
 
+  it('without package lists (an image that dropped them): one line saying so, not "unknown package bash; did you mean bash"', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'topo-apt-'));
+    const saved = process.env.APT_CONFIG;
+    try {
+      await mkdir(join(dir, 'lists', 'partial'), { recursive: true });
+      await writeFile(join(dir, 'apt.conf'), `Dir::State::Lists "${dir}/lists/";\nDir::Cache::pkgcache "";\nDir::Cache::srcpkgcache "";\n`);
+      process.env.APT_CONFIG = join(dir, 'apt.conf');
+      const err = (await resolveClosure(['iperf3']).catch((e: unknown) => e)) as TopoError;
+      expect(err).toBeInstanceOf(TopoError);
+      expect(err.code).toBe('E_PACKAGE_RESOLVE');
+      expect(err.message).toBe('apt has no package lists here (it cannot find bash): packages: are resolved from them');
+      expect(err.hint).toMatch(/apt-get update/);
+    } finally {
+      if (saved === undefined) delete process.env.APT_CONFIG;
+      else process.env.APT_CONFIG = saved;
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('an unknown package is reported at its place in the file, with a suggestion', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'topo-layer-'));
     try {
