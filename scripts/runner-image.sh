@@ -77,20 +77,25 @@ ln -s /opt/topo/bin/topo.js "$stage/usr/local/bin/topo"
 for f in manifest.json initrd.img vmlinux vmlinuz; do
   [ -f "$guest_dir/$f" ] && cp "$guest_dir/$f" "$stage$cache/guest/$(basename "$guest_dir")/"
 done
-# topo memoizes apt-cache's answer keyed by the package lists' mtimes; the image has no lists (stamp "0,0|"),
-# so a runner finds the prebuilt entry by key instead of falling back to it with a notice.
+# The image keeps apt's package lists (gzip, no translations): a runner resolves and downloads a node's packages:
+# as uid 1000. topo memoizes the default guest's inputs keyed by the lists' mtime: the lists directory gets a fixed
+# one (whole seconds survive the tarball) and the memo its stamp, so a runner uses the prebuilt guest by key even if
+# the mirror moved on since the guest was built on this host.
+lists_epoch=$(date +%s)
 node -e '
   const i = JSON.parse(process.argv[1]);
   const inputs = { kernelPackage: i.kernelPackage, kernelPackageVersion: i.kernelPackageVersion, busyboxVersion: i.busyboxVersion };
-  process.stdout.write(JSON.stringify({ stamp: "0,0|", inputs }));
-' "$guest_json" > "$stage$cache/guest/apt-inputs.json"
+  process.stdout.write(JSON.stringify({ stamp: `${process.argv[2]}000,0|`, inputs }));
+' "$guest_json" "$lists_epoch" > "$stage$cache/guest/apt-inputs.json"
 
 log "mmdebstrap $suite (${#pkgs[@]} packages) ..."
-# apt's cleanup is ours (skip=cleanup/apt): mmdebstrap's would recreate /var/lib/apt/lists after the hooks.
+# apt's cleanup is ours (skip=cleanup/apt): mmdebstrap's would empty /var/lib/apt/lists after the hooks.
 mmdebstrap --quiet --variant=minbase --include="$(IFS=,; echo "${pkgs[*]}")" --skip=cleanup/apt \
+  --aptopt='Acquire::GzipIndexes "true"' --aptopt='Acquire::Languages "none"' \
   --customize-hook="sync-in $stage /" \
   --customize-hook='chroot "$1" useradd --uid 1000 --user-group --create-home --shell /bin/sh topo' \
-  --customize-hook='rm -rf "$1/var/lib/apt/lists" "$1"/var/cache/apt/*.bin "$1"/var/cache/apt/archives/*.deb "$1/usr/share/doc" "$1/usr/share/man" "$1/usr/share/locale"' \
+  --customize-hook='rm -rf "$1"/var/cache/apt/*.bin "$1"/var/cache/apt/archives/*.deb "$1/usr/share/doc" "$1/usr/share/man" "$1/usr/share/locale"' \
+  --customize-hook="touch -d @$lists_epoch \"\$1/var/lib/apt/lists\"" \
   --customize-hook='chmod -R a+rX,go-w "$1/opt/topo" "$1/var/cache/topo"' \
   "$suite" "$work/rootfs.tar" "$sources" >&2
 

@@ -79,12 +79,19 @@ export async function resolveClosure(specs: readonly string[], signal?: AbortSig
     if (r.exitCode !== 0) {
       const bad = unknownPackage(stderr);
       const tail = stderr.trim().split('\n').filter((l) => l.startsWith('E:')).slice(-3).join('\n') || stderr.trim().split('\n').slice(-3).join('\n');
+      // bash is in every Debian suite: not finding it means apt has no package lists (a container image without them).
+      if (bad && (ADDED_PACKAGES as readonly string[]).includes(bad.name)) {
+        throw new TopoError(`apt has no package lists here (it cannot find ${bad.name}): packages: are resolved from them`, {
+          code: 'E_PACKAGE_RESOLVE', hint: 'run apt-get update (in a container image, keep /var/lib/apt/lists)', stderrTail: tail, stderrSource: 'apt-get',
+        });
+      }
       if (bad) {
         const spec = specs.find((s) => parseSpec(s).name === bad.name) ?? bad.name;
         if (bad.version !== undefined) {
           throw new UnknownPackageError(spec, `package ${bad.name} has no version ${bad.version} in the host's package lists`, { hint: `apt-cache policy ${bad.name} lists the versions there are`, stderrTail: tail });
         }
-        const near = await nearPackage(bad.name, signal).catch(() => undefined);
+        // apt-cache pkgnames also names installed packages that no list offers: never suggest the name itself.
+        const near = await nearPackage(bad.name, signal).then((n) => (n === bad.name ? undefined : n), () => undefined);
         throw new UnknownPackageError(spec, `unknown package ${JSON.stringify(bad.name)}${near ? `; did you mean "${near}"?` : ''}`, {
           hint: near ? undefined : 'apt-cache search WORD finds package names; run apt-get update if the lists are old',
           stderrTail: tail,

@@ -37,8 +37,9 @@ export interface LayerHandle {
   release(): Promise<void>;
 }
 
+/** $TOPO_LAYER_DIR, else <cache>/layers: a runner pod builds layers in a writable dir beside its read-only guest cache. */
 export function layersRoot(env: NodeJS.ProcessEnv = process.env): string {
-  return join(cacheRoot(env), 'layers');
+  return env.TOPO_LAYER_DIR || join(cacheRoot(env), 'layers');
 }
 
 export function normaliseRequest(specs: readonly string[]): string[] {

@@ -31,6 +31,8 @@ const SECRET_DIR = '/etc/topo-secret';
 const SECRET_KEY = 'link-secret';
 /** The lab file in the ConfigMap: `kubectl exec deploy/... -- topo ps --lab-file /etc/topo/lab.json`. */
 export const LAB_FILE_PATH = `${TOPOLOGY_DIR}/lab.json`;
+/** Where a runner builds its node's packages: layer (the /tmp emptyDir: writable, kept across container restarts). */
+export const LAYER_DIR = '/tmp/topo-layers';
 /** What a runner needs besides its guest's memory: QEMU's own (~20 MiB under TCG), Node and the relays. */
 const RUNNER_OVERHEAD_MIB = 256;
 
@@ -151,6 +153,8 @@ export function renderK8s(t: ResolvedTopology, opts: RenderOptions): K8sObject[]
               env: [
                 { name: 'TOPO_ACCEL', value: opts.kvm ? 'kvm' : 'tcg' },
                 { name: 'TOPO_RUN_DIR', value: '/run/topo' },
+                // The image's guest cache is read-only: packages: layers are built in the pod's /tmp emptyDir.
+                { name: 'TOPO_LAYER_DIR', value: LAYER_DIR },
               ],
               resources: {
                 requests: { cpu: String(n.cpus), memory },

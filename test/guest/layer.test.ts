@@ -1,6 +1,7 @@
 // Package layers without a VM: what maintainer scripts would have done (parsers), the closure from the
 // host's real apt lists (no network), an unknown package located in the file, offline with and without a
 // cached layer (apt-get download made to fail as an unreachable mirror does).
+import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -72,6 +73,25 @@ describe('the dependency closure from the host apt', () => {
     expect(pkgs.every((p) => /^[0-9][A-Za-z0-9.+~:-]*$/.test(p.version))).toBe(true);
   });
 
+  it('without package lists (an image that dropped them): one line saying so, not "unknown package bash; did you mean bash"', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'topo-apt-'));
+    const saved = process.env.APT_CONFIG;
+    try {
+      await mkdir(join(dir, 'lists', 'partial'), { recursive: true });
+      await writeFile(join(dir, 'apt.conf'), `Dir::State::Lists "${dir}/lists/";\nDir::Cache::pkgcache "";\nDir::Cache::srcpkgcache "";\n`);
+      process.env.APT_CONFIG = join(dir, 'apt.conf');
+      const err = (await resolveClosure(['iperf3']).catch((e: unknown) => e)) as TopoError;
+      expect(err).toBeInstanceOf(TopoError);
+      expect(err.code).toBe('E_PACKAGE_RESOLVE');
+      expect(err.message).toBe('apt has no package lists here (it cannot find bash): packages: are resolved from them');
+      expect(err.hint).toMatch(/apt-get update/);
+    } finally {
+      if (saved === undefined) delete process.env.APT_CONFIG;
+      else process.env.APT_CONFIG = saved;
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('an unknown package is reported at its place in the file, with a suggestion', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'topo-layer-'));
     try {
@@ -102,6 +122,7 @@ describe('offline', () => {
     Object.assign(process.env, { PATH: `${bin}:${saved.PATH}`, TOPO_CACHE_DIR: join(base, 'cache') });
   });
   afterEach(async () => {
+    delete process.env.TOPO_LAYER_DIR;
     Object.assign(process.env, saved);
     await rm(base, { recursive: true, force: true });
   });
@@ -145,5 +166,17 @@ describe('offline', () => {
     expect(notices).toHaveLength(1);
     expect(notices[0]).toMatch(/^cannot download packages iperf3 \(\d+ with their dependencies\): apt-get download failed; using the cached layer of iperf3 built 2026-01-02$/);
     await h.release();
+  });
+
+  it('TOPO_LAYER_DIR keeps the layers apart from the guest cache (a runner pod: read-only guest, writable layers)', async () => {
+    expect(layersRoot({ TOPO_LAYER_DIR: '/l', TOPO_CACHE_DIR: '/c' })).toBe('/l');
+    expect(layersRoot({ TOPO_CACHE_DIR: '/c' })).toBe('/c/layers');
+    process.env.TOPO_LAYER_DIR = join(base, 'layers');
+    const dir = await fakeLayer('older', ['iperf3']);
+    expect(dir).toBe(join(base, 'layers', 'older'));
+    const h = await ensureLayer(['iperf3'], { onNotice: () => undefined });
+    expect(h.dir).toBe(dir);
+    await h.release();
+    expect(existsSync(join(base, 'cache'))).toBe(false);
   });
 });

@@ -18,8 +18,11 @@ export function podman(args: string[], opts: { timeout?: number } = {}) {
 
 let image: Promise<string> | undefined;
 
-/** Builds (or finds, when its inputs are unchanged) the runner image; its reference. Once per process. */
-export function ensureRunnerImage(tag = 'localhost/topo-runner:ci'): Promise<string> {
+/**
+ * Builds (or finds, when its inputs are unchanged) the runner image; its reference. Once per process.
+ * TOPO_TEST_RUNNER_TAG names another tag: a second checkout on the same machine leaves CI's image tag alone.
+ */
+export function ensureRunnerImage(tag = process.env.TOPO_TEST_RUNNER_TAG || 'localhost/topo-runner:ci'): Promise<string> {
   image ??= execa(path.join(repoRoot, 'scripts', 'runner-image.sh'), [tag], { env, reject: false, stdin: 'ignore', timeout: 900_000 }).then((r) => {
     if (r.exitCode !== 0) throw new Error(`scripts/runner-image.sh failed (${r.exitCode}):\n${r.stderr.slice(-4000)}`);
     return r.stdout.trim().split('\n').pop()!;

@@ -81,6 +81,16 @@ describe('topo k8s render', () => {
     expect(() => validate(broken as never)).toThrow();
   });
 
+  it('points TOPO_LAYER_DIR at the /tmp emptyDir: packages: layers are built there, not in the read-only guest cache', async () => {
+    for (const o of (await render({ hostNetwork: true })).filter((x) => x.kind === 'Deployment')) {
+      const pod = (o as unknown as { spec: { template: { spec: { containers: { env: { name: string; value: string }[]; volumeMounts: { name: string; mountPath: string }[] }[]; volumes: { name: string; emptyDir?: object }[] } } } }).spec.template.spec;
+      const c = pod.containers[0]!;
+      expect(c.env).toContainEqual({ name: 'TOPO_LAYER_DIR', value: '/tmp/topo-layers' });
+      const tmp = c.volumeMounts.find((m) => m.mountPath === '/tmp')!;
+      expect(pod.volumes.find((v) => v.name === tmp.name)?.emptyDir).toEqual({});
+    }
+  });
+
   it('asks for no privileges, and /dev/kvm only with --kvm', async () => {
     const plain = JSON.stringify(await render());
     expect(plain).not.toContain('/dev/kvm');
