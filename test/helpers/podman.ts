@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { parseAllDocuments, stringify } from 'yaml';
-import { repoRoot } from './cli.js';
+import { repoRoot, topo } from './cli.js';
+import { until } from './wait.js';
 import { forPodman43, podSpec, type Obj } from './podman-compat.js';
 
 export const CONTAINERS_CONF = path.join(repoRoot, 'scripts', 'podman', 'containers.conf');
@@ -142,4 +143,37 @@ export async function leftovers(objects: Obj[]): Promise<string[]> {
     ...(await list('volume')).filter((v) => made.volumes.has(v)).map((v) => `volume ${v}`),
     ...(await list('secret')).filter((v) => made.secrets.has(v)).map((v) => `secret ${v}`),
   ];
+}
+
+/**
+ * `topo k8s render FILE --host-network --lab-file` played by podman, resolved once every node is ready and every link
+ * connected as the lab file sees it (podman 4.3 ignores readinessProbe; the control hello also proves these are this
+ * lab's runners, where a bare /ready poll could meet another lab's on the same host port). On failure: the pods' logs
+ * in the error, and nothing left behind.
+ */
+export async function playRendered(topologyFile: string, dir: string): Promise<{ lab: KubeLab; labFile: string }> {
+  const labFile = path.join(dir, 'lab.json');
+  const r = await topo(['k8s', 'render', topologyFile, '--host-network', '--image', await ensureRunnerImage(), '--lab-file', labFile]);
+  if (r.exitCode !== 0) throw new Error(`topo k8s render failed: ${r.all}`);
+  const lab = await kubePlay(r.stdout);
+  try {
+    await labReady(labFile, 400_000);
+  } catch (err) {
+    const names = lab.objects.filter((o) => o.kind === 'Deployment').map((o) => o.metadata!.name!);
+    const logs = await Promise.all(names.map(async (n) => `${n}:\n${await lab.logs(n)}`));
+    await lab.down();
+    throw new Error(`${(err as Error).message}\n${logs.join('\n')}`);
+  }
+  return { lab, labFile };
+}
+
+interface PsJson { nodes: { state: string }[]; links: { remote?: { connected: boolean }[] }[] }
+
+/** Every node ready and every TCP link end connected, per `topo ps --lab-file`. */
+export async function labReady(labFile: string, timeoutMs: number): Promise<void> {
+  await until('every runner ready and every link connected', async () => {
+    const ps = await topo(['ps', '--lab-file', labFile, '--json']);
+    const s = ps.exitCode === 0 ? (JSON.parse(ps.stdout) as PsJson[])[0] : undefined;
+    return !!s && s.nodes.every((n) => n.state === 'ready') && s.links.every((l) => (l.remote ?? []).every((e) => e.connected));
+  }, { timeoutMs, intervalMs: 1000 });
 }

@@ -6,8 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { topo } from '../helpers/cli.js';
-import { ensureRunnerImage, kubePlay, leftovers, podman, type KubeLab } from '../helpers/podman.js';
-import { until } from '../helpers/wait.js';
+import { ensureRunnerImage, leftovers, playRendered, podman, type KubeLab } from '../helpers/podman.js';
 
 const TOPOLOGY = 'name: pkgs\nnodes:\n  p1:\n    packages: [iperf3]\n';
 
@@ -17,27 +16,13 @@ describe('packages: in a runner pod: the layer is built by the runner as uid 100
   let labFile = '';
 
   beforeAll(async () => {
-    const image = await ensureRunnerImage();
     dir = await mkdtemp(path.join(tmpdir(), 'topo-podman-pkgs-'));
     const file = path.join(dir, 'pkgs.yaml');
-    labFile = path.join(dir, 'pkgs.lab.json');
     await writeFile(file, TOPOLOGY);
-    const r = await topo(['k8s', 'render', file, '--host-network', '--image', image, '--lab-file', labFile]);
-    if (r.exitCode !== 0) throw new Error(`topo k8s render failed: ${r.all}`);
-    lab = await kubePlay(r.stdout);
-    // Ready as the lab file sees it (podman 4.3 ignores readinessProbe): the control hello proves it is this lab's
-    // runner, where a bare /ready poll could meet another lab's runner on the same host port.
-    const state = async () => {
-      const ps = await topo(['ps', '--lab-file', labFile, '--json']);
-      return ps.exitCode === 0 ? (JSON.parse(ps.stdout) as { nodes: { state: string }[] }[])[0]?.nodes[0]?.state : undefined;
-    };
+    await ensureRunnerImage();
     const start = Date.now();
-    try {
-      await until('p1 ready through the lab file', async () => (await state()) === 'ready', { timeoutMs: 400_000, intervalMs: 2000 });
-    } catch (err) {
-      throw new Error(`${(err as Error).message}\n${await lab.logs('topo-pkgs-p1')}`);
-    }
-    console.log(`podman-packages: pod ready ${((Date.now() - start) / 1000).toFixed(1)} s after kube play`);
+    ({ lab, labFile } = await playRendered(file, dir));
+    console.log(`podman-packages: pod ready ${((Date.now() - start) / 1000).toFixed(1)} s after render (play, layer build, boot)`);
   }, 900_000);
 
   afterAll(async () => {

@@ -6,42 +6,19 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot, topo } from '../helpers/cli.js';
-import { podSpec, type Obj } from '../helpers/podman-compat.js';
-import { CONTAINERS_CONF, ensureRunnerImage, kubePlay, leftovers, podman, type KubeLab } from '../helpers/podman.js';
+import { CONTAINERS_CONF, ensureRunnerImage, labReady, leftovers, playRendered, podman, type KubeLab } from '../helpers/podman.js';
 import { until } from '../helpers/wait.js';
 
 const ringFile = path.join(repoRoot, 'topologies', 'ring.yaml');
-
-const deployments = (objects: Obj[]) => objects.filter((o) => o.kind === 'Deployment');
-
-/** Each runner's health port, from its command line. */
-const healthPorts = (objects: Obj[]) => new Map(deployments(objects).map((d) => {
-  const cmd = podSpec(d)!.containers[0].command as string[];
-  return [d.metadata!.name!, Number(cmd[cmd.indexOf('--health-port') + 1])];
-}));
-const ready = (port: number) => fetch(`http://127.0.0.1:${port}/ready`).then((r) => r.status === 200, () => false);
 
 describe('the ring on podman kube play: one runner pod per node, links over TCP on loopback', () => {
   let lab: KubeLab | undefined;
   let dir = '';
   let labFile = '';
-  let ports = new Map<string, number>();
 
   beforeAll(async () => {
-    const image = await ensureRunnerImage();
     dir = await mkdtemp(path.join(tmpdir(), 'topo-podman-ring-'));
-    labFile = path.join(dir, 'ring.lab.json');
-    const r = await topo(['k8s', 'render', ringFile, '--host-network', '--image', image, '--lab-file', labFile]);
-    if (r.exitCode !== 0) throw new Error(`topo k8s render failed: ${r.all}`);
-    lab = await kubePlay(r.stdout);
-    ports = healthPorts(lab.objects);
-    // podman 4.3 ignores readinessProbe: poll /ready as the kubelet would.
-    try {
-      await until('every runner pod ready', async () => (await Promise.all([...ports.values()].map(ready))).every(Boolean), { timeoutMs: 400_000, intervalMs: 1000 });
-    } catch (err) {
-      const all = await Promise.all([...ports.keys()].map(async (d) => `${d}:\n${await lab!.logs(d)}`));
-      throw new Error(`${(err as Error).message}\n${all.join('\n')}`);
-    }
+    ({ lab, labFile } = await playRendered(ringFile, dir));
   }, 900_000);
 
   afterAll(async () => {
@@ -92,7 +69,7 @@ describe('the ring on podman kube play: one runner pod per node, links over TCP 
     process.kill(pid, 'SIGKILL');
     const l1 = (s: Awaited<ReturnType<typeof status>>) => s.links.find((l) => l.id === 'l1')?.remote?.find((r) => r.peer === 'n2:eth1');
     await until('n1 sees its link to n2 down', async () => l1(await status())?.connected === false, { timeoutMs: 30_000 });
-    await until('the n2 runner is back and the lab ready', async () => (await Promise.all([...ports.values()].map(ready))).every(Boolean), { timeoutMs: 300_000, intervalMs: 1000 });
+    await labReady(labFile, 300_000);
     const after = await status();
     expect(l1(after)?.connected).toBe(true);
     // n1's guest never stopped: the same QEMU.
