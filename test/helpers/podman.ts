@@ -177,3 +177,11 @@ export async function labReady(labFile: string, timeoutMs: number): Promise<void
     return !!s && s.nodes.every((n) => n.state === 'ready') && s.links.every((l) => (l.remote ?? []).every((e) => e.connected));
   }, { timeoutMs, intervalMs: 1000 });
 }
+
+/** Takes a played lab down and removes `dir`; what podman still has of it (nothing, when all went well). */
+export async function endPlay(lab: KubeLab | undefined, dir: string): Promise<string[]> {
+  const objects = lab?.objects ?? [];
+  await lab?.down();
+  if (dir) await rm(dir, { recursive: true, force: true });
+  return leftovers(objects);
+}

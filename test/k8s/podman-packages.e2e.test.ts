@@ -1,12 +1,12 @@
 // A node with packages: in a runner pod (podman kube play, podman 4.3, TCG): the image's guest cache is read-only
 // for the pod's uid 1000, so the runner resolves and downloads the packages with the image's apt lists and builds
 // the layer in TOPO_LAYER_DIR (the /tmp emptyDir). One node: the layer is what is tested, not the links.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { topo } from '../helpers/cli.js';
-import { ensureRunnerImage, leftovers, playRendered, podman, type KubeLab } from '../helpers/podman.js';
+import { ensureRunnerImage, endPlay, playRendered, podman, type KubeLab } from '../helpers/podman.js';
 
 const TOPOLOGY = 'name: pkgs\nnodes:\n  p1:\n    packages: [iperf3]\n';
 
@@ -25,12 +25,8 @@ describe('packages: in a runner pod: the layer is built by the runner as uid 100
     console.log(`podman-packages: pod ready ${((Date.now() - start) / 1000).toFixed(1)} s after render (play, layer build, boot)`);
   }, 900_000);
 
-  afterAll(async () => {
-    const objects = lab?.objects ?? [];
-    await lab?.down();
-    await rm(dir, { recursive: true, force: true });
-    expect(await leftovers(objects)).toEqual([]);
-  }, 300_000);
+  // Nothing of the play is left: pods, the ConfigMap's volume, per-pod emptyDirs, secrets.
+  afterAll(async () => expect(await endPlay(lab, dir)).toEqual([]), 300_000);
 
   it('runs iperf3 from the layer in the guest', async () => {
     const r = await topo(['exec', '--lab-file', labFile, 'p1', '--', 'iperf3', '--version']);

@@ -1,12 +1,12 @@
 // The runner image and `topo k8s render --host-network` under `podman kube play` (podman 4.3, no registry, TCG).
 // The rendered manifests are played as they are, but for the Secret (see test/helpers/podman-compat.ts).
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot, topo } from '../helpers/cli.js';
-import { CONTAINERS_CONF, ensureRunnerImage, labReady, leftovers, playRendered, podman, type KubeLab } from '../helpers/podman.js';
+import { CONTAINERS_CONF, ensureRunnerImage, labReady, endPlay, playRendered, podman, type KubeLab } from '../helpers/podman.js';
 import { until } from '../helpers/wait.js';
 
 const ringFile = path.join(repoRoot, 'topologies', 'ring.yaml');
@@ -21,13 +21,8 @@ describe('the ring on podman kube play: one runner pod per node, links over TCP 
     ({ lab, labFile } = await playRendered(ringFile, dir));
   }, 900_000);
 
-  afterAll(async () => {
-    const objects = lab?.objects ?? [];
-    await lab?.down();
-    await rm(dir, { recursive: true, force: true });
-    // Nothing of the play is left: pods, the ConfigMap's volume, per-pod emptyDirs, secrets.
-    expect(await leftovers(objects)).toEqual([]);
-  }, 300_000);
+  // Nothing of the play is left: pods, the ConfigMap's volume, per-pod emptyDirs, secrets.
+  afterAll(async () => expect(await endPlay(lab, dir)).toEqual([]), 300_000);
 
   it('shows every node ready through the lab file', async () => {
     const r = await topo(['ps', '--lab-file', labFile, '--json']);
