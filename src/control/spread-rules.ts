@@ -2,7 +2,7 @@
 // runs a node view of the topology; these rules say whose view of a link is authoritative for each question.
 import type { ImpairmentStatus, LinkCounters } from '../api/dataplane.js';
 import type { LabStatus, LinkStatus, NodeStatus } from '../api/status.js';
-import { tcpRoleFor } from '../net/tcp-hello.js';
+import { sortedEnds } from '../runtime/node-view.js';
 
 const split = (ep: string) => {
   const i = ep.indexOf(':');
@@ -16,11 +16,10 @@ export const isSegment = (l: Pick<LinkStatus, 'endpoints'>): boolean => l.endpoi
 
 /**
  * The node whose runner hosts the link: a segment's switch (lowest-sorted member), a point-to-point link's dialer
- * (lower-sorted end). The same order as tcpConnections (src/k8s/plan.ts). Its runner's capture is complete.
+ * (lower-sorted end), by the one order runners and `topo k8s render` use (sortedEnds). Its runner's capture is complete.
  */
 export function linkHost(l: Pick<LinkStatus, 'endpoints'>): string {
-  const sorted = l.endpoints.map(split).sort((a, b) => (tcpRoleFor(a, b) === 'dial' ? -1 : 1));
-  return sorted[0]!.node;
+  return sortedEnds(l.endpoints.map(split))[0]!.node;
 }
 
 /** The node whose runner applies impairment towards endpoint `to`: a segment's host; else the sender's (the other end's). */

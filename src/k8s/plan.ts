@@ -3,7 +3,7 @@
 // member's runner; every other member dials it. Ports are numbered in link order from LINK_PORT_BASE.
 
 import { sortedEnds } from '../runtime/node-view.js';
-import type { ResolvedTopology } from '../topology/model.js';
+import type { LinkEndpoint, ResolvedTopology } from '../topology/model.js';
 
 export const LINK_PORT_BASE = 17000;
 export const CONTROL_PORT_BASE = 16000;
@@ -21,14 +21,14 @@ export function tcpConnections(t: ResolvedTopology): TcpConnection[] {
   const out: TcpConnection[] = [];
   let port = LINK_PORT_BASE;
   for (const l of t.links) {
-    const [host, ...others] = sortedEnds(l);
+    const [host, ...others] = sortedEnds(l.endpoints) as [LinkEndpoint, ...LinkEndpoint[]];
     const first = out.length;
     for (const e of others) {
       // Both ends in one runner (a node cabled to itself): the runner wires them locally.
-      if (e.node === host!.node) continue;
+      if (e.node === host.node) continue;
       out.push({
         link: l.id,
-        dialer: { node: host!.node, iface: host!.iface },
+        dialer: { node: host.node, iface: host.iface },
         listener: { node: e.node, iface: e.iface },
         port: port++,
       });

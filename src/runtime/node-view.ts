@@ -15,12 +15,12 @@ export interface NodeView {
 }
 
 /** A link's ends in dialling order: the first one hosts the link (a point-to-point link's dialer, a segment's switch). */
-export function sortedEnds(link: ResolvedLink): LinkEndpoint[] {
-  return [...link.endpoints].sort((a, b) => (tcpRoleFor(a, b) === 'dial' ? -1 : 1));
+export function sortedEnds<E extends { node: string; iface: string }>(ends: readonly E[]): E[] {
+  return [...ends].sort((a, b) => (tcpRoleFor(a, b) === 'dial' ? -1 : 1));
 }
 
 export function linkHost(link: ResolvedLink): LinkEndpoint {
-  return sortedEnds(link)[0]!;
+  return sortedEnds(link.endpoints)[0]!;
 }
 
 export function nodeView(t: ResolvedTopology, node: string): NodeView {
